@@ -1,0 +1,494 @@
+//! The HTTP client: base URL, Bearer auth, per-request timeout, and the retry policy
+//! (exponential backoff with jitter, `Retry-After` honored, 401/403 stop everything).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+
+use super::model::{self, Batch, ResponseObject};
+
+/// Everything but RFC 3986's unreserved characters is escaped, so any custom_id stays one
+/// path segment: `/`, `?`, `#`, `%` and spaces can never reach another path.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// At most this many retries after a 500 (Sail's own SDK does not retry 500 at all).
+const MAX_500_RETRIES: u32 = 2;
+
+/// What the client needs to know; built from the command line by the caller.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL including `/v1`, e.g. `https://api.sailresearch.com/v1`.
+    pub base_url: String,
+    /// The API key. Only ever placed in a sensitive `Authorization` header.
+    pub api_key: String,
+    /// Per-request timeout (connect + headers + body).
+    pub timeout: Duration,
+    /// Retries after the first attempt, for retryable failures.
+    pub max_retries: u32,
+    /// First backoff delay; doubles each retry, with full jitter.
+    pub min_backoff: Duration,
+    /// Longest backoff delay.
+    pub max_backoff: Duration,
+    /// Longest wait a server's `Retry-After` can impose.
+    pub retry_after_cap: Duration,
+    /// Idle connections kept per host (set to the concurrency).
+    pub pool_size: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but the URL and key.
+    pub fn new(base_url: &str, api_key: &str) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            timeout: Duration::from_secs(60),
+            max_retries: 6,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            retry_after_cap: Duration::from_secs(120),
+            pool_size: 64,
+        }
+    }
+}
+
+/// How one GET ended, after retries.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// A 2xx whose body parsed; `body` is exactly what was received.
+    Ok {
+        /// The parsed body.
+        value: T,
+        /// The raw body.
+        body: bytes::Bytes,
+    },
+    /// HTTP 404.
+    NotFound {
+        /// The error envelope's message, if any.
+        message: Option<String>,
+    },
+    /// The key was rejected (401/403); the client refuses further requests.
+    AuthRejected,
+    /// Gave up; `reason` says why (never contains the key).
+    Failed {
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// Not attempted: the run was stopped (key rejected) before this request.
+    Skipped,
+}
+
+/// One GET's outcome plus bookkeeping.
+#[derive(Debug)]
+pub struct Fetched<T> {
+    /// How it ended.
+    pub outcome: Outcome<T>,
+    /// The last HTTP status seen, if any response arrived.
+    pub http_status: Option<u16>,
+    /// Requests made for this item (0 when skipped).
+    pub attempts: u32,
+}
+
+/// A cheap-to-clone handle on one connection pool and the run's counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    auth: HeaderValue,
+    auth_failed: AtomicBool,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl Client {
+    /// Builds the client (rustls with the bundled web PKI roots; no OpenSSL, no OS store).
+    pub fn new(cfg: ClientConfig) -> anyhow::Result<Client> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            // Fails only if another provider is installed already, which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let key = cfg.api_key.trim();
+        if key.is_empty() {
+            bail!("the API key is empty: set SAIL_API_KEY or pass --api-key-file");
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            anyhow::anyhow!(
+                "the API key contains characters that cannot be sent in an HTTP header; \
+                 check SAIL_API_KEY or --api-key-file"
+            )
+        })?;
+        auth.set_sensitive(true);
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+        let http = reqwest::Client::builder()
+            .tls_certs_only(roots)
+            .user_agent(concat!("sail-export/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(cfg.pool_size.max(1))
+            .tcp_nodelay(true)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(30)))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                cfg,
+                auth,
+                auth_failed: AtomicBool::new(false),
+                requests: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The base URL in use (no key in it).
+    pub fn base_url(&self) -> &str {
+        &self.inner.cfg.base_url
+    }
+
+    /// True once any request was answered 401/403: the key is wrong, stop the run.
+    pub fn auth_failed(&self) -> bool {
+        self.inner.auth_failed.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests sent so far (all attempts).
+    pub fn requests(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Retries scheduled so far.
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    /// The URL of one result, or `None` when the id cannot be one path segment (`.`/`..`,
+    /// which URL parsers collapse even when percent-encoded).
+    pub fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
+        let seg = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
+        let dotty = |s: &str| s.is_empty() || s == "." || s == "..";
+        if dotty(batch_id) || dotty(custom_id) {
+            return None;
+        }
+        Some(format!(
+            "{}/batches/{}/{}",
+            self.inner.cfg.base_url,
+            seg(batch_id),
+            seg(custom_id)
+        ))
+    }
+
+    /// `GET /batches/{batch_id}/{custom_id}`: one result, retried per the policy. A 2xx whose
+    /// body is not a response object counts as a retryable failure.
+    pub async fn result(&self, batch_id: &str, custom_id: &str) -> Fetched<ResponseObject> {
+        let Some(url) = self.result_url(batch_id, custom_id) else {
+            return Fetched {
+                outcome: Outcome::Failed {
+                    reason: format!(
+                        "custom_id '{custom_id}' cannot be sent as one URL path segment"
+                    ),
+                },
+                http_status: None,
+                attempts: 0,
+            };
+        };
+        self.get(&url, |body| {
+            serde_json::from_slice::<ResponseObject>(body)
+                .ok()
+                .filter(ResponseObject::is_response)
+        })
+        .await
+    }
+
+    /// `GET /batches/{batch_id}`: status and `request_status` map.
+    pub async fn batch(&self, batch_id: &str) -> Fetched<Batch> {
+        let url = format!(
+            "{}/batches/{}",
+            self.inner.cfg.base_url,
+            utf8_percent_encode(batch_id, SEGMENT)
+        );
+        self.get(&url, |body| {
+            serde_json::from_slice::<Batch>(body)
+                .ok()
+                .filter(|b| b.id.is_some())
+        })
+        .await
+    }
+
+    /// `GET /batches?limit=&after_id=`: one page of the batch list.
+    pub async fn list_page(&self, limit: u32, after_id: Option<&str>) -> Fetched<Vec<Batch>> {
+        let mut url = format!("{}/batches?limit={limit}", self.inner.cfg.base_url);
+        if let Some(after) = after_id {
+            url.push_str("&after_id=");
+            url.push_str(&utf8_percent_encode(after, SEGMENT).to_string());
+        }
+        self.get(&url, |body| serde_json::from_slice::<Vec<Batch>>(body).ok())
+            .await
+    }
+
+    /// The retry loop shared by every GET. `parse` turns a 2xx body into `T`, or `None` when
+    /// the body is unusable (retried like a truncated body).
+    async fn get<T>(&self, url: &str, parse: impl Fn(&[u8]) -> Option<T>) -> Fetched<T> {
+        let inner = &*self.inner;
+        let mut backoff = ExponentialBuilder::new()
+            .with_min_delay(inner.cfg.min_backoff)
+            .with_max_delay(inner.cfg.max_backoff)
+            .with_jitter()
+            .with_max_times(inner.cfg.max_retries as usize)
+            .build();
+        let (mut attempts, mut http_status, mut n500) = (0u32, None, 0u32);
+        loop {
+            if self.auth_failed() {
+                let outcome = if attempts == 0 {
+                    Outcome::Skipped
+                } else {
+                    Outcome::AuthRejected
+                };
+                return Fetched {
+                    outcome,
+                    http_status,
+                    attempts,
+                };
+            }
+            attempts += 1;
+            inner.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = inner
+                .http
+                .get(url)
+                .header(AUTHORIZATION, inner.auth.clone())
+                .timeout(inner.cfg.timeout)
+                .send()
+                .await;
+            let (retryable, hint, outcome) = match sent {
+                Err(e) => (
+                    true,
+                    None,
+                    Outcome::Failed {
+                        reason: describe(&e, inner.cfg.timeout),
+                    },
+                ),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    http_status = Some(status);
+                    let hint = retry_after(resp.headers(), SystemTime::now());
+                    match resp.bytes().await {
+                        Err(e) => {
+                            let reason = format!(
+                                "HTTP {status}, body cut off: {}",
+                                describe(&e, inner.cfg.timeout)
+                            );
+                            (true, None, Outcome::Failed { reason })
+                        }
+                        Ok(body) => match classify(status, &body, &parse, &mut n500) {
+                            Verdict::Done(value) => {
+                                return Fetched {
+                                    outcome: Outcome::Ok { value, body },
+                                    http_status,
+                                    attempts,
+                                };
+                            }
+                            Verdict::Final(outcome) => {
+                                if matches!(outcome, Outcome::AuthRejected) {
+                                    inner.auth_failed.store(true, Ordering::Relaxed);
+                                }
+                                return Fetched {
+                                    outcome,
+                                    http_status,
+                                    attempts,
+                                };
+                            }
+                            Verdict::Retry(reason) => (true, hint, Outcome::Failed { reason }),
+                            Verdict::GiveUp(reason) => (false, None, Outcome::Failed { reason }),
+                        },
+                    }
+                }
+            };
+            let next = if retryable { backoff.next() } else { None };
+            let Some(delay) = next else {
+                return Fetched {
+                    outcome,
+                    http_status,
+                    attempts,
+                };
+            };
+            let delay = hint.map_or(delay, |h| h.min(inner.cfg.retry_after_cap));
+            inner.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(url, attempts, ?delay, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+enum Verdict<T> {
+    Done(T),
+    Final(Outcome<T>),
+    Retry(String),
+    GiveUp(String),
+}
+
+/// The retry policy, by status: 2xx parsed → done; 404 → not found; 401/403 → stop the run;
+/// 408/429/502/503/504 and unusable 2xx bodies → retry; 500 → retry at most twice; any
+/// other status → give up at once.
+fn classify<T>(
+    status: u16,
+    body: &[u8],
+    parse: &impl Fn(&[u8]) -> Option<T>,
+    n500: &mut u32,
+) -> Verdict<T> {
+    let with_message = |what: String| match model::error_message(body) {
+        Some(m) => format!("{what}: {m}"),
+        None => what,
+    };
+    match status {
+        200..=299 => match parse(body) {
+            Some(v) => Verdict::Done(v),
+            None => Verdict::Retry(format!(
+                "HTTP {status} but the body ({} bytes) is not the expected JSON",
+                body.len()
+            )),
+        },
+        404 => Verdict::Final(Outcome::NotFound {
+            message: model::error_message(body),
+        }),
+        401 | 403 => Verdict::Final(Outcome::AuthRejected),
+        408 | 429 | 502 | 503 | 504 => Verdict::Retry(with_message(format!("HTTP {status}"))),
+        500 => {
+            *n500 += 1;
+            let reason = with_message("HTTP 500".to_owned());
+            if *n500 <= MAX_500_RETRIES {
+                Verdict::Retry(reason)
+            } else {
+                Verdict::GiveUp(reason)
+            }
+        }
+        _ => Verdict::GiveUp(with_message(format!("HTTP {status}"))),
+    }
+}
+
+/// A transport error in a few words, without the URL's query or any header.
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {}s", timeout.as_secs_f64());
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "body read failed"
+    } else {
+        "request failed"
+    };
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    format!("{kind}: {source}")
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date, relative to `now`.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(text).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&headers("3"), now),
+            Some(Duration::from_secs(3))
+        );
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(
+            retry_after(&headers(&date), now),
+            Some(Duration::from_secs(7))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
+        assert_eq!(retry_after(&headers(&past), now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn odd_ids_stay_in_one_path_segment() {
+        let c = Client::new(ClientConfig::new("http://h/v1/", "k")).unwrap();
+        assert_eq!(
+            c.result_url("batch_1", "a/b?c#d%e f").as_deref(),
+            Some("http://h/v1/batches/batch_1/a%2Fb%3Fc%23d%25e%20f")
+        );
+        assert_eq!(
+            c.result_url("b", "ok-id_1").as_deref(),
+            Some("http://h/v1/batches/b/ok-id_1")
+        );
+        assert_eq!(c.result_url("b", ".."), None);
+    }
+
+    #[test]
+    fn statuses_map_to_the_retry_policy() {
+        let parse = |b: &[u8]| (b == b"ok").then_some(());
+        let mut n = 0;
+        assert!(matches!(
+            classify(200, b"ok", &parse, &mut n),
+            Verdict::Done(())
+        ));
+        assert!(matches!(
+            classify(200, b"<html", &parse, &mut n),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            classify(404, b"", &parse, &mut n),
+            Verdict::Final(Outcome::NotFound { .. })
+        ));
+        assert!(matches!(
+            classify(401, b"", &parse, &mut n),
+            Verdict::Final(Outcome::AuthRejected)
+        ));
+        assert!(matches!(
+            classify(400, b"", &parse, &mut n),
+            Verdict::GiveUp(_)
+        ));
+        for s in [408, 429, 502, 503, 504] {
+            assert!(
+                matches!(classify(s, b"", &parse, &mut n), Verdict::Retry(_)),
+                "{s}"
+            );
+        }
+        assert!(matches!(
+            classify(500, b"", &parse, &mut n),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            classify(500, b"", &parse, &mut n),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            classify(500, b"", &parse, &mut n),
+            Verdict::GiveUp(_)
+        ));
+    }
+}

@@ -1,0 +1,228 @@
+//! Serde types mirroring Sail's wire format, lenient by design: unknown fields are ignored,
+//! statuses are open strings, and a field of an unexpected type becomes `None`, not an error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponseObject {
+    /// Response id.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// Always `"response"` for a real response object.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub object: Option<String>,
+    /// Unix seconds.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub created_at: Option<i64>,
+    /// Status string as given (`completed`, `in_progress`, ... or anything new).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// Model id.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub model: Option<String>,
+    /// Token usage.
+    #[serde(default, deserialize_with = "lenient_usage")]
+    pub usage: Option<Usage>,
+    /// Request metadata echoed back (holds `completion_window`).
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    /// String, array of items, object or null.
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// Free-form error object.
+    #[serde(default)]
+    pub error: Option<Value>,
+    /// Free-form, usually `{reason: ...}`.
+    #[serde(default)]
+    pub incomplete_details: Option<Value>,
+    /// Requested output limit.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub max_output_tokens: Option<i64>,
+    /// Sampling temperature.
+    #[serde(default, deserialize_with = "lenient_float")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    #[serde(default, deserialize_with = "lenient_float")]
+    pub top_p: Option<f64>,
+}
+
+impl ResponseObject {
+    /// Whether this looks like a response object rather than an error envelope or some
+    /// other JSON: `object == "response"`, or an `id` together with a status, model or usage.
+    pub fn is_response(&self) -> bool {
+        self.object.as_deref() == Some("response")
+            || (self.id.is_some()
+                && (self.status.is_some() || self.model.is_some() || self.usage.is_some()))
+    }
+}
+
+/// `usage` of a response; every count optional (absent stays NULL, never 0).
+#[derive(Debug, Default, Deserialize)]
+pub struct Usage {
+    /// All input tokens, cached ones included.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub input_tokens: Option<i64>,
+    /// Breakdown of input tokens.
+    #[serde(default, deserialize_with = "lenient_details")]
+    pub input_tokens_details: Option<Details>,
+    /// All output tokens, reasoning ones included.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub output_tokens: Option<i64>,
+    /// Breakdown of output tokens.
+    #[serde(default, deserialize_with = "lenient_details")]
+    pub output_tokens_details: Option<Details>,
+    /// Input + output.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub total_tokens: Option<i64>,
+    /// Chat-Completions-style alias of `input_tokens`.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub prompt_tokens: Option<i64>,
+    /// Chat-Completions-style alias of `output_tokens`.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub completion_tokens: Option<i64>,
+}
+
+/// `*_tokens_details`: Sail uses one schema for both sides.
+#[derive(Debug, Default, Deserialize)]
+pub struct Details {
+    /// Tokens served from cache.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub cached_tokens: Option<i64>,
+    /// Reasoning tokens.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub reasoning_tokens: Option<i64>,
+}
+
+/// One batch as returned by `GET /batches` and `GET /batches/{id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Batch {
+    /// Batch id.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// Optional label given at creation.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub label: Option<String>,
+    /// Unix seconds.
+    #[serde(default, deserialize_with = "lenient_int")]
+    pub created_at: Option<i64>,
+    /// The total number of requests (Sail sends a plain integer).
+    #[serde(default)]
+    pub request_counts: Option<Value>,
+    /// Per-item status, keyed by custom_id; only on `GET /batches/{id}`.
+    #[serde(default)]
+    pub request_status: Option<BTreeMap<String, ItemStatus>>,
+}
+
+/// An entry of `request_status`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemStatus {
+    /// UPPERCASE status string as given (`COMPLETED`, `RUNNING`, ...).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+}
+
+/// Whether a `request_status` value is final (COMPLETED, FAILED, CANCELLED/CANCELED).
+pub fn is_terminal_item_status(status: &str) -> bool {
+    ["COMPLETED", "FAILED", "CANCELLED", "CANCELED"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(status))
+}
+
+/// The message of an OpenAI-style error envelope (`{"error":{"message":..}}` or a top-level
+/// `message`), if the body has one.
+pub fn error_message(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let msg = v
+        .get("error")
+        .and_then(|e| e.get("message").or(Some(e)))
+        .and_then(Value::as_str)
+        .or_else(|| v.get("message").and_then(Value::as_str))?;
+    Some(msg.chars().take(500).collect())
+}
+
+fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn lenient_usage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(v.is_object()
+        .then(|| serde_json::from_value(v).ok())
+        .flatten())
+}
+
+fn lenient_details<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Details>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(v.is_object()
+        .then(|| serde_json::from_value(v).ok())
+        .flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_field_types_become_none_instead_of_failing() {
+        let r: ResponseObject = serde_json::from_str(
+            r#"{"id":"r1","created_at":"1700000000","status":["x"],"usage":"n/a",
+                "temperature":"0.5","max_output_tokens":12.0,"extra":{"a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.created_at, Some(1_700_000_000));
+        assert_eq!(r.status, None);
+        assert!(r.usage.is_none());
+        assert_eq!(r.temperature, Some(0.5));
+        assert_eq!(r.max_output_tokens, Some(12));
+    }
+
+    #[test]
+    fn error_envelopes_are_not_responses() {
+        let r: ResponseObject =
+            serde_json::from_str(r#"{"error":{"message":"nope","type":"x"}}"#).unwrap();
+        assert!(!r.is_response());
+        assert_eq!(
+            error_message(br#"{"error":{"message":"nope"}}"#).as_deref(),
+            Some("nope")
+        );
+        assert_eq!(
+            error_message(br#"{"message":"top"}"#).as_deref(),
+            Some("top")
+        );
+        assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn item_status_terminality() {
+        assert!(is_terminal_item_status("COMPLETED"));
+        assert!(is_terminal_item_status("cancelled"));
+        assert!(!is_terminal_item_status("RUNNING"));
+        assert!(!is_terminal_item_status("EXPIRED_SOMEDAY"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Runs each subcommand: resolves its arguments into what the engine needs, runs it, and
+//! returns the exit code.
+
+pub mod fetch;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::api::{Client, ClientConfig};
+use crate::cli::{ApiArgs, Cli, Command};
+use crate::error::UsageError;
+
+/// Runs the parsed command line; the `Ok` value is the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Fetch(args) => fetch::run(args).await,
+    }
+}
+
+/// The API key: from `--api-key-file` when given, else `SAIL_API_KEY`. Never printed.
+pub fn api_key(file: Option<&Path>) -> anyhow::Result<String> {
+    let key = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            UsageError::new(format!(
+                "cannot read --api-key-file '{}': {e}",
+                path.display()
+            ))
+        })?,
+        None => std::env::var("SAIL_API_KEY").unwrap_or_default(),
+    };
+    let key = key.trim().to_owned();
+    if key.is_empty() {
+        let from = match file {
+            Some(p) => format!("--api-key-file '{}' is empty", p.display()),
+            None => "SAIL_API_KEY is not set".to_owned(),
+        };
+        return Err(UsageError::new(format!(
+            "no API key: {from}; set SAIL_API_KEY or pass --api-key-file PATH"
+        ))
+        .into());
+    }
+    Ok(key)
+}
+
+/// Builds the client from the shared API flags.
+pub fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
+    if !(api.timeout.is_finite() && api.timeout > 0.0) {
+        return Err(UsageError::new(format!(
+            "--timeout must be a positive number of seconds, not {}",
+            api.timeout
+        ))
+        .into());
+    }
+    let url = reqwest::Url::parse(&api.base_url).map_err(|e| {
+        UsageError::new(format!(
+            "--base-url / SAIL_BASE_URL '{}' is not a URL: {e}",
+            api.base_url
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UsageError::new(format!(
+            "--base-url '{}' must be http or https",
+            api.base_url
+        ))
+        .into());
+    }
+    let mut cfg = ClientConfig::new(&api.base_url, &api_key(api.api_key_file.as_deref())?);
+    cfg.timeout = std::time::Duration::from_secs_f64(api.timeout);
+    cfg.max_retries = api.max_retries;
+    cfg.pool_size = pool;
+    Client::new(cfg).context("setting up the API client")
+}

@@ -1,0 +1,47 @@
+//! Errors that decide the exit code; everything else is `anyhow` and exits 1.
+
+use std::fmt;
+
+/// A problem with what the user gave (flags, manifest, input file): exit code 2.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl UsageError {
+    /// An error with this message (lowercase, naming what the user gave and the fix).
+    pub fn new(msg: impl Into<String>) -> UsageError {
+        UsageError(msg.into())
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Process exit codes, as documented in the README.
+pub mod exit {
+    /// Every id fetched with a terminal status.
+    pub const OK: i32 = 0;
+    /// Fatal: key rejected, output not writable, anything unexpected.
+    pub const FATAL: i32 = 1;
+    /// Usage or input error.
+    pub const USAGE: i32 = 2;
+    /// The export was written but some ids are pending / not_found / error.
+    pub const INCOMPLETE: i32 = 3;
+    /// Stopped by SIGINT (Ctrl-C).
+    pub const SIGINT: i32 = 130;
+    /// Stopped by SIGTERM.
+    pub const SIGTERM: i32 = 143;
+}
+
+/// The exit code an error maps to.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        exit::USAGE
+    } else {
+        exit::FATAL
+    }
+}

@@ -1,0 +1,242 @@
+//! The concurrent pipeline: ids → bounded in-flight requests → rows → one writer thread that
+//! owns the sink and commits in bounded transactions.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use futures::{stream, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::api::model::ResponseObject;
+use crate::api::{Client, Fetched, Outcome};
+use crate::row::{FetchState, Row};
+use crate::sink::{RunStart, Sink};
+use crate::summary::{now_unix, Stop, Summary};
+
+/// Rows per transaction at most.
+const CHUNK_ROWS: usize = 1000;
+/// Longest time a fetched row waits before it is committed.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// What to fetch and how; resolved from the command line by the caller.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The batch.
+    pub batch_id: String,
+    /// Unique custom_ids, in manifest order.
+    pub ids: Vec<String>,
+    /// Ids known not to be finished (id → the batch's status string): written as `pending`
+    /// without a request.
+    pub not_ready: HashMap<String, String>,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Request ids even when the output already has them fetched.
+    pub refetch_all: bool,
+    /// Keep the body in `raw_json`.
+    pub keep_raw: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Output path, for the summary.
+    pub out: String,
+    /// Options recorded in the `runs` table (never the key).
+    pub options_json: String,
+}
+
+/// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
+/// row that was handed to the sink is committed before this returns.
+pub async fn run(
+    client: &Client,
+    mut sink: Box<dyn Sink>,
+    plan: Plan,
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let already = if plan.refetch_all {
+        Default::default()
+    } else {
+        sink.fetched_ids(&plan.batch_id)?
+    };
+    sink.begin_run(&RunStart {
+        batch_id: plan.batch_id.clone(),
+        started_at: now_unix(),
+        options_json: plan.options_json.clone(),
+    })?;
+    let mut summary = Summary {
+        batch_id: plan.batch_id.clone(),
+        out: plan.out.clone(),
+        total: plan.ids.len() as u64,
+        ..Summary::default()
+    };
+    let (todo, waiting): (Vec<String>, Vec<String>) = plan
+        .ids
+        .iter()
+        .filter(|id| !already.contains(*id))
+        .cloned()
+        .partition(|id| !plan.not_ready.contains_key(id));
+    summary.skipped = (plan.ids.len() - todo.len() - waiting.len()) as u64;
+    summary.fetched = summary.skipped;
+
+    let (tx, rx) = mpsc::channel::<Vec<Row>>(4);
+    let writer = std::thread::spawn(move || write_all(sink, rx));
+    let mut out = Batcher {
+        tx,
+        rows: Vec::with_capacity(CHUNK_ROWS),
+    };
+
+    for id in &waiting {
+        let mut row = Row::bare(&plan.batch_id, id, FetchState::Pending);
+        row.fetch_error = Some(format!(
+            "batch reports {} for this item; not requested yet",
+            plan.not_ready[id]
+        ));
+        row.fetched_at = Some(now_unix());
+        row.attempts = Some(0);
+        summary.count(FetchState::Pending);
+        out.push(row).await?;
+    }
+
+    let bar = progress_bar(plan.progress, todo.len() as u64);
+    let mut rows = stream::iter(todo)
+        .map(|id| {
+            let (client, batch, keep_raw) = (client.clone(), plan.batch_id.clone(), plan.keep_raw);
+            tokio::spawn(async move {
+                let fetched = client.result(&batch, &id).await;
+                to_row(&batch, &id, fetched, keep_raw)
+            })
+        })
+        .buffer_unordered(plan.concurrency.max(1));
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tokio::pin!(stop);
+    let mut done = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            why = &mut stop => { summary.stopped = Some(why); break; }
+            next = rows.next() => match next {
+                None => break,
+                Some(joined) => {
+                    done += 1;
+                    bar.inc(1);
+                    if let Some(row) = joined.context("a fetch task panicked")? {
+                        summary.count(row.fetch_state);
+                        if row.fetch_state != FetchState::Fetched || done % 256 == 0 {
+                            bar.set_message(format!(
+                                "{} errors · {} retries",
+                                summary.error + summary.not_found,
+                                client.retries()
+                            ));
+                        }
+                        out.push(row).await?;
+                    }
+                    if client.auth_failed() {
+                        summary.stopped = Some(Stop::AuthRejected);
+                        break;
+                    }
+                }
+            },
+            _ = tick.tick() => out.flush().await?,
+        }
+    }
+    drop(rows);
+    bar.finish_and_clear();
+    out.flush().await?;
+    drop(out);
+    let mut sink = writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))??;
+    let written = summary.fetched + summary.pending + summary.not_found + summary.error;
+    summary.not_attempted = summary.total - written;
+    summary.requests = client.requests();
+    summary.retries = client.retries();
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    sink.finish(&summary)?;
+    Ok(summary)
+}
+
+/// Collects rows into chunks and hands each chunk to the writer as one transaction.
+struct Batcher {
+    tx: mpsc::Sender<Vec<Row>>,
+    rows: Vec<Row>,
+}
+
+impl Batcher {
+    async fn push(&mut self, row: Row) -> anyhow::Result<()> {
+        self.rows.push(row);
+        if self.rows.len() >= CHUNK_ROWS {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.rows, Vec::with_capacity(CHUNK_ROWS));
+        // A closed channel means the writer failed; its error is reported by `join`.
+        let _ = self.tx.send(chunk).await;
+        Ok(())
+    }
+}
+
+/// The writer thread: the only owner of the sink. Returns the sink for `finish`.
+fn write_all(
+    mut sink: Box<dyn Sink>,
+    mut rx: mpsc::Receiver<Vec<Row>>,
+) -> anyhow::Result<Box<dyn Sink>> {
+    while let Some(rows) = rx.blocking_recv() {
+        sink.write(&rows)?;
+    }
+    Ok(sink)
+}
+
+/// One fetch outcome as a row; `None` when no request was made (the run was stopping).
+pub fn to_row(
+    batch_id: &str,
+    custom_id: &str,
+    f: Fetched<ResponseObject>,
+    keep_raw: bool,
+) -> Option<Row> {
+    let mut row = match f.outcome {
+        Outcome::Ok { value, body } => {
+            let raw = keep_raw.then(|| String::from_utf8_lossy(&body));
+            Row::from_response(batch_id, custom_id, &value, raw.as_deref())
+        }
+        Outcome::NotFound { message } => {
+            let mut r = Row::bare(batch_id, custom_id, FetchState::NotFound);
+            r.fetch_error = Some(message.unwrap_or_else(|| "not found (HTTP 404)".to_owned()));
+            r
+        }
+        Outcome::AuthRejected => {
+            let mut r = Row::bare(batch_id, custom_id, FetchState::Error);
+            r.fetch_error = Some("the API key was rejected; check SAIL_API_KEY".to_owned());
+            r
+        }
+        Outcome::Failed { reason } => {
+            let mut r = Row::bare(batch_id, custom_id, FetchState::Error);
+            r.fetch_error = Some(reason);
+            r
+        }
+        Outcome::Skipped => return None,
+    };
+    row.http_status = f.http_status.map(i64::from);
+    row.attempts = Some(i64::from(f.attempts));
+    row.fetched_at = Some(now_unix());
+    Some(row)
+}
+
+fn progress_bar(show: bool, len: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}

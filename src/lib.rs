@@ -1,0 +1,16 @@
+//! sail-export: pulls every result of a Sail Research batch, flattens its usage into typed
+//! columns, writes SQLite or Parquet, and prices it.
+//!
+//! Modules in data-flow order: what the user typed → the ids to fetch → the API → one row per
+//! result → the pipeline → where rows go → what the run did.
+
+pub mod api;
+pub mod cli;
+pub mod cmd;
+pub mod db;
+pub mod error;
+pub mod fetch;
+pub mod manifest;
+pub mod row;
+pub mod sink;
+pub mod summary;

@@ -1,0 +1,33 @@
+//! The `sail-export` binary: parse the command line, run it, map the outcome to an exit code.
+
+use clap::Parser;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = sail_export::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(sail_export::error::exit::FATAL);
+        }
+    };
+    let code = match runtime.block_on(sail_export::cmd::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            sail_export::error::exit_code(&err)
+        }
+    };
+    drop(runtime);
+    std::process::exit(code);
+}

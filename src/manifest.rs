@@ -1,0 +1,228 @@
+//! The custom_ids to export: read from a text, JSONL or CSV manifest (or stdin), with line
+//! numbers kept for warnings and errors.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{anyhow, Context};
+
+use crate::error::UsageError;
+
+/// The ids of a manifest, de-duplicated in first-seen order, and what was odd about them.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    /// Unique ids, in the order first seen.
+    pub ids: Vec<String>,
+    /// How many repeated entries were dropped.
+    pub duplicates: usize,
+    /// Line numbers (1-based) of ids outside Sail's documented pattern.
+    pub unusual_lines: Vec<usize>,
+}
+
+/// Sail's documented custom_id pattern: `^[a-z0-9][a-z0-9_-]{0,63}$`.
+pub fn is_documented_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 64
+        && ok(&b[0])
+        && b[1..].iter().all(|c| ok(c) || *c == b'_' || *c == b'-')
+}
+
+/// The formats a manifest can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Jsonl,
+    Csv,
+}
+
+impl Manifest {
+    /// Reads `path` (`-` for stdin). The format follows the extension: `.jsonl`/`.ndjson`,
+    /// `.csv`, anything else text; stdin is text unless its first entry starts with `{`.
+    pub fn read(path: &Path) -> anyhow::Result<Manifest> {
+        let name = path.display().to_string();
+        let bytes = if name == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                UsageError::new(format!("cannot read the manifest from stdin: {e}"))
+            })?;
+            buf
+        } else {
+            std::fs::read(path).map_err(|e| {
+                UsageError::new(format!(
+                    "cannot read manifest '{name}': {e} (check -m/--manifest)"
+                ))
+            })?
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|e| UsageError::new(format!("manifest '{name}' is not UTF-8 text: {e}")))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let format = match ext.as_deref() {
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some("csv") => Format::Csv,
+            _ if name == "-" && text.trim_start().starts_with('{') => Format::Jsonl,
+            _ => Format::Text,
+        };
+        let entries = match format {
+            Format::Text => Ok(text_entries(text)),
+            Format::Jsonl => jsonl_entries(text),
+            Format::Csv => csv_entries(text),
+        }
+        .map_err(|e| UsageError::new(format!("manifest '{name}': {e:#}")))?;
+        let manifest = Manifest::from_entries(entries);
+        if manifest.ids.is_empty() {
+            return Err(UsageError::new(format!("manifest '{name}' has no custom_ids")).into());
+        }
+        Ok(manifest)
+    }
+
+    /// Builds a manifest from `(line, id)` pairs: duplicates dropped, unusual ids noted.
+    pub fn from_entries(entries: impl IntoIterator<Item = (usize, String)>) -> Manifest {
+        let mut seen = HashSet::new();
+        let mut m = Manifest::default();
+        for (line, id) in entries {
+            if !seen.insert(id.clone()) {
+                m.duplicates += 1;
+                continue;
+            }
+            if !is_documented_id(&id) {
+                m.unusual_lines.push(line);
+            }
+            m.ids.push(id);
+        }
+        m
+    }
+
+    /// Warnings worth printing once (duplicates, ids outside the documented pattern).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.duplicates > 0 {
+            out.push(format!(
+                "{} duplicate custom_id entries in the manifest; each id is fetched once",
+                self.duplicates
+            ));
+        }
+        if !self.unusual_lines.is_empty() {
+            let shown: Vec<String> = self
+                .unusual_lines
+                .iter()
+                .take(20)
+                .map(usize::to_string)
+                .collect();
+            let more = self.unusual_lines.len().saturating_sub(20);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{} custom_ids do not match Sail's pattern ^[a-z0-9][a-z0-9_-]{{0,63}}$ (lines {}{more}); \
+                 they are fetched anyway, percent-encoded",
+                self.unusual_lines.len(),
+                shown.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// One id per line; blank lines and `#` comments skipped; whitespace (and CR) trimmed.
+fn text_entries(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| (n, l.to_owned()))
+        .collect()
+}
+
+/// JSON objects, one a line, each with a string `custom_id` (e.g. the submitted batch file).
+fn jsonl_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow!("line {n}: not JSON ({e})"))?;
+        let id = match v.get("custom_id") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+            Some(_) => return Err(anyhow!("line {n}: custom_id is not a non-empty string")),
+            None => return Err(anyhow!("line {n}: no custom_id field")),
+        };
+        out.push((n, id));
+    }
+    Ok(out)
+}
+
+/// CSV with a header row naming a `custom_id` column.
+fn csv_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr.headers().context("reading the CSV header")?.clone();
+    let col = headers
+        .iter()
+        .position(|h| h.trim() == "custom_id")
+        .ok_or_else(|| anyhow!("no 'custom_id' column in the CSV header (line 1)"))?;
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| anyhow!("{e}"))?;
+        let n = rec.position().map_or(0, |p| p.line() as usize);
+        match rec.get(col).map(str::trim) {
+            Some(id) if !id.is_empty() => out.push((n, id.to_owned())),
+            _ => return Err(anyhow!("line {n}: empty custom_id")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_pattern() {
+        for ok in ["a", "req-1", "0_x", &"a".repeat(64)] {
+            assert!(is_documented_id(ok), "{ok}");
+        }
+        for bad in ["", "A1", "-a", "a/b", "a b", &"a".repeat(65), "é"] {
+            assert!(!is_documented_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_skips_blanks_comments_and_trims_crlf() {
+        let e = text_entries("a\r\n\n  # note\n b \r\n");
+        assert_eq!(e, vec![(1, "a".into()), (4, "b".into())]);
+    }
+
+    #[test]
+    fn duplicates_are_counted_and_unusual_ids_noted_by_line() {
+        let m = Manifest::from_entries([(1, "a".into()), (2, "B".into()), (3, "a".into())]);
+        assert_eq!(m.ids, vec!["a", "B"]);
+        assert_eq!(m.duplicates, 1);
+        assert_eq!(m.unusual_lines, vec![2]);
+        let w = m.warnings().join("\n");
+        assert!(w.contains("1 duplicate"), "{w}");
+        assert!(w.contains("lines 2"), "{w}");
+    }
+
+    #[test]
+    fn jsonl_and_csv_name_the_bad_line() {
+        let e = jsonl_entries("{\"custom_id\":\"a\"}\n\n{\"x\":1}\n").unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
+        let ok = csv_entries("n,custom_id\n1,a\n2,b\n").unwrap();
+        assert_eq!(ok, vec![(2, "a".into()), (3, "b".into())]);
+        let e = csv_entries("id\n1\n").unwrap_err();
+        assert!(e.to_string().contains("custom_id"), "{e}");
+    }
+}

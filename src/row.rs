@@ -1,0 +1,396 @@
+//! `Row`: one exported result, the single column list both sinks use, and the pure
+//! flattening of a fetched response into typed columns.
+
+use serde_json::Value;
+
+use crate::api::model::{ResponseObject, Usage};
+
+/// How a column is stored: SQLite affinity and Parquet/Arrow type follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// UTF-8 text (SQLite TEXT, Arrow Utf8).
+    Text,
+    /// 64-bit integer (SQLite INTEGER, Arrow Int64).
+    Int,
+    /// 64-bit float (SQLite REAL, Arrow Float64).
+    Real,
+    /// Unix seconds (SQLite INTEGER, Arrow Timestamp(Second, UTC)).
+    Time,
+}
+
+/// One column of the `results` table / Parquet file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// Column name, the same in SQLite and Parquet.
+    pub name: &'static str,
+    /// Storage kind.
+    pub kind: Kind,
+    /// Whether the column may hold NULL.
+    pub nullable: bool,
+}
+
+/// A borrowed view of one cell, the common currency between `Row` and the sinks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// SQL NULL.
+    Null,
+    /// Text value.
+    Text(&'a str),
+    /// Integer value (also used for `Kind::Time`).
+    Int(i64),
+    /// Float value.
+    Real(f64),
+}
+
+impl<'a> From<&'a String> for Cell<'a> {
+    fn from(v: &'a String) -> Self {
+        Cell::Text(v)
+    }
+}
+impl<'a> From<&'a Option<String>> for Cell<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        v.as_deref().map_or(Cell::Null, Cell::Text)
+    }
+}
+impl From<&Option<i64>> for Cell<'_> {
+    fn from(v: &Option<i64>) -> Self {
+        v.map_or(Cell::Null, Cell::Int)
+    }
+}
+impl From<&Option<f64>> for Cell<'_> {
+    fn from(v: &Option<f64>) -> Self {
+        v.map_or(Cell::Null, Cell::Real)
+    }
+}
+impl From<&FetchState> for Cell<'_> {
+    fn from(v: &FetchState) -> Self {
+        Cell::Text(v.as_str())
+    }
+}
+
+/// Declares `Row` and `Row::COLUMNS` from one list, so the struct, the SQLite table and the
+/// Parquet schema cannot drift apart.
+macro_rules! columns {
+    ($($name:ident : $ty:ty => $kind:ident, $nullable:expr;)*) => {
+        /// One exported result: exactly the columns of `results`, in order.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Row {
+            $(
+                #[doc = concat!("Column `", stringify!($name), "`.")]
+                pub $name: $ty,
+            )*
+        }
+
+        impl Row {
+            /// The column list: names, kinds and order shared by every sink.
+            pub const COLUMNS: &'static [Column] = &[
+                $(Column { name: stringify!($name), kind: Kind::$kind, nullable: $nullable },)*
+            ];
+
+            /// The row's cells in `COLUMNS` order.
+            pub fn cells(&self) -> [Cell<'_>; Row::COLUMNS.len()] {
+                [$(Cell::from(&self.$name),)*]
+            }
+        }
+    };
+}
+
+columns! {
+    batch_id: String => Text, false;
+    custom_id: String => Text, false;
+    fetch_state: FetchState => Text, false;
+    http_status: Option<i64> => Int, true;
+    attempts: Option<i64> => Int, true;
+    fetch_error: Option<String> => Text, true;
+    fetched_at: Option<i64> => Time, true;
+    response_id: Option<String> => Text, true;
+    status: Option<String> => Text, true;
+    model: Option<String> => Text, true;
+    created_at: Option<i64> => Time, true;
+    completion_window: Option<String> => Text, true;
+    input_tokens: Option<i64> => Int, true;
+    input_cached_tokens: Option<i64> => Int, true;
+    input_reasoning_tokens: Option<i64> => Int, true;
+    output_tokens: Option<i64> => Int, true;
+    output_cached_tokens: Option<i64> => Int, true;
+    output_reasoning_tokens: Option<i64> => Int, true;
+    total_tokens: Option<i64> => Int, true;
+    prompt_tokens: Option<i64> => Int, true;
+    completion_tokens: Option<i64> => Int, true;
+    output_text: Option<String> => Text, true;
+    error_code: Option<String> => Text, true;
+    error_message: Option<String> => Text, true;
+    incomplete_reason: Option<String> => Text, true;
+    max_output_tokens: Option<i64> => Int, true;
+    temperature: Option<f64> => Real, true;
+    top_p: Option<f64> => Real, true;
+    metadata_json: Option<String> => Text, true;
+    raw_json: Option<String> => Text, true;
+}
+
+/// What became of one custom_id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchState {
+    /// A response object with a terminal status was stored.
+    Fetched,
+    /// The item is not finished yet (non-terminal status); a rerun fetches it again.
+    Pending,
+    /// The API answered 404 for this id.
+    NotFound,
+    /// Gave up; the reason is in `fetch_error`.
+    Error,
+}
+
+impl FetchState {
+    /// Every state, in report order.
+    pub const ALL: [FetchState; 4] = [
+        FetchState::Fetched,
+        FetchState::Pending,
+        FetchState::NotFound,
+        FetchState::Error,
+    ];
+
+    /// The text stored in `fetch_state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchState::Fetched => "fetched",
+            FetchState::Pending => "pending",
+            FetchState::NotFound => "not_found",
+            FetchState::Error => "error",
+        }
+    }
+
+    /// Parses the stored text back.
+    pub fn parse(s: &str) -> Option<FetchState> {
+        FetchState::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Response statuses that mean "not finished yet" (compared case-insensitively). Anything
+/// else, unknown strings included, is taken as terminal and stored as given.
+const NON_TERMINAL: &[&str] = &[
+    "queued",
+    "in_progress",
+    "pending",
+    "running",
+    "processing",
+    "in_queue",
+    "scheduled",
+    "submitted",
+    "validating",
+];
+
+/// Whether a response `status` string means the item is still being worked on.
+pub fn is_non_terminal(status: &str) -> bool {
+    NON_TERMINAL.iter().any(|s| s.eq_ignore_ascii_case(status))
+}
+
+impl Row {
+    /// A row with only the bookkeeping columns set; the others are NULL.
+    pub fn bare(batch_id: &str, custom_id: &str, state: FetchState) -> Row {
+        Row {
+            batch_id: batch_id.to_owned(),
+            custom_id: custom_id.to_owned(),
+            fetch_state: state,
+            http_status: None,
+            attempts: None,
+            fetch_error: None,
+            fetched_at: None,
+            response_id: None,
+            status: None,
+            model: None,
+            created_at: None,
+            completion_window: None,
+            input_tokens: None,
+            input_cached_tokens: None,
+            input_reasoning_tokens: None,
+            output_tokens: None,
+            output_cached_tokens: None,
+            output_reasoning_tokens: None,
+            total_tokens: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            output_text: None,
+            error_code: None,
+            error_message: None,
+            incomplete_reason: None,
+            max_output_tokens: None,
+            temperature: None,
+            top_p: None,
+            metadata_json: None,
+            raw_json: None,
+        }
+    }
+
+    /// Flattens a response object into a row. `raw` is the body exactly as received, kept
+    /// in `raw_json` when given. Pure: no I/O, no clock (bookkeeping is the caller's).
+    pub fn from_response(
+        batch_id: &str,
+        custom_id: &str,
+        resp: &ResponseObject,
+        raw: Option<&str>,
+    ) -> Row {
+        let state = match resp.status.as_deref() {
+            Some(s) if is_non_terminal(s) => FetchState::Pending,
+            _ => FetchState::Fetched,
+        };
+        let mut row = Row::bare(batch_id, custom_id, state);
+        row.response_id = resp.id.clone();
+        row.status = resp.status.clone();
+        row.model = resp.model.clone();
+        row.created_at = resp.created_at;
+        if let Some(u) = &resp.usage {
+            row.set_usage(u);
+        }
+        row.output_text = resp.output.as_ref().and_then(output_text);
+        if let Some(err) = resp.error.as_ref().filter(|e| !e.is_null()) {
+            row.error_code = err.get("code").and_then(scalar_text);
+            row.error_message = match err {
+                Value::String(s) => Some(s.clone()),
+                _ => err.get("message").and_then(scalar_text),
+            };
+        }
+        row.incomplete_reason = resp
+            .incomplete_details
+            .as_ref()
+            .and_then(|d| d.get("reason"))
+            .and_then(scalar_text);
+        row.max_output_tokens = resp.max_output_tokens;
+        row.temperature = resp.temperature;
+        row.top_p = resp.top_p;
+        if let Some(meta) = resp.metadata.as_ref().filter(|m| !m.is_null()) {
+            row.completion_window = meta.get("completion_window").and_then(scalar_text);
+            row.metadata_json = Some(meta.to_string());
+        }
+        row.raw_json = raw.map(str::to_owned);
+        row
+    }
+
+    fn set_usage(&mut self, u: &Usage) {
+        self.input_tokens = u.input_tokens;
+        self.output_tokens = u.output_tokens;
+        self.total_tokens = u.total_tokens;
+        self.prompt_tokens = u.prompt_tokens;
+        self.completion_tokens = u.completion_tokens;
+        if let Some(d) = &u.input_tokens_details {
+            self.input_cached_tokens = d.cached_tokens;
+            self.input_reasoning_tokens = d.reasoning_tokens;
+        }
+        if let Some(d) = &u.output_tokens_details {
+            self.output_cached_tokens = d.cached_tokens;
+            self.output_reasoning_tokens = d.reasoning_tokens;
+        }
+    }
+}
+
+/// A JSON scalar as text: strings as they are, numbers and booleans printed; NULL otherwise.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The SDK-style `output_text`: a string output as is; otherwise the `text` of every
+/// `output_text` part of every `message` item, joined with no separator. `None` when there
+/// is no such part.
+pub fn output_text(output: &Value) -> Option<String> {
+    let items: &[Value] = match output {
+        Value::String(s) => return Some(s.clone()),
+        Value::Array(items) => items,
+        Value::Object(_) => std::slice::from_ref(output),
+        _ => return None,
+    };
+    let mut text: Option<String> = None;
+    for item in items {
+        if item.get("type").and_then(Value::as_str) != Some("message") {
+            continue;
+        }
+        match item.get("content") {
+            Some(Value::String(s)) => text.get_or_insert_with(String::new).push_str(s),
+            Some(Value::Array(parts)) => {
+                for part in parts {
+                    if part.get("type").and_then(Value::as_str) == Some("output_text") {
+                        if let Some(t) = part.get("text").and_then(Value::as_str) {
+                            text.get_or_insert_with(String::new).push_str(t);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn output_text_joins_message_parts_and_skips_reasoning_and_tools() {
+        let out = json!([
+            {"type": "reasoning", "summary": [{"text": "thinking"}]},
+            {"type": "message", "content": [
+                {"type": "output_text", "text": "Hello, "},
+                {"type": "refusal", "refusal": "no"},
+                {"type": "output_text", "text": "wörld"}
+            ]},
+            {"type": "function_call", "name": "f", "arguments": "{}"},
+            {"type": "message", "content": [{"type": "output_text", "text": "!"}]}
+        ]);
+        assert_eq!(output_text(&out).as_deref(), Some("Hello, wörld!"));
+    }
+
+    #[test]
+    fn output_text_of_string_null_and_partless_outputs() {
+        assert_eq!(output_text(&json!("plain")).as_deref(), Some("plain"));
+        assert_eq!(output_text(&Value::Null), None);
+        assert_eq!(output_text(&json!([{"type": "reasoning"}])), None);
+        assert_eq!(
+            output_text(
+                &json!({"type": "message", "content": [{"type": "output_text", "text": "x"}]})
+            )
+            .as_deref(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn fetch_state_round_trips_through_text() {
+        for s in FetchState::ALL {
+            assert_eq!(FetchState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(FetchState::parse("done"), None);
+    }
+
+    #[test]
+    fn non_terminal_statuses_are_recognised_in_any_case() {
+        for s in ["queued", "IN_PROGRESS", "Pending", "running"] {
+            assert!(is_non_terminal(s), "{s}");
+        }
+        for s in [
+            "completed",
+            "failed",
+            "cancelled",
+            "incomplete",
+            "weird_new_status",
+        ] {
+            assert!(!is_non_terminal(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn cells_follow_the_column_list() {
+        let row = Row::bare("b", "c", FetchState::Error);
+        let cells = row.cells();
+        assert_eq!(cells.len(), Row::COLUMNS.len());
+        assert_eq!(Row::COLUMNS[0].name, "batch_id");
+        assert_eq!(cells[0], Cell::Text("b"));
+        assert_eq!(cells[2], Cell::Text("error"));
+        assert!(cells[3..].iter().all(|c| *c == Cell::Null));
+    }
+}

@@ -1,0 +1,115 @@
+//! The SQLite sink: upserts rows into `results` in one transaction per `write`, and logs
+//! each run in `runs`.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::{params, Connection};
+
+use super::{RunStart, Sink};
+use crate::db;
+use crate::row::Row;
+use crate::summary::Summary;
+
+/// A SQLite output file.
+pub struct SqliteSink {
+    conn: Connection,
+    insert: String,
+    run_id: Option<i64>,
+}
+
+/// `INSERT ... ON CONFLICT DO UPDATE` over every column, keeping a `fetched` row unless the
+/// new one is `fetched` too (a failed refetch never destroys a good result).
+pub fn upsert_sql() -> String {
+    let names: Vec<&str> = Row::COLUMNS.iter().map(|c| c.name).collect();
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let sets: Vec<String> = names[2..]
+        .iter()
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    format!(
+        "INSERT INTO results ({}) VALUES ({}) ON CONFLICT (batch_id, custom_id) DO UPDATE SET {} \
+         WHERE excluded.fetch_state = 'fetched' OR results.fetch_state <> 'fetched'",
+        names.join(", "),
+        marks.join(", "),
+        sets.join(", ")
+    )
+}
+
+impl SqliteSink {
+    /// Opens or creates the file and migrates it.
+    pub fn open(path: &Path) -> anyhow::Result<SqliteSink> {
+        Ok(SqliteSink {
+            conn: db::open(path)?,
+            insert: upsert_sql(),
+            run_id: None,
+        })
+    }
+
+    /// Upserts rows through an open connection, in the caller's transaction.
+    pub fn upsert(conn: &Connection, sql: &str, rows: &[Row]) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        for row in rows {
+            stmt.execute(rusqlite::params_from_iter(row.cells()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for SqliteSink {
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<HashSet<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT custom_id FROM results WHERE batch_id = ?1 AND fetch_state = 'fetched'",
+        )?;
+        let ids = stmt
+            .query_map([batch_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<HashSet<String>>>()?;
+        Ok(ids)
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (batch_id, started_at, tool_version, options_json) VALUES (?1, ?2, ?3, ?4)",
+                params![run.batch_id, run.started_at, env!("CARGO_PKG_VERSION"), run.options_json],
+            )
+            .context("recording the run")?;
+        self.run_id = Some(self.conn.last_insert_rowid());
+        Ok(())
+    }
+
+    fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        SqliteSink::upsert(&tx, &self.insert, rows).context("writing rows")?;
+        tx.commit().context("committing rows")?;
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> anyhow::Result<()> {
+        if let Some(id) = self.run_id {
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?2, total = ?3, skipped = ?4, fetched = ?5, pending = ?6, \
+                 not_found = ?7, error = ?8, requests = ?9, retries = ?10, outcome = ?11 WHERE id = ?1",
+                params![
+                    id,
+                    crate::summary::now_unix(),
+                    s.total as i64,
+                    s.skipped as i64,
+                    s.fetched as i64,
+                    s.pending as i64,
+                    s.not_found as i64,
+                    s.error as i64,
+                    s.requests as i64,
+                    s.retries as i64,
+                    s.outcome(),
+                ],
+            )?;
+        }
+        // Fold the WAL back so the file is self-contained when the run ends.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .ok();
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The outcome of a run: counts per fetch state, requests, retries and time; printed as one
+//! line, as JSON, and mapped to the exit code.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::exit;
+use crate::row::FetchState;
+
+/// Why a run stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// The API rejected the key (401/403).
+    AuthRejected,
+    /// SIGINT / Ctrl-C.
+    Interrupted,
+    /// SIGTERM.
+    Terminated,
+}
+
+/// What a fetch run did. `fetched + pending + not_found + error + not_attempted == total`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// The batch.
+    pub batch_id: String,
+    /// The output path.
+    pub out: String,
+    /// custom_ids asked for (unique).
+    pub total: u64,
+    /// Ids in `fetched` state at the end, including those already there before this run.
+    pub fetched: u64,
+    /// Ids not finished yet.
+    pub pending: u64,
+    /// Ids the API does not know (404).
+    pub not_found: u64,
+    /// Ids given up on.
+    pub error: u64,
+    /// Ids with no row written by this run (stopped early).
+    pub not_attempted: u64,
+    /// Ids skipped because the output already had them fetched.
+    pub skipped: u64,
+    /// HTTP requests made, retries included.
+    pub requests: u64,
+    /// Retries among those requests.
+    pub retries: u64,
+    /// Wall time in seconds.
+    pub elapsed_s: f64,
+    /// Set when the run stopped early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stop>,
+}
+
+impl Summary {
+    /// Adds one written row to the counts.
+    pub fn count(&mut self, state: FetchState) {
+        match state {
+            FetchState::Fetched => self.fetched += 1,
+            FetchState::Pending => self.pending += 1,
+            FetchState::NotFound => self.not_found += 1,
+            FetchState::Error => self.error += 1,
+        }
+    }
+
+    /// A word for the `runs` table.
+    pub fn outcome(&self) -> &'static str {
+        match self.stopped {
+            Some(Stop::AuthRejected) => "auth_rejected",
+            Some(Stop::Interrupted) => "interrupted",
+            Some(Stop::Terminated) => "terminated",
+            None if self.fetched == self.total => "complete",
+            None => "incomplete",
+        }
+    }
+
+    /// The process exit code for this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self.stopped {
+            Some(Stop::AuthRejected) => exit::FATAL,
+            Some(Stop::Interrupted) => exit::SIGINT,
+            Some(Stop::Terminated) => exit::SIGTERM,
+            None if self.fetched == self.total => exit::OK,
+            None => exit::INCOMPLETE,
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rate = if self.elapsed_s > 0.0 {
+            (self.total - self.skipped - self.not_attempted) as f64 / self.elapsed_s
+        } else {
+            0.0
+        };
+        write!(
+            f,
+            "{}: {} ids: {} fetched, {} pending, {} not_found, {} error",
+            self.batch_id, self.total, self.fetched, self.pending, self.not_found, self.error
+        )?;
+        if self.not_attempted > 0 {
+            write!(f, ", {} not attempted", self.not_attempted)?;
+        }
+        if self.skipped > 0 {
+            write!(f, " ({} already in the output)", self.skipped)?;
+        }
+        write!(
+            f,
+            "; {} requests, {} retries, {:.1}s ({:.0}/s) -> {}",
+            self.requests, self.retries, self.elapsed_s, rate, self.out
+        )
+    }
+}
+
+/// Now, in unix seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_outcome() {
+        let mut s = Summary {
+            total: 2,
+            ..Summary::default()
+        };
+        s.count(FetchState::Fetched);
+        s.count(FetchState::Fetched);
+        assert_eq!(s.exit_code(), 0);
+        s.fetched = 1;
+        s.count(FetchState::NotFound);
+        assert_eq!(s.exit_code(), 3);
+        s.stopped = Some(Stop::AuthRejected);
+        assert_eq!(s.exit_code(), 1);
+        s.stopped = Some(Stop::Interrupted);
+        assert_eq!(s.exit_code(), 130);
+        s.stopped = Some(Stop::Terminated);
+        assert_eq!(s.exit_code(), 143);
+    }
+}
