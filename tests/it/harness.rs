@@ -1,0 +1,166 @@
+//! Test helpers: run the real binary, serve a fake Sail API with wiremock, build realistic
+//! response bodies, read back SQLite tables, and find a Python with pyarrow/duckdb.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{json, Value};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The key every test uses; tests assert it never shows up in any output.
+pub const KEY: &str = "sk_test_SECRET_4f9a7c";
+
+/// What a finished run of the binary left behind.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Everything printed on stdout.
+    pub stdout: String,
+    /// Everything printed on stderr.
+    pub stderr: String,
+}
+
+/// The binary under test, with the API environment cleared and the test key set.
+pub fn command(args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sail-export"));
+    cmd.args(args)
+        .env_remove("SAIL_BASE_URL")
+        .env("SAIL_API_KEY", KEY)
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs the binary to completion.
+pub async fn run(args: &[&str]) -> Output {
+    output(command(args)).await
+}
+
+/// Runs a prepared command to completion.
+pub async fn output(mut cmd: tokio::process::Command) -> Output {
+    let out = cmd.output().await.expect("run sail-export");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The base URL (with /v1) of a mock server.
+pub fn base(server: &MockServer) -> String {
+    format!("{}/v1", server.uri())
+}
+
+/// A realistic completed response for `custom_id`.
+pub fn completed(custom_id: &str, input: i64, cached: i64, output: i64, reasoning: i64) -> Value {
+    json!({
+        "id": format!("resp_{custom_id}"),
+        "object": "response",
+        "created_at": 1_764_000_000,
+        "status": "completed",
+        "model": "zai-org/GLM-5.3",
+        "metadata": {"completion_window": "flex", "job": "eval"},
+        "output": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking"}]},
+            {"type": "message", "role": "assistant", "content": [
+                {"type": "output_text", "text": format!("answer for {custom_id}"), "annotations": []}
+            ]}
+        ],
+        "usage": {
+            "input_tokens": input,
+            "input_tokens_details": {"cached_tokens": cached, "reasoning_tokens": 0},
+            "output_tokens": output,
+            "output_tokens_details": {"cached_tokens": 0, "reasoning_tokens": reasoning},
+            "total_tokens": input + output
+        },
+        "max_output_tokens": 2048,
+        "temperature": 0.7,
+        "top_p": 1.0,
+        "error": null,
+        "incomplete_details": null
+    })
+}
+
+/// Mounts `GET /v1/batches/{batch}/{id}` answering `body` with 200, for each pair.
+pub async fn serve_results(server: &MockServer, batch: &str, items: &[(&str, Value)]) {
+    for (id, body) in items {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/batches/{batch}/{id}")))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+}
+
+/// Writes a text manifest with these ids into `dir`; returns its path.
+pub fn manifest(dir: &Path, ids: &[&str]) -> PathBuf {
+    let p = dir.join("ids.txt");
+    std::fs::write(&p, ids.join("\n")).unwrap();
+    p
+}
+
+/// Every row of `sql` as JSON values (column name → value), for readable assertions.
+pub fn query(db: &Path, sql: &str) -> Vec<serde_json::Map<String, Value>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    stmt.query_map([], |r| {
+        let mut m = serde_json::Map::new();
+        for (i, n) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(x) => json!(x),
+                rusqlite::types::ValueRef::Real(x) => json!(x),
+                rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                rusqlite::types::ValueRef::Blob(_) => json!("<blob>"),
+            };
+            m.insert(n.clone(), v);
+        }
+        Ok(m)
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// A Python interpreter that can import pyarrow and duckdb: `SAIL_EXPORT_PYTHON`, else the
+/// project's `.venv`, else `python3`. `None` when there is none, except under `CI=true`,
+/// where a missing reader fails the test.
+pub fn python() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("SAIL_EXPORT_PYTHON").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    for py in candidates.into_iter().flatten() {
+        let ok = std::process::Command::new(&py)
+            .args(["-c", "import pyarrow, duckdb"])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(py);
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but no Python with pyarrow and duckdb (run .ci/run, or set SAIL_EXPORT_PYTHON)"
+    );
+    eprintln!("skipping: no Python with pyarrow and duckdb");
+    None
+}
+
+/// Asserts the test key appears nowhere in the output of a run.
+pub fn assert_no_key(out: &Output) {
+    assert!(!out.stdout.contains(KEY), "key leaked on stdout");
+    assert!(!out.stderr.contains(KEY), "key leaked on stderr");
+}
