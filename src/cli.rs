@@ -20,6 +20,16 @@ pub struct Cli {
 pub enum Command {
     /// Fetch every result of a batch into SQLite (default) or Parquet.
     Fetch(FetchArgs),
+    /// Load one or more Parquet exports into a SQLite export (upsert).
+    Load(LoadArgs),
+    /// Report what an export cost, grouped by model, window, batch, status or day.
+    Cost(CostArgs),
+    /// Show where a batch stands: per-status counts of its requests.
+    Status(StatusArgs),
+    /// List every batch of the account.
+    List(ListArgs),
+    /// Run the whole tool against a simulated Sail API on loopback: no account needed.
+    Demo(DemoArgs),
 }
 
 /// Where the API is and how to authenticate.
@@ -71,7 +81,111 @@ pub struct FetchArgs {
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Keep polling the batch and fetch items as they finish, until every id is in.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between status polls with --wait.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub poll_interval: f64,
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// `sail-export load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Parquet exports written by `sail-export fetch --format parquet`.
+    #[arg(required = true, value_name = "FILE.parquet")]
+    pub files: Vec<PathBuf>,
+    /// The SQLite file to load into (created and migrated if needed).
+    #[arg(long, value_name = "DB.sqlite")]
+    pub into: PathBuf,
+}
+
+/// Report output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A table for the terminal.
+    Table,
+    /// One JSON object.
+    Json,
+    /// CSV, one line per group.
+    Csv,
+    /// A Markdown table.
+    Markdown,
+}
+
+/// `sail-export cost`.
+#[derive(Debug, Clone, Args)]
+pub struct CostArgs {
+    /// A SQLite or Parquet export.
+    pub path: PathBuf,
+    /// Group by these keys: model, completion_window, batch_id, status, day.
+    #[arg(long, value_delimiter = ',', default_value = "model,completion_window")]
+    pub by: Vec<String>,
+    /// A price file (TOML) that overrides and extends the bundled prices.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Exit non-zero when any request has no price.
+    #[arg(long)]
+    pub strict: bool,
+    /// Only rows of this batch.
+    #[arg(long, value_name = "ID")]
+    pub batch: Option<String>,
+}
+
+impl CostArgs {
+    /// The default report (table, by model and window) for one export.
+    pub fn for_path(path: PathBuf) -> CostArgs {
+        CostArgs {
+            path,
+            by: vec!["model".into(), "completion_window".into()],
+            prices: None,
+            format: ReportFormat::Table,
+            strict: false,
+            batch: None,
+        }
+    }
+}
+
+/// `sail-export status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The batch id.
+    pub batch_id: String,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `sail-export list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Stop after this many batches.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `sail-export demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Items in the simulated batch.
+    #[arg(long, value_name = "N", default_value_t = 3000)]
+    pub requests: u64,
+    /// Output file.
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "demo.sqlite")]
+    pub out: PathBuf,
 }

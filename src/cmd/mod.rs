@@ -1,7 +1,12 @@
 //! Runs each subcommand: resolves its arguments into what the engine needs, runs it, and
 //! returns the exit code.
 
+pub mod cost;
+pub mod demo;
 pub mod fetch;
+pub mod list;
+pub mod load;
+pub mod status;
 
 use std::path::Path;
 
@@ -15,6 +20,11 @@ use crate::error::UsageError;
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fetch(args) => fetch::run(args).await,
+        Command::Load(args) => load::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Status(args) => status::run(args).await,
+        Command::List(args) => list::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 

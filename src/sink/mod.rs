@@ -1,5 +1,6 @@
 //! Where rows go: the `Sink` trait and one file per output format, chosen by `open`.
 
+pub mod parquet;
 pub mod sqlite;
 
 use std::collections::HashSet;

@@ -1,0 +1,1 @@
+//! What an export cost: the price table and the report, pure over rows / SQL.

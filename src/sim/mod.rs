@@ -1,0 +1,1 @@
+//! A simulated Sail Batch API on loopback, for the demo, the benchmarks and tests.

@@ -1,0 +1,1 @@
+//! The Parquet sink: the same columns as SQLite, written crash-safely.
