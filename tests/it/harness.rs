@@ -164,3 +164,67 @@ pub fn assert_no_key(out: &Output) {
     assert!(!out.stdout.contains(KEY), "key leaked on stdout");
     assert!(!out.stderr.contains(KEY), "key leaked on stderr");
 }
+
+/// Runs `sail-export fetch BATCH -m MANIFEST -o OUT --base-url <server> --json` plus `extra`.
+pub async fn fetch(
+    server: &MockServer,
+    batch: &str,
+    manifest: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let base = base(server);
+    let mut args = vec![
+        "fetch",
+        batch,
+        "-m",
+        manifest.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--base-url",
+        &base,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args).await;
+    assert_no_key(&out);
+    out
+}
+
+/// The JSON summary a `--json` run printed on stdout.
+pub fn summary(out: &Output) -> Value {
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON summary ({e}): {out:?}"))
+}
+
+/// Requests the mock server received whose path is exactly `p` (percent-encoded form).
+pub async fn requests_to(server: &MockServer, p: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .count()
+}
+
+/// Requests the mock server received for results of `batch` (any custom_id).
+pub async fn result_requests(server: &MockServer, batch: &str) -> usize {
+    let prefix = format!("/v1/batches/{batch}/");
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with(&prefix))
+        .count()
+}
+
+/// Mounts a 200 answer `body` for `GET /v1/batches/{batch}/{id}` (id already URL-encoded).
+pub async fn serve_one(server: &MockServer, batch: &str, id: &str, template: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/batches/{batch}/{id}")))
+        .respond_with(template)
+        .mount(server)
+        .await;
+}

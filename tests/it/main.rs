@@ -2,4 +2,6 @@
 
 mod harness;
 
+mod fetch_columns;
+mod fetch_retries;
 mod fetch_smoke;
