@@ -2,6 +2,10 @@
 
 mod harness;
 
+mod manifests;
+mod secrets;
+
 mod fetch_columns;
+mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;
