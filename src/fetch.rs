@@ -6,7 +6,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use futures::{stream, StreamExt};
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
@@ -15,6 +16,7 @@ use crate::api::{Client, Fetched, Outcome};
 use crate::row::{FetchState, Row};
 use crate::sink::{RunStart, Sink};
 use crate::summary::{now_unix, Stop, Summary};
+use crate::wait::{self, Waiter};
 
 /// Rows per transaction at most.
 const CHUNK_ROWS: usize = 1000;
@@ -43,10 +45,15 @@ pub struct Plan {
     pub out: String,
     /// Options recorded in the `runs` table (never the key).
     pub options_json: String,
+    /// `--wait`: poll the batch status this often and fetch the `not_ready` ids as they
+    /// finish, until every id is settled. `None`: one pass.
+    pub wait: Option<Duration>,
 }
 
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
-/// row that was handed to the sink is committed before this returns.
+/// row that was handed to the sink is committed before this returns. Ids in `not_ready`
+/// get a `pending` row without a request; with `wait` they are fetched once the batch
+/// reports them terminal.
 pub async fn run(
     client: &Client,
     mut sink: Box<dyn Sink>,
@@ -98,8 +105,46 @@ pub async fn run(
         out.push(row).await?;
     }
 
-    let bar = progress_bar(plan.progress, todo.len() as u64);
-    let mut rows = stream::iter(todo)
+    let to_fetch = todo.len()
+        + if plan.wait.is_some() {
+            waiting.len()
+        } else {
+            0
+        };
+    let bar = progress_bar(plan.progress, to_fetch as u64);
+    // Without --wait the ids are known now; with it a poller hands them out as they finish
+    // and hears back how each ended (a `pending` result is polled again).
+    let (ids, mut feed): (BoxStream<'static, String>, _) = match plan.wait {
+        None => (stream::iter(todo).boxed(), None),
+        Some(interval) => {
+            let wait::Feed {
+                mut ids,
+                done,
+                task,
+            } = wait::start(Waiter {
+                client: client.clone(),
+                batch_id: plan.batch_id.clone(),
+                interval,
+                ready: todo,
+                waiting: waiting
+                    .iter()
+                    .map(|id| (id.clone(), plan.not_ready[id].clone()))
+                    .collect(),
+                fetched: summary.fetched,
+                total: summary.total,
+                bar: bar.clone(),
+                lines: !plan.progress,
+            });
+            let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
+            (ids, Some((done, task)))
+        }
+    };
+    // With --wait an id can be written twice (pending, then fetched): count its last state.
+    let mut last_state: HashMap<String, FetchState> = HashMap::new();
+    if feed.is_some() {
+        last_state.extend(waiting.iter().map(|id| (id.clone(), FetchState::Pending)));
+    }
+    let mut rows = ids
         .map(|id| {
             let (client, batch, keep_raw) = (client.clone(), plan.batch_id.clone(), plan.keep_raw);
             tokio::spawn(async move {
@@ -119,8 +164,16 @@ pub async fn run(
                 None => break,
                 Some(joined) => {
                     done += 1;
-                    bar.inc(1);
                     if let Some(row) = joined.context("a fetch task panicked")? {
+                        if let Some((done, _)) = &feed {
+                            if let Some(old) = last_state.insert(row.custom_id.clone(), row.fetch_state) {
+                                uncount(&mut summary, old);
+                            }
+                            let _ = done.send((row.custom_id.clone(), row.fetch_state));
+                        }
+                        if feed.is_none() || row.fetch_state != FetchState::Pending {
+                            bar.inc(1);
+                        }
                         summary.count(row.fetch_state);
                         if row.fetch_state != FetchState::Fetched || done % 256 == 0 {
                             bar.set_message(format!(
@@ -141,6 +194,12 @@ pub async fn run(
         }
     }
     drop(rows);
+    if let Some((_, task)) = feed.take() {
+        task.abort();
+    }
+    if summary.stopped.is_none() && client.auth_failed() {
+        summary.stopped = Some(Stop::AuthRejected);
+    }
     bar.finish_and_clear();
     out.flush().await?;
     drop(out);
@@ -154,6 +213,17 @@ pub async fn run(
     summary.elapsed_s = started.elapsed().as_secs_f64();
     sink.finish(&summary)?;
     Ok(summary)
+}
+
+/// Takes back one row's count (its id is being written again).
+fn uncount(summary: &mut Summary, state: FetchState) {
+    let n = match state {
+        FetchState::Fetched => &mut summary.fetched,
+        FetchState::Pending => &mut summary.pending,
+        FetchState::NotFound => &mut summary.not_found,
+        FetchState::Error => &mut summary.error,
+    };
+    *n = n.saturating_sub(1);
 }
 
 /// Collects rows into chunks and hands each chunk to the writer as one transaction.
@@ -234,7 +304,7 @@ fn progress_bar(show: bool, len: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
+        ProgressStyle::with_template("{prefix}{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
             .expect("static template")
             .progress_chars("=> "),
     );

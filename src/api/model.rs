@@ -117,6 +117,39 @@ pub struct Batch {
     pub request_status: Option<BTreeMap<String, ItemStatus>>,
 }
 
+impl Batch {
+    /// The status string of each listed item, as given; an entry without a readable status
+    /// maps to [`MISSING_STATUS`].
+    pub fn item_statuses(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.request_status.iter().flatten().map(|(id, s)| {
+            let status = s.status.as_deref().unwrap_or(MISSING_STATUS);
+            (id.as_str(), status)
+        })
+    }
+
+    /// How many items have each status string (as given, unknown ones included).
+    pub fn by_status(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for (_, status) in self.item_statuses() {
+            *counts.entry(status.to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// `request_counts` as a short text: the integer Sail sends, or compact JSON for any
+    /// other shape; empty when absent.
+    pub fn request_counts_text(&self) -> String {
+        match &self.request_counts {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        }
+    }
+}
+
+/// The status recorded for a `request_status` entry that has no status string.
+pub const MISSING_STATUS: &str = "(none)";
+
 /// An entry of `request_status`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemStatus {
@@ -216,6 +249,22 @@ mod tests {
             Some("top")
         );
         assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn statuses_are_counted_as_given() {
+        let b: Batch = serde_json::from_str(
+            r#"{"id":"b","request_counts":3,"request_status":{
+                "a":{"status":"COMPLETED"},"b":{"status":"RUNNING"},
+                "c":{"status":"RUNNING"},"d":{"status":"EXPIRED_SOMEDAY"},"e":{}}}"#,
+        )
+        .unwrap();
+        let counts = b.by_status();
+        assert_eq!(counts["COMPLETED"], 1);
+        assert_eq!(counts["RUNNING"], 2);
+        assert_eq!(counts["EXPIRED_SOMEDAY"], 1);
+        assert_eq!(counts[MISSING_STATUS], 1);
+        assert_eq!(b.request_counts_text(), "3");
     }
 
     #[test]
