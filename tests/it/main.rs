@@ -2,4 +2,5 @@
 
 mod harness;
 
+mod batch_ops;
 mod fetch_smoke;
