@@ -232,21 +232,19 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
 
 /// Says on stderr that the run is stopping, and lets a second signal quit at once (rows
 /// committed so far stay; the transaction in progress is rolled back by SQLite).
-fn announced(stop: impl Future<Output = Stop>) -> impl Future<Output = Stop> {
-    async move {
-        let why = stop.await;
-        eprintln!(
-            "stopping: committing the rows fetched so far (send the signal again to quit at once)"
-        );
-        tokio::spawn(async move {
-            let again = shutdown_signal().await;
-            std::process::exit(match again {
-                Stop::Terminated => exit::SIGTERM,
-                _ => exit::SIGINT,
-            });
+async fn announced(stop: impl Future<Output = Stop>) -> Stop {
+    let why = stop.await;
+    let again = shutdown_signal();
+    eprintln!(
+        "stopping: committing the rows fetched so far (send the signal again to quit at once)"
+    );
+    tokio::spawn(async move {
+        std::process::exit(match again.await {
+            Stop::Terminated => exit::SIGTERM,
+            _ => exit::SIGINT,
         });
-        why
-    }
+    });
+    why
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,

@@ -1,0 +1,179 @@
+//! Status-aware `fetch` and `fetch --wait`: nothing is requested before the batch reports
+//! it finished, and a status that cannot be read is worked around.
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_fetches_items_as_they_finish_and_never_requests_a_running_one() {
+    let server = MockServer::start().await;
+    let b = "batch_w";
+    serve_status(
+        &server,
+        b,
+        vec![
+            batch_body(
+                b,
+                60,
+                &[("a", "COMPLETED"), ("b", "RUNNING"), ("c", "PENDING")],
+            ),
+            batch_body(
+                b,
+                60,
+                &[("a", "COMPLETED"), ("b", "COMPLETED"), ("c", "RUNNING")],
+            ),
+            batch_body(
+                b,
+                60,
+                &[("a", "COMPLETED"), ("b", "COMPLETED"), ("c", "FAILED")],
+            ),
+        ],
+    )
+    .await;
+    let items: Vec<(&str, Value)> = ["a", "b", "c"]
+        .iter()
+        .map(|id| (*id, completed(id, 10, 0, 5, 0)))
+        .collect();
+    serve_results(&server, b, &items).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a", "b", "c"]);
+    let db = dir.path().join("w.sqlite");
+    let base = base(&server);
+    let mut args = fetch_args(b, ids.to_str().unwrap(), db.to_str().unwrap(), &base);
+    args.extend(["--wait", "--poll-interval", "0.05"]);
+    let out = run(&args).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_no_key(&out);
+    assert!(out.stderr.contains("running"), "{}", out.stderr);
+
+    let seen = paths(&server).await;
+    let status = format!("/v1/batches/{b}");
+    let nth_status = |n: usize| {
+        seen.iter()
+            .enumerate()
+            .filter(|(_, p)| **p == status)
+            .nth(n)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("fewer than {} status calls: {seen:?}", n + 1))
+    };
+    let result_at = |id: &str| {
+        let p = format!("/v1/batches/{b}/{id}");
+        let hits: Vec<usize> = (0..seen.len()).filter(|i| seen[*i] == p).collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "{id} requested {} times: {seen:?}",
+            hits.len()
+        );
+        hits[0]
+    };
+    // b is only requested after the poll that reports it COMPLETED, c after the one
+    // reporting FAILED; never while RUNNING or PENDING.
+    assert!(result_at("a") > nth_status(0), "{seen:?}");
+    assert!(result_at("b") > nth_status(1), "{seen:?}");
+    assert!(result_at("c") > nth_status(2), "{seen:?}");
+    let rows = query(
+        &db,
+        "SELECT custom_id, fetch_state FROM results ORDER BY custom_id",
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|r| r["fetch_state"] == "fetched"),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
+    let server = MockServer::start().await;
+    let b = "batch_p";
+    serve_status(
+        &server,
+        b,
+        vec![batch_body(b, 60, &[("a", "COMPLETED"), ("b", "RUNNING")])],
+    )
+    .await;
+    let items = [
+        ("a", completed("a", 1, 0, 1, 0)),
+        ("b", completed("b", 1, 0, 1, 0)),
+    ];
+    serve_results(&server, b, &items).await;
+    let dir = tempfile::tempdir().unwrap();
+    // "gone" is not in request_status: it is still requested (and is a 404).
+    let ids = manifest(dir.path(), &["a", "b", "gone"]);
+    let db = dir.path().join("p.sqlite");
+    let base = base(&server);
+    let args = fetch_args(b, ids.to_str().unwrap(), db.to_str().unwrap(), &base);
+    let out = run(&args).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("--wait"), "{}", out.stderr);
+    let seen = paths(&server).await;
+    assert!(!seen.contains(&format!("/v1/batches/{b}/b")), "{seen:?}");
+    assert!(seen.contains(&format!("/v1/batches/{b}/gone")), "{seen:?}");
+    let rows = query(
+        &db,
+        "SELECT custom_id, fetch_state, fetch_error, attempts FROM results ORDER BY custom_id",
+    );
+    assert_eq!(rows[0]["fetch_state"], "fetched");
+    assert_eq!(rows[1]["fetch_state"], "pending");
+    assert_eq!(rows[1]["attempts"], 0);
+    assert!(rows[1]["fetch_error"].as_str().unwrap().contains("RUNNING"));
+    assert_eq!(rows[2]["fetch_state"], "not_found");
+
+    // Later the batch is done: a rerun requests only b (a is in the output, gone stays 404).
+    server.reset().await;
+    serve_status(
+        &server,
+        b,
+        vec![batch_body(b, 60, &[("a", "COMPLETED"), ("b", "COMPLETED")])],
+    )
+    .await;
+    serve_results(&server, b, &items).await;
+    let out = run(&args).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    let seen = paths(&server).await;
+    assert!(!seen.contains(&format!("/v1/batches/{b}/a")), "{seen:?}");
+    assert!(seen.contains(&format!("/v1/batches/{b}/b")), "{seen:?}");
+    let rows = query(&db, "SELECT fetch_state FROM results WHERE custom_id = 'b'");
+    assert_eq!(rows[0]["fetch_state"], "fetched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_status_call_falls_back_to_fetching_every_id() {
+    let server = MockServer::start().await;
+    let b = "batch_f";
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/batches/{b}")))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"message": "status is down"}})),
+        )
+        .mount(&server)
+        .await;
+    let items = [
+        ("a", completed("a", 1, 0, 1, 0)),
+        ("b", completed("b", 1, 0, 1, 0)),
+    ];
+    serve_results(&server, b, &items).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a", "b"]);
+    let db = dir.path().join("f.sqlite");
+    let base = base(&server);
+    let out = run(&fetch_args(
+        b,
+        ids.to_str().unwrap(),
+        db.to_str().unwrap(),
+        &base,
+    ))
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("status is down"), "{}", out.stderr);
+    assert!(out.stderr.contains("fetching every id"), "{}", out.stderr);
+    let rows = query(&db, "SELECT fetch_state FROM results");
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["fetch_state"] == "fetched"));
+}
