@@ -1,7 +1,7 @@
 //! Status-aware `fetch` and `fetch --wait`: nothing is requested before the batch reports
 //! it finished, and a status that cannot be read is worked around.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -34,11 +34,7 @@ async fn wait_fetches_items_as_they_finish_and_never_requests_a_running_one() {
         ],
     )
     .await;
-    let items: Vec<(&str, Value)> = ["a", "b", "c"]
-        .iter()
-        .map(|id| (*id, completed(id, 10, 0, 5, 0)))
-        .collect();
-    serve_results(&server, b, &items).await;
+    serve_completed(&server, b, &["a", "b", "c"]).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b", "c"]);
     let db = dir.path().join("w.sqlite");
@@ -97,11 +93,7 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
         vec![batch_body(b, 60, &[("a", "COMPLETED"), ("b", "RUNNING")])],
     )
     .await;
-    let items = [
-        ("a", completed("a", 1, 0, 1, 0)),
-        ("b", completed("b", 1, 0, 1, 0)),
-    ];
-    serve_results(&server, b, &items).await;
+    serve_completed(&server, b, &["a", "b"]).await;
     let dir = tempfile::tempdir().unwrap();
     // "gone" is not in request_status: it is still requested (and is a 404).
     let ids = manifest(dir.path(), &["a", "b", "gone"]);
@@ -132,7 +124,7 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
         vec![batch_body(b, 60, &[("a", "COMPLETED"), ("b", "COMPLETED")])],
     )
     .await;
-    serve_results(&server, b, &items).await;
+    serve_completed(&server, b, &["a", "b"]).await;
     let out = run(&args).await;
     assert_eq!(out.code, 3, "{out:?}");
     let seen = paths(&server).await;
@@ -154,11 +146,7 @@ async fn a_failing_status_call_falls_back_to_fetching_every_id() {
         )
         .mount(&server)
         .await;
-    let items = [
-        ("a", completed("a", 1, 0, 1, 0)),
-        ("b", completed("b", 1, 0, 1, 0)),
-    ];
-    serve_results(&server, b, &items).await;
+    serve_completed(&server, b, &["a", "b"]).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b"]);
     let db = dir.path().join("f.sqlite");

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::harness::{completed, serve_results};
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -75,4 +77,13 @@ pub fn fetch_args<'a>(batch: &'a str, ids: &'a str, db: &'a str, base: &'a str) 
         "--max-retries",
         "0",
     ]
+}
+
+/// Serves a small completed result for each of `ids` in `batch`.
+pub async fn serve_completed(server: &MockServer, batch: &str, ids: &[&str]) {
+    let items: Vec<(&str, Value)> = ids
+        .iter()
+        .map(|id| (*id, completed(id, 3, 0, 2, 0)))
+        .collect();
+    serve_results(server, batch, &items).await;
 }

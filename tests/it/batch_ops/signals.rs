@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -91,11 +90,7 @@ async fn sigint_mid_run_commits_what_was_fetched_and_a_rerun_resumes() {
 
     server.reset().await;
     serve_status(&server, b, vec![batch_body(b, 60, &all)]).await;
-    let fast: Vec<(&str, Value)> = refs
-        .iter()
-        .map(|i| (*i, completed(i, 3, 0, 2, 0)))
-        .collect();
-    serve_results(&server, b, &fast).await;
+    serve_completed(&server, b, &refs).await;
     let out = run(&args).await;
     assert_eq!(out.code, 0, "{out:?}");
     let seen = paths(&server).await;
@@ -123,11 +118,7 @@ async fn sigterm_during_a_wait_sleep_exits_143_with_the_summary() {
         vec![batch_body(b, 60, &[("a", "COMPLETED"), ("b", "RUNNING")])],
     )
     .await;
-    let items = [
-        ("a", completed("a", 1, 0, 1, 0)),
-        ("b", completed("b", 1, 0, 1, 0)),
-    ];
-    serve_results(&server, b, &items).await;
+    serve_completed(&server, b, &["a", "b"]).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["a", "b"]);
     let db = dir.path().join("t.sqlite");
