@@ -111,7 +111,7 @@ pub async fn run(
         } else {
             0
         };
-    let bar = progress_bar(plan.progress, to_fetch as u64);
+    let bar = progress_bar(plan.progress, to_fetch as u64, plan.wait.is_some());
     // Without --wait the ids are known now; with it a poller hands them out as they finish
     // and hears back how each ended (a `pending` result is polled again).
     let (ids, mut feed): (BoxStream<'static, String>, _) = match plan.wait {
@@ -298,15 +298,21 @@ pub fn to_row(
     Some(row)
 }
 
-fn progress_bar(show: bool, len: u64) -> ProgressBar {
+/// The bar on stderr; with `--wait` the poller's counts lead it and rate and ETA are left
+/// out (they mean little while items are still running).
+fn progress_bar(show: bool, len: u64, wait: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{prefix}{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(if wait {
+            "{prefix}{bar:20} {pos}/{len} {msg}"
+        } else {
+            "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}"
+        })
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar
 }

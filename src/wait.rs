@@ -66,6 +66,7 @@ struct State {
     total: u64,
     /// No more status polls: pending results stay pending.
     last_pass: bool,
+    bar: ProgressBar,
 }
 
 impl State {
@@ -83,6 +84,7 @@ impl State {
             FetchState::Fetched => self.fetched += 1,
             _ => self.finished += 1,
         }
+        self.bar.set_prefix(format!("{} ", self.line()));
     }
 
     /// Hands out every waiting id the batch now reports terminal, or no longer lists.
@@ -124,6 +126,7 @@ async fn run(
         finished: 0,
         total: w.total,
         last_pass: false,
+        bar: w.bar,
     };
     for id in w.ready {
         st.hand_out(id, &tx);
@@ -192,6 +195,6 @@ async fn run(
         if w.lines {
             eprintln!("poll {polls}: {line}");
         }
-        w.bar.set_prefix(format!("{line} "));
+        st.bar.set_prefix(format!("{line} "));
     }
 }

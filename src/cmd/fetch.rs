@@ -46,6 +46,23 @@ pub struct FetchConfig {
 }
 
 impl FetchConfig {
+    /// The defaults of `fetch BATCH_ID -o OUT`: ids from the batch status, SQLite, 64 in
+    /// flight, one pass, a progress bar when stderr is a terminal.
+    pub fn new(batch_id: &str, out: PathBuf) -> FetchConfig {
+        FetchConfig {
+            batch_id: batch_id.to_owned(),
+            ids: None,
+            format: Format::from_path(&out),
+            out,
+            concurrency: 64,
+            refetch_all: false,
+            keep_raw: true,
+            wait: None,
+            progress: std::io::stderr().is_terminal(),
+            options_json: "{}".to_owned(),
+        }
+    }
+
     /// Checks the flags and reads the manifest; errors are usage errors (exit 2).
     pub fn from_args(args: &FetchArgs) -> anyhow::Result<FetchConfig> {
         let format = args
