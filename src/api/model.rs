@@ -147,6 +147,20 @@ impl Batch {
     }
 }
 
+/// A page of `GET /batches`: Sail sends a bare array; an OpenAI-style `{"data": [...]}`
+/// envelope is accepted too. `None` when the body is neither.
+pub fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Page {
+        Bare(Vec<Batch>),
+        Wrapped { data: Vec<Batch> },
+    }
+    match serde_json::from_slice(body).ok()? {
+        Page::Bare(v) | Page::Wrapped { data: v } => Some(v),
+    }
+}
+
 /// The status recorded for a `request_status` entry that has no status string.
 pub const MISSING_STATUS: &str = "(none)";
 
@@ -265,6 +279,16 @@ mod tests {
         assert_eq!(counts["EXPIRED_SOMEDAY"], 1);
         assert_eq!(counts[MISSING_STATUS], 1);
         assert_eq!(b.request_counts_text(), "3");
+    }
+
+    #[test]
+    fn batch_lists_are_bare_arrays_or_data_envelopes() {
+        let bare = batch_list(br#"[{"id":"b1","created_at":1},{"id":"b2"}]"#).unwrap();
+        assert_eq!(bare.len(), 2);
+        let wrapped = batch_list(br#"{"object":"list","data":[{"id":"b1"}]}"#).unwrap();
+        assert_eq!(wrapped[0].id.as_deref(), Some("b1"));
+        assert!(batch_list(br#"{"error":{"message":"x"}}"#).is_none());
+        assert!(batch_list(b"<html>").is_none());
     }
 
     #[test]

@@ -165,3 +165,13 @@ async fn a_failing_status_call_falls_back_to_fetching_every_id() {
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r["fetch_state"] == "fetched"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_interval_that_is_not_a_positive_number_is_a_usage_error() {
+    for bad in ["0", "-1", "NaN", "1e9"] {
+        let flag = format!("--poll-interval={bad}");
+        let out = run(&["fetch", "batch_x", "--wait", &flag]).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("--poll-interval"), "{}", out.stderr);
+    }
+}

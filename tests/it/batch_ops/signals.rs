@@ -44,6 +44,21 @@ async fn signal_when(
     }
 }
 
+/// Whether the export at `db` already holds a committed `fetched` row for `id` (false while
+/// the file or its tables do not exist yet).
+fn committed(db: &std::path::Path, id: &str) -> bool {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, flags) else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM results WHERE custom_id = ?1 AND fetch_state = 'fetched'",
+        [id],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n == 1)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_run_commits_what_was_fetched_and_a_rerun_resumes() {
     let server = MockServer::start().await;
@@ -126,7 +141,10 @@ async fn sigterm_during_a_wait_sleep_exits_143_with_the_summary() {
     let mut args = fetch_args(b, m.to_str().unwrap(), db.to_str().unwrap(), &base);
     args.extend(["--wait", "--poll-interval", "0.1"]);
     let status = format!("/v1/batches/{b}");
-    let polled = |p: &[String]| p.iter().filter(|p| **p == status).count() >= 3;
+    // Three polls (so the signal lands in a sleep) and a's row committed (so the count
+    // below does not depend on timing).
+    let polled =
+        |p: &[String]| p.iter().filter(|p| **p == status).count() >= 3 && committed(&db, "a");
     let out = signal_when(&args, &server, polled, "-TERM").await;
     assert_eq!(out.code, 143, "{out:?}");
     assert!(
