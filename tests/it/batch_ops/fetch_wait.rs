@@ -1,7 +1,7 @@
 //! Status-aware `fetch` and `fetch --wait`: nothing is requested before the batch reports
 //! it finished, and a status that cannot be read is worked around.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -174,4 +174,90 @@ async fn a_poll_interval_that_is_not_a_positive_number_is_a_usage_error() {
         assert_eq!(out.code, 2, "{out:?}");
         assert!(out.stderr.contains("--poll-interval"), "{}", out.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_manifest_one_status_call_gives_the_ids_and_what_is_unfinished() {
+    let server = MockServer::start().await;
+    let b = "batch_n";
+    let items = [("a", "COMPLETED"), ("b", "CANCELLED"), ("c", "QUEUED")];
+    serve_status(&server, b, vec![batch_body(b, 60, &items)]).await;
+    serve_completed(&server, b, &["a", "b", "c"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("n.sqlite");
+    let base = base(&server);
+    let out = run(&["fetch", b, "-o", db.to_str().unwrap(), "--base-url", &base]).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    let seen = paths(&server).await;
+    let status = format!("/v1/batches/{b}");
+    assert_eq!(seen.iter().filter(|p| **p == status).count(), 1, "{seen:?}");
+    assert!(!seen.contains(&format!("{status}/c")), "{seen:?}");
+    let rows = query(&db, "SELECT custom_id, fetch_state FROM results ORDER BY 1");
+    let states: Vec<&str> = rows
+        .iter()
+        .map(|r| r["fetch_state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["fetched", "fetched", "pending"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_rides_out_a_failed_poll_and_asks_again_for_a_result_still_pending() {
+    let server = MockServer::start().await;
+    let b = "batch_r";
+    let running = batch_body(b, 60, &[("a", "RUNNING")]);
+    let done = batch_body(b, 60, &[("a", "COMPLETED")]);
+    let ok = |v: Value| ResponseTemplate::new(200).set_body_json(v);
+    let status = vec![ok(running), ResponseTemplate::new(503), ok(done)];
+    serve_sequence(&server, &format!("/v1/batches/{b}"), status).await;
+    // The batch says COMPLETED before the result does: the first answer is still in progress.
+    let mut early = completed("a", 3, 0, 2, 0);
+    early["status"] = json!("in_progress");
+    let result = vec![ok(early), ok(completed("a", 3, 0, 2, 0))];
+    serve_sequence(&server, &format!("/v1/batches/{b}/a"), result).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a"]);
+    let db = dir.path().join("r.sqlite");
+    let base = base(&server);
+    let mut args = fetch_args(b, ids.to_str().unwrap(), db.to_str().unwrap(), &base);
+    args.extend(["--wait", "--poll-interval", "0.05"]);
+    let out = run(&args).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("status poll 1 of batch 'batch_r' failed"),
+        "{}",
+        out.stderr
+    );
+    let seen = paths(&server).await;
+    let results = seen.iter().filter(|p| p.ends_with("/a")).count();
+    assert_eq!(results, 2, "{seen:?}");
+    let rows = query(&db, "SELECT fetch_state, status FROM results");
+    assert_eq!(rows[0]["fetch_state"], "fetched");
+    assert_eq!(rows[0]["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_stops_waiting_when_the_batch_disappears() {
+    let server = MockServer::start().await;
+    let b = "batch_d";
+    let running = ResponseTemplate::new(200).set_body_json(batch_body(b, 60, &[("a", "RUNNING")]));
+    serve_sequence(
+        &server,
+        &format!("/v1/batches/{b}"),
+        vec![running, ResponseTemplate::new(404)],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a"]);
+    let db = dir.path().join("d.sqlite");
+    let base = base(&server);
+    let mut args = fetch_args(b, ids.to_str().unwrap(), db.to_str().unwrap(), &base);
+    args.extend(["--wait", "--poll-interval", "0.05"]);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), run(&args))
+        .await
+        .expect("--wait kept waiting for a deleted batch");
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("no longer found"), "{}", out.stderr);
+    let rows = query(&db, "SELECT fetch_state FROM results");
+    assert_eq!(rows[0]["fetch_state"], "not_found");
 }

@@ -13,6 +13,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::harness::{completed, serve_results};
 
+/// Now, in unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -32,29 +33,36 @@ pub fn batch_body(id: &str, age_s: i64, items: &[(&str, &str)]) -> Value {
     })
 }
 
-/// Answers the n-th call with the n-th body, then the last one forever.
+/// Answers the n-th call with the n-th response, then the last one forever.
 struct Sequence {
-    bodies: Vec<Value>,
+    responses: Vec<ResponseTemplate>,
     calls: AtomicUsize,
 }
 
 impl Respond for Sequence {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        ResponseTemplate::new(200).set_body_json(&self.bodies[n.min(self.bodies.len() - 1)])
+        self.responses[n.min(self.responses.len() - 1)].clone()
     }
 }
 
-/// Serves `GET /batches/{batch}` with `bodies` in turn (the last one forever).
-pub async fn serve_status(server: &MockServer, batch: &str, bodies: Vec<Value>) {
+/// Serves `GET {url_path}` with `responses` in turn (the last one forever).
+pub async fn serve_sequence(server: &MockServer, url_path: &str, responses: Vec<ResponseTemplate>) {
     Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/{batch}")))
+        .and(path(url_path))
         .respond_with(Sequence {
-            bodies,
+            responses,
             calls: AtomicUsize::new(0),
         })
         .mount(server)
         .await;
+}
+
+/// Serves `GET /batches/{batch}` with `bodies` in turn (the last one forever).
+pub async fn serve_status(server: &MockServer, batch: &str, bodies: Vec<Value>) {
+    let ok = |b: Value| ResponseTemplate::new(200).set_body_json(b);
+    let responses = bodies.into_iter().map(ok).collect();
+    serve_sequence(server, &format!("/v1/batches/{batch}"), responses).await;
 }
 
 /// The paths the server received, in arrival order.
