@@ -112,38 +112,7 @@ pub async fn run(
             0
         };
     let bar = progress_bar(plan.progress, to_fetch as u64, plan.wait.is_some());
-    // Without --wait the ids are known now; with it a poller hands them out as they finish
-    // and hears back how each ended (a `pending` result is polled again).
-    let (ids, mut feed): (BoxStream<'static, String>, _) = match plan.wait {
-        None => (stream::iter(todo).boxed(), None),
-        Some(interval) => {
-            let wait::Feed {
-                mut ids,
-                done,
-                task,
-            } = wait::start(Waiter {
-                client: client.clone(),
-                batch_id: plan.batch_id.clone(),
-                interval,
-                ready: todo,
-                waiting: waiting
-                    .iter()
-                    .map(|id| (id.clone(), plan.not_ready[id].clone()))
-                    .collect(),
-                fetched: summary.fetched,
-                total: summary.total,
-                bar: bar.clone(),
-                lines: !plan.progress,
-            });
-            let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
-            (ids, Some((done, task)))
-        }
-    };
-    // With --wait an id can be written twice (pending, then fetched): count its last state.
-    let mut last_state: HashMap<String, FetchState> = HashMap::new();
-    if feed.is_some() {
-        last_state.extend(waiting.iter().map(|id| (id.clone(), FetchState::Pending)));
-    }
+    let (ids, mut poller) = id_source(client, &plan, todo, &waiting, &summary, &bar);
     let mut rows = ids
         .map(|id| {
             let (client, batch, keep_raw) = (client.clone(), plan.batch_id.clone(), plan.keep_raw);
@@ -165,13 +134,10 @@ pub async fn run(
                 Some(joined) => {
                     done += 1;
                     if let Some(row) = joined.context("a fetch task panicked")? {
-                        if let Some((done, _)) = &feed {
-                            if let Some(old) = last_state.insert(row.custom_id.clone(), row.fetch_state) {
-                                uncount(&mut summary, old);
-                            }
-                            let _ = done.send((row.custom_id.clone(), row.fetch_state));
+                        if let Some(p) = poller.as_mut() {
+                            p.record(&row, &mut summary);
                         }
-                        if feed.is_none() || row.fetch_state != FetchState::Pending {
+                        if poller.is_none() || row.fetch_state != FetchState::Pending {
                             bar.inc(1);
                         }
                         summary.count(row.fetch_state);
@@ -194,8 +160,8 @@ pub async fn run(
         }
     }
     drop(rows);
-    if let Some((_, task)) = feed.take() {
-        task.abort();
+    if let Some(p) = poller.take() {
+        p.stop();
     }
     if summary.stopped.is_none() && client.auth_failed() {
         summary.stopped = Some(Stop::AuthRejected);
@@ -215,15 +181,35 @@ pub async fn run(
     Ok(summary)
 }
 
-/// Takes back one row's count (its id is being written again).
-fn uncount(summary: &mut Summary, state: FetchState) {
-    let n = match state {
-        FetchState::Fetched => &mut summary.fetched,
-        FetchState::Pending => &mut summary.pending,
-        FetchState::NotFound => &mut summary.not_found,
-        FetchState::Error => &mut summary.error,
+/// Where the pipeline's ids come from. Without `--wait` they are all known now; with it a
+/// poller hands them out as the batch reports them finished, and hears back how each ended.
+fn id_source(
+    client: &Client,
+    plan: &Plan,
+    todo: Vec<String>,
+    waiting: &[String],
+    summary: &Summary,
+    bar: &ProgressBar,
+) -> (BoxStream<'static, String>, Option<wait::Poller>) {
+    let Some(interval) = plan.wait else {
+        return (stream::iter(todo).boxed(), None);
     };
-    *n = n.saturating_sub(1);
+    let wait::Feed { mut ids, poller } = wait::start(Waiter {
+        client: client.clone(),
+        batch_id: plan.batch_id.clone(),
+        interval,
+        ready: todo,
+        waiting: waiting
+            .iter()
+            .map(|id| (id.clone(), plan.not_ready[id].clone()))
+            .collect(),
+        fetched: summary.fetched,
+        total: summary.total,
+        bar: bar.clone(),
+        lines: !plan.progress,
+    });
+    let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
+    (ids, Some(poller))
 }
 
 /// Collects rows into chunks and hands each chunk to the writer as one transaction.

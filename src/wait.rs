@@ -11,7 +11,8 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::api::model::{is_terminal_item_status, Batch};
 use crate::api::{Client, Outcome};
-use crate::row::FetchState;
+use crate::row::{FetchState, Row};
+use crate::summary::Summary;
 
 /// Status polls that may fail in a row before waiting is given up.
 const MAX_FAILED_POLLS: u32 = 5;
@@ -42,18 +43,60 @@ pub struct Waiter {
 pub struct Feed {
     /// Ids to fetch now; closed when every id is settled or waiting was given up.
     pub ids: UnboundedReceiver<String>,
-    /// Tell the poller how each handed-out id ended (`Pending` ones are polled again).
-    pub done: UnboundedSender<(String, FetchState)>,
-    /// The poller task; abort it when the run stops early.
-    pub task: JoinHandle<()>,
+    /// Where to report each written row.
+    pub poller: Poller,
 }
 
-/// Starts the poller on the current runtime.
+/// A handle on the poller task.
+pub struct Poller {
+    done: UnboundedSender<(String, FetchState)>,
+    task: JoinHandle<()>,
+    /// The state each id was last written in by this run.
+    last: HashMap<String, FetchState>,
+}
+
+impl Poller {
+    /// Tells the poller how `row`'s id ended (a `pending` one is polled again), and keeps
+    /// `summary` at one count per id: an id written `pending` and later `fetched` counts once.
+    pub fn record(&mut self, row: &Row, summary: &mut Summary) {
+        if let Some(old) = self.last.insert(row.custom_id.clone(), row.fetch_state) {
+            uncount(summary, old);
+        }
+        let _ = self.done.send((row.custom_id.clone(), row.fetch_state));
+    }
+
+    /// Stops polling (the run is over or was stopped).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the poller on the current runtime. The `waiting` ids are taken to be written
+/// `pending` already.
 pub fn start(w: Waiter) -> Feed {
     let (ids_tx, ids) = unbounded_channel();
     let (done, done_rx) = unbounded_channel();
+    let last = w
+        .waiting
+        .keys()
+        .map(|id| (id.clone(), FetchState::Pending))
+        .collect();
     let task = tokio::spawn(run(w, ids_tx, done_rx));
-    Feed { ids, done, task }
+    Feed {
+        ids,
+        poller: Poller { done, task, last },
+    }
+}
+
+/// Takes back one count of `state` (its id is being written again).
+fn uncount(summary: &mut Summary, state: FetchState) {
+    let n = match state {
+        FetchState::Fetched => &mut summary.fetched,
+        FetchState::Pending => &mut summary.pending,
+        FetchState::NotFound => &mut summary.not_found,
+        FetchState::Error => &mut summary.error,
+    };
+    *n = n.saturating_sub(1);
 }
 
 /// Bookkeeping of the poller.
