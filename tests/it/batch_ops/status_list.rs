@@ -87,7 +87,7 @@ async fn a_batch_older_than_40_hours_warns_about_the_48_hour_deletion() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn status_names_the_batch_on_404_and_the_key_on_401() {
+async fn status_names_the_batch_on_404_and_status_and_list_name_the_key_on_401() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/batches/batch_nope"))
@@ -112,6 +112,15 @@ async fn status_names_the_batch_on_404_and_the_key_on_401() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("SAIL_API_KEY"), "{}", out.stderr);
     assert_no_key(&out);
+
+    Mock::given(method("GET"))
+        .and(path("/v1/batches"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let out = run(&["list", "--base-url", &base]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("SAIL_API_KEY"), "{}", out.stderr);
 }
 
 /// Serves `GET /batches?limit=&after_id=` over `ids` (or the first page forever when
