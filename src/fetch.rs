@@ -6,7 +6,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use futures::{stream, StreamExt};
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
@@ -15,6 +16,7 @@ use crate::api::{Client, Fetched, Outcome};
 use crate::row::{FetchState, Row};
 use crate::sink::{RunStart, Sink};
 use crate::summary::{now_unix, Stop, Summary};
+use crate::wait::{self, Waiter};
 
 /// Rows per transaction at most.
 const CHUNK_ROWS: usize = 1000;
@@ -43,10 +45,15 @@ pub struct Plan {
     pub out: String,
     /// Options recorded in the `runs` table (never the key).
     pub options_json: String,
+    /// `--wait`: poll the batch status this often and fetch the `not_ready` ids as they
+    /// finish, until every id is settled. `None`: one pass.
+    pub wait: Option<Duration>,
 }
 
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
-/// row that was handed to the sink is committed before this returns.
+/// row that was handed to the sink is committed before this returns. Ids in `not_ready`
+/// get a `pending` row without a request; with `wait` they are fetched once the batch
+/// reports them terminal.
 pub async fn run(
     client: &Client,
     mut sink: Box<dyn Sink>,
@@ -98,8 +105,15 @@ pub async fn run(
         out.push(row).await?;
     }
 
-    let bar = progress_bar(plan.progress, todo.len() as u64);
-    let mut rows = stream::iter(todo)
+    let to_fetch = todo.len()
+        + if plan.wait.is_some() {
+            waiting.len()
+        } else {
+            0
+        };
+    let bar = progress_bar(plan.progress, to_fetch as u64, plan.wait.is_some());
+    let (ids, mut poller) = id_source(client, &plan, todo, &waiting, &summary, &bar);
+    let mut rows = ids
         .map(|id| {
             let (client, batch, keep_raw) = (client.clone(), plan.batch_id.clone(), plan.keep_raw);
             tokio::spawn(async move {
@@ -119,8 +133,13 @@ pub async fn run(
                 None => break,
                 Some(joined) => {
                     done += 1;
-                    bar.inc(1);
                     if let Some(row) = joined.context("a fetch task panicked")? {
+                        if let Some(p) = poller.as_mut() {
+                            p.record(&row, &mut summary);
+                        }
+                        if poller.is_none() || row.fetch_state != FetchState::Pending {
+                            bar.inc(1);
+                        }
                         summary.count(row.fetch_state);
                         if row.fetch_state != FetchState::Fetched || done % 256 == 0 {
                             bar.set_message(format!(
@@ -141,6 +160,12 @@ pub async fn run(
         }
     }
     drop(rows);
+    if let Some(p) = poller.take() {
+        p.stop();
+    }
+    if summary.stopped.is_none() && client.auth_failed() {
+        summary.stopped = Some(Stop::AuthRejected);
+    }
     bar.finish_and_clear();
     out.flush().await?;
     drop(out);
@@ -154,6 +179,37 @@ pub async fn run(
     summary.elapsed_s = started.elapsed().as_secs_f64();
     sink.finish(&summary)?;
     Ok(summary)
+}
+
+/// Where the pipeline's ids come from. Without `--wait` they are all known now; with it a
+/// poller hands them out as the batch reports them finished, and hears back how each ended.
+fn id_source(
+    client: &Client,
+    plan: &Plan,
+    todo: Vec<String>,
+    waiting: &[String],
+    summary: &Summary,
+    bar: &ProgressBar,
+) -> (BoxStream<'static, String>, Option<wait::Poller>) {
+    let Some(interval) = plan.wait else {
+        return (stream::iter(todo).boxed(), None);
+    };
+    let wait::Feed { mut ids, poller } = wait::start(Waiter {
+        client: client.clone(),
+        batch_id: plan.batch_id.clone(),
+        interval,
+        ready: todo,
+        waiting: waiting
+            .iter()
+            .map(|id| (id.clone(), plan.not_ready[id].clone()))
+            .collect(),
+        fetched: summary.fetched,
+        total: summary.total,
+        bar: bar.clone(),
+        lines: !plan.progress,
+    });
+    let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
+    (ids, Some(poller))
 }
 
 /// Collects rows into chunks and hands each chunk to the writer as one transaction.
@@ -228,15 +284,21 @@ pub fn to_row(
     Some(row)
 }
 
-fn progress_bar(show: bool, len: u64) -> ProgressBar {
+/// The bar on stderr; with `--wait` the poller's counts lead it and rate and ETA are left
+/// out (they mean little while items are still running).
+fn progress_bar(show: bool, len: u64, wait: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(if wait {
+            "{prefix}{bar:20} {pos}/{len} {msg}"
+        } else {
+            "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}"
+        })
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar
 }

@@ -18,3 +18,4 @@ pub mod row;
 pub mod sim;
 pub mod sink;
 pub mod summary;
+pub mod wait;

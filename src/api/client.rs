@@ -227,15 +227,15 @@ impl Client {
         .await
     }
 
-    /// `GET /batches?limit=&after_id=`: one page of the batch list.
+    /// `GET /batches?limit=&after_id=`: one page of the batch list (a bare array, or an
+    /// OpenAI-style `{"data": [...]}`).
     pub async fn list_page(&self, limit: u32, after_id: Option<&str>) -> Fetched<Vec<Batch>> {
         let mut url = format!("{}/batches?limit={limit}", self.inner.cfg.base_url);
         if let Some(after) = after_id {
             url.push_str("&after_id=");
             url.push_str(&utf8_percent_encode(after, SEGMENT).to_string());
         }
-        self.get(&url, |body| serde_json::from_slice::<Vec<Batch>>(body).ok())
-            .await
+        self.get(&url, model::batch_list).await
     }
 
     /// The retry loop shared by every GET. `parse` turns a 2xx body into `T`, or `None` when

@@ -117,6 +117,53 @@ pub struct Batch {
     pub request_status: Option<BTreeMap<String, ItemStatus>>,
 }
 
+impl Batch {
+    /// The status string of each listed item, as given; an entry without a readable status
+    /// maps to [`MISSING_STATUS`].
+    pub fn item_statuses(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.request_status.iter().flatten().map(|(id, s)| {
+            let status = s.status.as_deref().unwrap_or(MISSING_STATUS);
+            (id.as_str(), status)
+        })
+    }
+
+    /// How many items have each status string (as given, unknown ones included).
+    pub fn by_status(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for (_, status) in self.item_statuses() {
+            *counts.entry(status.to_owned()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// `request_counts` as a short text: the integer Sail sends, or compact JSON for any
+    /// other shape; empty when absent.
+    pub fn request_counts_text(&self) -> String {
+        match &self.request_counts {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        }
+    }
+}
+
+/// A page of `GET /batches`: Sail sends a bare array; an OpenAI-style `{"data": [...]}`
+/// envelope is accepted too. `None` when the body is neither.
+pub fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Page {
+        Bare(Vec<Batch>),
+        Wrapped { data: Vec<Batch> },
+    }
+    match serde_json::from_slice(body).ok()? {
+        Page::Bare(v) | Page::Wrapped { data: v } => Some(v),
+    }
+}
+
+/// The status recorded for a `request_status` entry that has no status string.
+pub const MISSING_STATUS: &str = "(none)";
+
 /// An entry of `request_status`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemStatus {
@@ -216,6 +263,32 @@ mod tests {
             Some("top")
         );
         assert_eq!(error_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn statuses_are_counted_as_given() {
+        let b: Batch = serde_json::from_str(
+            r#"{"id":"b","request_counts":3,"request_status":{
+                "a":{"status":"COMPLETED"},"b":{"status":"RUNNING"},
+                "c":{"status":"RUNNING"},"d":{"status":"EXPIRED_SOMEDAY"},"e":{}}}"#,
+        )
+        .unwrap();
+        let counts = b.by_status();
+        assert_eq!(counts["COMPLETED"], 1);
+        assert_eq!(counts["RUNNING"], 2);
+        assert_eq!(counts["EXPIRED_SOMEDAY"], 1);
+        assert_eq!(counts[MISSING_STATUS], 1);
+        assert_eq!(b.request_counts_text(), "3");
+    }
+
+    #[test]
+    fn batch_lists_are_bare_arrays_or_data_envelopes() {
+        let bare = batch_list(br#"[{"id":"b1","created_at":1},{"id":"b2"}]"#).unwrap();
+        assert_eq!(bare.len(), 2);
+        let wrapped = batch_list(br#"{"object":"list","data":[{"id":"b1"}]}"#).unwrap();
+        assert_eq!(wrapped[0].id.as_deref(), Some("b1"));
+        assert!(batch_list(br#"{"error":{"message":"x"}}"#).is_none());
+        assert!(batch_list(b"<html>").is_none());
     }
 
     #[test]

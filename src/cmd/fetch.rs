@@ -1,56 +1,118 @@
-//! `sail-export fetch`: resolves the manifest, the output and the options, runs the
-//! pipeline, prints the summary and picks the exit code.
+//! `sail-export fetch`: resolves what the user typed into a [`FetchConfig`], reads the
+//! batch's status once (to skip unfinished items, or to list the ids without a manifest),
+//! runs the pipeline, prints the summary and picks the exit code.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::api::Outcome;
+use super::status::{auth_error, batch_error, retention_warning};
+use crate::api::model::{is_terminal_item_status, Batch};
+use crate::api::{Client, Outcome};
 use crate::cli::FetchArgs;
+use crate::error::{exit, UsageError};
 use crate::fetch::{self, Plan};
 use crate::manifest::Manifest;
 use crate::sink::{self, Format};
-use crate::summary::Stop;
+use crate::summary::{now_unix, Stop, Summary};
+
+/// A fetch, resolved: what the engine needs, with every flag already checked.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// The batch.
+    pub batch_id: String,
+    /// Unique ids in manifest order; `None` takes the keys of the batch's `request_status`.
+    pub ids: Option<Vec<String>>,
+    /// The output file.
+    pub out: PathBuf,
+    /// The output format.
+    pub format: Format,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Request ids even when the output already has them fetched.
+    pub refetch_all: bool,
+    /// Keep each body in `raw_json`.
+    pub keep_raw: bool,
+    /// `--wait`: the status poll interval; `None` for one pass.
+    pub wait: Option<Duration>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Options recorded in the `runs` table (never the key).
+    pub options_json: String,
+}
+
+impl FetchConfig {
+    /// The defaults of `fetch BATCH_ID -o OUT`: ids from the batch status, SQLite, 64 in
+    /// flight, one pass, a progress bar when stderr is a terminal.
+    pub fn new(batch_id: &str, out: PathBuf) -> FetchConfig {
+        FetchConfig {
+            batch_id: batch_id.to_owned(),
+            ids: None,
+            format: Format::from_path(&out),
+            out,
+            concurrency: 64,
+            refetch_all: false,
+            keep_raw: true,
+            wait: None,
+            progress: std::io::stderr().is_terminal(),
+            options_json: "{}".to_owned(),
+        }
+    }
+
+    /// Checks the flags and reads the manifest; errors are usage errors (exit 2).
+    pub fn from_args(args: &FetchArgs) -> anyhow::Result<FetchConfig> {
+        let format = args
+            .format
+            .or(args.out.as_deref().map(Format::from_path))
+            .unwrap_or(Format::Sqlite);
+        let out = args.out.clone().unwrap_or_else(|| {
+            let ext = match format {
+                Format::Sqlite => "sqlite",
+                Format::Parquet => "parquet",
+            };
+            PathBuf::from(format!("{}.{ext}", args.batch_id))
+        });
+        let secs = args.poll_interval;
+        if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+            return Err(UsageError::new(format!(
+                "--poll-interval must be a number of seconds above 0 and at most 86400, not {secs}"
+            ))
+            .into());
+        }
+        let ids = match &args.manifest {
+            Some(path) => {
+                let m = Manifest::read(path)?;
+                for w in m.warnings() {
+                    eprintln!("warning: {w}");
+                }
+                Some(m.ids)
+            }
+            None => None,
+        };
+        Ok(FetchConfig {
+            batch_id: args.batch_id.clone(),
+            ids,
+            out,
+            format,
+            concurrency: args.concurrency as usize,
+            refetch_all: args.refetch_all,
+            keep_raw: !args.no_raw,
+            wait: args.wait.then(|| Duration::from_secs_f64(secs)),
+            progress: std::io::stderr().is_terminal(),
+            options_json: options_json(args, format),
+        })
+    }
+}
 
 /// Runs `fetch`; returns the exit code.
 pub async fn run(args: FetchArgs) -> anyhow::Result<i32> {
-    let client = super::client(&args.api, args.concurrency as usize)?;
-    let format = args
-        .format
-        .or(args.out.as_deref().map(Format::from_path))
-        .unwrap_or(Format::Sqlite);
-    let out = args.out.clone().unwrap_or_else(|| {
-        let ext = match format {
-            Format::Sqlite => "sqlite",
-            Format::Parquet => "parquet",
-        };
-        PathBuf::from(format!("{}.{ext}", args.batch_id))
-    });
-    let ids = match &args.manifest {
-        Some(path) => {
-            let m = Manifest::read(path)?;
-            for w in m.warnings() {
-                eprintln!("warning: {w}");
-            }
-            m.ids
-        }
-        None => ids_from_batch(&client, &args.batch_id).await?,
-    };
-    let sink = sink::open(&out, format)?;
-    let plan = Plan {
-        batch_id: args.batch_id.clone(),
-        ids,
-        not_ready: HashMap::new(),
-        concurrency: args.concurrency as usize,
-        refetch_all: args.refetch_all,
-        keep_raw: !args.no_raw,
-        progress: std::io::stderr().is_terminal(),
-        out: out.display().to_string(),
-        options_json: options_json(&args, format),
-    };
-    let summary = fetch::run(&client, sink, plan, shutdown_signal()).await?;
+    let cfg = FetchConfig::from_args(&args)?;
+    let client = super::client(&args.api, cfg.concurrency)?;
+    let summary = execute(&client, cfg, announced(shutdown_signal())).await?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     }
@@ -63,35 +125,108 @@ pub async fn run(args: FetchArgs) -> anyhow::Result<i32> {
         Some(_) => {
             eprintln!("stopped; rows written so far are kept; rerun the same command to resume")
         }
+        None if summary.pending > 0 && !args.wait => eprintln!(
+            "{} ids are not finished yet; rerun later, or add --wait to keep polling until they are",
+            summary.pending
+        ),
         None => {}
     }
     Ok(summary.exit_code())
 }
 
-/// Without a manifest, the ids are the keys of the batch's `request_status`.
-async fn ids_from_batch(
-    client: &crate::api::Client,
-    batch_id: &str,
-) -> anyhow::Result<Vec<String>> {
-    let fetched = client.batch(batch_id).await;
-    match fetched.outcome {
-        Outcome::Ok { value, .. } => {
-            let ids: Vec<String> = value.request_status.unwrap_or_default().into_keys().collect();
-            if ids.is_empty() {
-                return Err(anyhow!("batch '{batch_id}' lists no requests in request_status; pass -m/--manifest"));
-            }
-            Ok(ids)
+/// Runs a resolved fetch against `client`: one status read (ids whose batch status is not
+/// terminal get a `pending` row without a request; without a manifest the ids are its
+/// keys), then the pipeline, with `--wait` polling until every id is settled. Returns the
+/// summary once every written row is committed; `stop` ends the run early (it is the
+/// caller's signal handling, e.g. [`shutdown_signal`]).
+pub async fn execute(
+    client: &Client,
+    cfg: FetchConfig,
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<Summary> {
+    tokio::pin!(stop);
+    let status = tokio::select! {
+        biased;
+        why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
+        fetched = client.batch(&cfg.batch_id) => fetched.outcome,
+    };
+    let (ids, not_ready) = resolve_ids(&cfg, status, client.base_url())?;
+    let sink = sink::open(&cfg.out, cfg.format)?;
+    let plan = Plan {
+        batch_id: cfg.batch_id,
+        ids,
+        not_ready,
+        concurrency: cfg.concurrency,
+        refetch_all: cfg.refetch_all,
+        keep_raw: cfg.keep_raw,
+        progress: cfg.progress,
+        out: cfg.out.display().to_string(),
+        options_json: cfg.options_json,
+        wait: cfg.wait,
+    };
+    fetch::run(client, sink, plan, stop).await
+}
+
+/// The ids to export and those not finished yet (id → status), from the manifest and the
+/// batch's status. A status that cannot be read is worked around when there is a manifest.
+fn resolve_ids(
+    cfg: &FetchConfig,
+    status: Outcome<Batch>,
+    base_url: &str,
+) -> anyhow::Result<(Vec<String>, HashMap<String, String>)> {
+    let id = &cfg.batch_id;
+    let batch = match (status, &cfg.ids) {
+        (Outcome::Ok { value, .. }, _) => value,
+        (Outcome::AuthRejected, _) => return Err(auth_error()),
+        (other, None) => {
+            return Err(batch_error(other, id, base_url)
+                .context("the ids come from the batch status without -m/--manifest"))
         }
-        Outcome::NotFound { .. } => Err(crate::error::UsageError::new(format!(
-            "batch '{batch_id}' not found at {} (check BATCH_ID and --base-url)",
-            client.base_url()
-        ))
-        .into()),
-        Outcome::AuthRejected => Err(anyhow!("the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file")),
-        Outcome::Failed { reason } => Err(anyhow!(
-            "cannot read the status of batch '{batch_id}' to list its ids: {reason}; pass -m/--manifest"
-        )),
-        Outcome::Skipped => Err(anyhow!("the API client stopped before reading batch '{batch_id}'")),
+        (other, Some(ids)) => {
+            let why = match other {
+                Outcome::NotFound { .. } => format!("batch '{id}' is not found at {base_url}"),
+                Outcome::Failed { reason } => format!("cannot read the status of '{id}': {reason}"),
+                _ => format!("the status of '{id}' is unavailable"),
+            };
+            eprintln!(
+                "warning: {why}; fetching every id without it (unfinished items come back pending)"
+            );
+            return Ok((ids.clone(), HashMap::new()));
+        }
+    };
+    if let Some(w) = retention_warning(id, batch.created_at, now_unix()) {
+        eprintln!("{w}");
+    }
+    let statuses: HashMap<&str, &str> = batch.item_statuses().collect();
+    let ids = match &cfg.ids {
+        Some(ids) => ids.clone(),
+        None if statuses.is_empty() => {
+            return Err(anyhow!(
+                "batch '{id}' lists no requests in request_status; pass -m/--manifest"
+            ))
+        }
+        None => statuses.keys().map(|s| (*s).to_owned()).collect(),
+    };
+    let not_ready = ids
+        .iter()
+        .filter_map(|i| {
+            let s = statuses.get(i.as_str())?;
+            (!is_terminal_item_status(s)).then(|| (i.clone(), (*s).to_owned()))
+        })
+        .collect();
+    Ok((ids, not_ready))
+}
+
+/// The summary of a run stopped while the batch status was being read: nothing written.
+fn stopped_before_start(cfg: &FetchConfig, why: Stop) -> Summary {
+    let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
+    Summary {
+        batch_id: cfg.batch_id.clone(),
+        out: cfg.out.display().to_string(),
+        total,
+        not_attempted: total,
+        stopped: Some(why),
+        ..Summary::default()
     }
 }
 
@@ -105,31 +240,62 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
         "timeout_s": args.api.timeout,
         "refetch_all": args.refetch_all,
         "raw": !args.no_raw,
+        "wait": args.wait,
+        "poll_interval_s": args.wait.then_some(args.poll_interval),
         "base_url": args.api.base_url,
     })
     .to_string()
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() -> Stop {
+/// Says on stderr that the run is stopping, and lets a second signal quit at once (rows
+/// committed so far stay; the transaction in progress is rolled back by SQLite).
+async fn announced(stop: impl Future<Output = Stop>) -> Stop {
+    let why = stop.await;
+    let again = shutdown_signal();
+    eprintln!(
+        "stopping: committing the rows fetched so far (send the signal again to quit at once)"
+    );
+    tokio::spawn(async move {
+        std::process::exit(match again.await {
+            Stop::Terminated => exit::SIGTERM,
+            _ => exit::SIGINT,
+        });
+    });
+    why
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// not when it is first polled, so a signal during start-up is not lost. Call it inside
+/// the runtime.
+pub fn shutdown_signal() -> impl Future<Output = Stop> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return Stop::Interrupted;
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut i), Ok(mut t)) => tokio::select! {
+                    _ = i.recv() => Stop::Interrupted,
+                    _ = t.recv() => Stop::Terminated,
+                },
+                (Ok(mut i), Err(_)) => {
+                    i.recv().await;
+                    Stop::Interrupted
+                }
+                (Err(_), Ok(mut t)) => {
+                    t.recv().await;
+                    Stop::Terminated
+                }
+                (Err(_), Err(_)) => std::future::pending().await,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => Stop::Interrupted,
-            _ = term.recv() => Stop::Terminated,
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        Stop::Interrupted
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            Stop::Interrupted
+        }
     }
 }

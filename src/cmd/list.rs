@@ -1,8 +1,145 @@
-//! `sail-export list`: every batch of the account, paged.
+//! `sail-export list`: every batch of the account, paged with `after_id` until a short page
+//! (the API has no `has_more`).
 
+use std::collections::HashSet;
+
+use anyhow::anyhow;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde_json::json;
+
+use super::status::{age_text, auth_error, utc_text, WARN_AGE_S};
+use crate::api::model::Batch;
+use crate::api::{Client, Outcome};
 use crate::cli::ListArgs;
+use crate::error::{exit, UsageError};
+use crate::summary::now_unix;
+
+/// The largest page the API serves.
+pub const MAX_PAGE: u64 = 200;
 
 /// Runs `list`; returns the exit code.
-pub async fn run(_args: ListArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("list is not implemented yet")
+pub async fn run(args: ListArgs) -> anyhow::Result<i32> {
+    if args.limit == Some(0) {
+        return Err(UsageError::new("--limit must be at least 1").into());
+    }
+    let client = super::client(&args.api, 1)?;
+    let batches = list_all(&client, args.limit).await?;
+    let now = now_unix();
+    if args.json {
+        let rows: Vec<_> = batches
+            .iter()
+            .map(|b| {
+                json!({
+                    "id": b.id,
+                    "label": b.label,
+                    "created_at": b.created_at,
+                    "created_at_utc": b.created_at.map(utc_text),
+                    "request_counts": b.request_counts,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{}", render(&batches, now));
+    }
+    let old = batches
+        .iter()
+        .filter(|b| b.created_at.is_some_and(|c| now - c > WARN_AGE_S))
+        .count();
+    if old > 0 {
+        eprintln!(
+            "note: {old} of {} batches are older than 40 hours; Sail deletes results within \
+             48 hours of processing",
+            batches.len()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// Every batch, in the order the API gives them, at most `limit`. Pages hold
+/// `min(200, limit)` batches; a page shorter than that is the last one. A page that brings
+/// no new id (a server repeating itself) ends the listing with a warning instead of looping.
+pub async fn list_all(client: &Client, limit: Option<u64>) -> anyhow::Result<Vec<Batch>> {
+    let page_size = limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    let mut all: Vec<Batch> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = match client
+            .list_page(page_size as u32, after.as_deref())
+            .await
+            .outcome
+        {
+            Outcome::Ok { value, .. } => value,
+            other => return Err(page_error(other, after.as_deref(), client.base_url())),
+        };
+        let full = page.len() as u64 >= page_size;
+        let last = page.last().and_then(|b| b.id.clone());
+        let before = all.len();
+        for b in page {
+            let new = match &b.id {
+                Some(id) => seen.insert(id.clone()),
+                None => true,
+            };
+            if new && limit.is_none_or(|l| (all.len() as u64) < l) {
+                all.push(b);
+            }
+        }
+        let reached = limit.is_some_and(|l| all.len() as u64 >= l);
+        if !full || reached {
+            return Ok(all);
+        }
+        if all.len() == before {
+            eprintln!(
+                "warning: the API returned a page with no new batch after '{}'; stopping the \
+                 listing here ({} batches)",
+                after.as_deref().unwrap_or("the start"),
+                all.len()
+            );
+            return Ok(all);
+        }
+        let Some(next) = last else {
+            eprintln!("warning: the last batch of a page has no id; cannot page further");
+            return Ok(all);
+        };
+        after = Some(next);
+    }
+}
+
+/// The error for a failed page of `GET /batches`.
+fn page_error<T>(outcome: Outcome<T>, after: Option<&str>, base_url: &str) -> anyhow::Error {
+    let at = after.map_or("the first page".to_owned(), |a| {
+        format!("the page after '{a}'")
+    });
+    match outcome {
+        Outcome::AuthRejected => auth_error(),
+        Outcome::NotFound { .. } => UsageError::new(format!(
+            "{base_url}/batches is not found (HTTP 404); check --base-url (it must end in /v1)"
+        ))
+        .into(),
+        Outcome::Failed { reason } => anyhow!("cannot list batches ({at}): {reason}"),
+        Outcome::Skipped | Outcome::Ok { .. } => anyhow!("cannot list batches ({at})"),
+    }
+}
+
+/// The table of `list`.
+fn render(batches: &[Batch], now: i64) -> String {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_header(vec![
+        "id",
+        "label",
+        "created_at",
+        "age",
+        "request_counts",
+    ]);
+    for b in batches {
+        t.add_row(vec![
+            b.id.clone().unwrap_or_default(),
+            b.label.clone().unwrap_or_default(),
+            b.created_at.map(utc_text).unwrap_or_default(),
+            b.created_at.map(|c| age_text(now - c)).unwrap_or_default(),
+            b.request_counts_text(),
+        ]);
+    }
+    format!("{t}\n{} batches", batches.len())
 }

@@ -243,8 +243,8 @@ async fn a_rejected_key_stops_the_run_quickly_with_few_requests() {
     assert!(out.stderr.contains("SAIL_API_KEY"), "{}", out.stderr);
 }
 
-/// A bare HTTP/1.1 server on loopback whose first answer promises more body than it sends
-/// and hangs up; later connections get `good`.
+/// A bare HTTP/1.1 server on loopback. Its first answer for a result promises more body
+/// than it sends and hangs up; later ones get `good`. The batch status route answers 404.
 async fn truncating_server(good: String) -> (String, Arc<Mutex<usize>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -256,20 +256,26 @@ async fn truncating_server(good: String) -> (String, Arc<Mutex<usize>>) {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let n = {
-                let mut c = seen.lock().unwrap();
-                *c += 1;
-                *c
-            };
-            let good = good.clone();
+            let (good, seen) = (good.clone(), seen.clone());
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
-                let _ = sock.read(&mut buf).await;
-                let reply = if n == 1 {
-                    let part = &good[..good.len() / 2];
-                    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{part}", good.len())
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let reply = if !head.starts_with("GET /v1/batches/b/") {
+                    let body = r#"{"error":{"message":"batch not found","type":"not_found"}}"#;
+                    format!("HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
                 } else {
-                    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{good}", good.len())
+                    let first = {
+                        let mut c = seen.lock().unwrap();
+                        *c += 1;
+                        *c == 1
+                    };
+                    let body = if first {
+                        &good[..good.len() / 2]
+                    } else {
+                        &good[..]
+                    };
+                    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", good.len())
                 };
                 let _ = sock.write_all(reply.as_bytes()).await;
                 let _ = sock.shutdown().await;

@@ -2,10 +2,10 @@
 
 mod harness;
 
-mod manifests;
-mod secrets;
-
+mod batch_ops;
 mod fetch_columns;
 mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;
+mod manifests;
+mod secrets;

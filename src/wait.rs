@@ -1,0 +1,243 @@
+//! `fetch --wait`: a task that polls the batch status and hands ids to the fetch pipeline
+//! as they become terminal, so no item is requested before the batch says it is done.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+
+use crate::api::model::{is_terminal_item_status, Batch};
+use crate::api::{Client, Outcome};
+use crate::row::{FetchState, Row};
+use crate::summary::Summary;
+
+/// Status polls that may fail in a row before waiting is given up.
+const MAX_FAILED_POLLS: u32 = 5;
+
+/// What the poller starts from.
+pub struct Waiter {
+    /// The API.
+    pub client: Client,
+    /// The batch.
+    pub batch_id: String,
+    /// Time between status polls.
+    pub interval: Duration,
+    /// Ids to hand out at once (terminal or unknown to the batch).
+    pub ready: Vec<String>,
+    /// Ids not finished yet: id → the batch's status string.
+    pub waiting: HashMap<String, String>,
+    /// Ids already fetched before this run.
+    pub fetched: u64,
+    /// Ids in the run.
+    pub total: u64,
+    /// The progress bar (hidden when stderr is not a terminal).
+    pub bar: ProgressBar,
+    /// Print one progress line per poll on stderr (when there is no bar).
+    pub lines: bool,
+}
+
+/// The pipeline's side of a running poller.
+pub struct Feed {
+    /// Ids to fetch now; closed when every id is settled or waiting was given up.
+    pub ids: UnboundedReceiver<String>,
+    /// Where to report each written row.
+    pub poller: Poller,
+}
+
+/// A handle on the poller task.
+pub struct Poller {
+    done: UnboundedSender<(String, FetchState)>,
+    task: JoinHandle<()>,
+    /// The state each id was last written in by this run.
+    last: HashMap<String, FetchState>,
+}
+
+impl Poller {
+    /// Tells the poller how `row`'s id ended (a `pending` one is polled again), and keeps
+    /// `summary` at one count per id: an id written `pending` and later `fetched` counts once.
+    pub fn record(&mut self, row: &Row, summary: &mut Summary) {
+        if let Some(old) = self.last.insert(row.custom_id.clone(), row.fetch_state) {
+            uncount(summary, old);
+        }
+        let _ = self.done.send((row.custom_id.clone(), row.fetch_state));
+    }
+
+    /// Stops polling (the run is over or was stopped).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the poller on the current runtime. The `waiting` ids are taken to be written
+/// `pending` already.
+pub fn start(w: Waiter) -> Feed {
+    let (ids_tx, ids) = unbounded_channel();
+    let (done, done_rx) = unbounded_channel();
+    let last = w
+        .waiting
+        .keys()
+        .map(|id| (id.clone(), FetchState::Pending))
+        .collect();
+    let task = tokio::spawn(run(w, ids_tx, done_rx));
+    Feed {
+        ids,
+        poller: Poller { done, task, last },
+    }
+}
+
+/// Takes back one count of `state` (its id is being written again).
+fn uncount(summary: &mut Summary, state: FetchState) {
+    let n = match state {
+        FetchState::Fetched => &mut summary.fetched,
+        FetchState::Pending => &mut summary.pending,
+        FetchState::NotFound => &mut summary.not_found,
+        FetchState::Error => &mut summary.error,
+    };
+    *n = n.saturating_sub(1);
+}
+
+/// Bookkeeping of the poller.
+struct State {
+    waiting: HashMap<String, String>,
+    in_flight: HashSet<String>,
+    fetched: u64,
+    /// Ids that ended in another state (not_found, error, or pending on the last pass).
+    finished: u64,
+    total: u64,
+    /// No more status polls: pending results stay pending.
+    last_pass: bool,
+    bar: ProgressBar,
+}
+
+impl State {
+    fn hand_out(&mut self, id: String, tx: &UnboundedSender<String>) {
+        self.in_flight.insert(id.clone());
+        let _ = tx.send(id);
+    }
+
+    fn settle(&mut self, (id, state): (String, FetchState)) {
+        self.in_flight.remove(&id);
+        match state {
+            FetchState::Pending if !self.last_pass => {
+                self.waiting.insert(id, "a pending result".to_owned());
+            }
+            FetchState::Fetched => self.fetched += 1,
+            _ => self.finished += 1,
+        }
+        self.bar.set_prefix(format!("{} ", self.line()));
+    }
+
+    /// Hands out every waiting id the batch now reports terminal, or no longer lists.
+    fn release(&mut self, batch: &Batch, tx: &UnboundedSender<String>) {
+        let statuses: HashMap<&str, &str> = batch.item_statuses().collect();
+        let mut ready = Vec::new();
+        for (id, last) in self.waiting.iter_mut() {
+            match statuses.get(id.as_str()) {
+                Some(s) if !is_terminal_item_status(s) => (*s).clone_into(last),
+                _ => ready.push(id.clone()),
+            }
+        }
+        for id in ready {
+            self.waiting.remove(&id);
+            self.hand_out(id, tx);
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} fetched · {} running · {} remaining",
+            self.fetched,
+            self.waiting.len(),
+            self.total.saturating_sub(self.fetched + self.finished)
+        )
+    }
+}
+
+/// The poller: hand out what is ready, then poll every `interval` until nothing waits.
+async fn run(
+    w: Waiter,
+    tx: UnboundedSender<String>,
+    mut done: UnboundedReceiver<(String, FetchState)>,
+) {
+    let mut st = State {
+        waiting: w.waiting,
+        in_flight: HashSet::new(),
+        fetched: w.fetched,
+        finished: 0,
+        total: w.total,
+        last_pass: false,
+        bar: w.bar,
+    };
+    for id in w.ready {
+        st.hand_out(id, &tx);
+    }
+    let (mut polls, mut failures) = (0u64, 0u32);
+    loop {
+        if st.waiting.is_empty() || st.last_pass {
+            // Nothing to poll for: let the in-flight ids settle (a pending one comes back).
+            while !st.in_flight.is_empty() {
+                match done.recv().await {
+                    Some(d) => st.settle(d),
+                    None => return,
+                }
+            }
+            if st.waiting.is_empty() || st.last_pass {
+                return;
+            }
+        }
+        let deadline = Instant::now() + w.interval;
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => break,
+                d = done.recv() => match d {
+                    Some(d) => st.settle(d),
+                    None => return,
+                },
+            }
+        }
+        polls += 1;
+        match w.client.batch(&w.batch_id).await.outcome {
+            Outcome::Ok { value, .. } => {
+                failures = 0;
+                st.release(&value, &tx);
+            }
+            Outcome::NotFound { .. } => {
+                eprintln!(
+                    "warning: batch '{}' is no longer found (Sail deletes batch data within 48 \
+                     hours); fetching the {} ids still waiting once, then stopping",
+                    w.batch_id,
+                    st.waiting.len()
+                );
+                for id in std::mem::take(&mut st.waiting).into_keys() {
+                    st.hand_out(id, &tx);
+                }
+                st.last_pass = true;
+            }
+            Outcome::Failed { reason } => {
+                failures += 1;
+                eprintln!(
+                    "warning: status poll {polls} of batch '{}' failed: {reason}",
+                    w.batch_id
+                );
+                if failures >= MAX_FAILED_POLLS {
+                    eprintln!(
+                        "warning: {failures} status polls in a row failed; no longer waiting \
+                         ({} ids stay pending; rerun with --wait to resume)",
+                        st.waiting.len()
+                    );
+                    st.last_pass = true;
+                }
+            }
+            // A rejected key stops the whole run; the pipeline sees it on the client.
+            Outcome::AuthRejected | Outcome::Skipped => return,
+        }
+        let line = st.line();
+        if w.lines {
+            eprintln!("poll {polls}: {line}");
+        }
+        st.bar.set_prefix(format!("{line} "));
+    }
+}

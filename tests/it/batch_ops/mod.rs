@@ -1,0 +1,97 @@
+//! Batch operations: `status`, `list`, status-aware `fetch`, `fetch --wait`, and stopping
+//! on SIGINT / SIGTERM with a resumable output. Shared helpers live here.
+
+mod fetch_wait;
+mod signals;
+mod status_list;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::harness::{completed, serve_results};
+
+/// Now, in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A `GET /batches/{id}` body with these item statuses, created `age_s` seconds ago.
+pub fn batch_body(id: &str, age_s: i64, items: &[(&str, &str)]) -> Value {
+    let status: serde_json::Map<String, Value> = items
+        .iter()
+        .map(|(k, s)| ((*k).to_owned(), json!({ "status": s })))
+        .collect();
+    json!({
+        "id": id, "label": "nightly-eval", "created_at": now() - age_s,
+        "request_counts": items.len(), "request_status": status,
+    })
+}
+
+/// Answers the n-th call with the n-th response, then the last one forever.
+struct Sequence {
+    responses: Vec<ResponseTemplate>,
+    calls: AtomicUsize,
+}
+
+impl Respond for Sequence {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.responses[n.min(self.responses.len() - 1)].clone()
+    }
+}
+
+/// Serves `GET {url_path}` with `responses` in turn (the last one forever).
+pub async fn serve_sequence(server: &MockServer, url_path: &str, responses: Vec<ResponseTemplate>) {
+    Mock::given(method("GET"))
+        .and(path(url_path))
+        .respond_with(Sequence {
+            responses,
+            calls: AtomicUsize::new(0),
+        })
+        .mount(server)
+        .await;
+}
+
+/// Serves `GET /batches/{batch}` with `bodies` in turn (the last one forever).
+pub async fn serve_status(server: &MockServer, batch: &str, bodies: Vec<Value>) {
+    let ok = |b: Value| ResponseTemplate::new(200).set_body_json(b);
+    let responses = bodies.into_iter().map(ok).collect();
+    serve_sequence(server, &format!("/v1/batches/{batch}"), responses).await;
+}
+
+/// The paths the server received, in arrival order.
+pub async fn paths(server: &MockServer) -> Vec<String> {
+    let reqs = server.received_requests().await.unwrap_or_default();
+    reqs.iter().map(|r| r.url.path().to_owned()).collect()
+}
+
+/// `fetch` of `batch` from `ids` into `db`, with no retries (the tests stay fast).
+pub fn fetch_args<'a>(batch: &'a str, ids: &'a str, db: &'a str, base: &'a str) -> Vec<&'a str> {
+    vec![
+        "fetch",
+        batch,
+        "-m",
+        ids,
+        "-o",
+        db,
+        "--base-url",
+        base,
+        "--max-retries",
+        "0",
+    ]
+}
+
+/// Serves a small completed result for each of `ids` in `batch`.
+pub async fn serve_completed(server: &MockServer, batch: &str, ids: &[&str]) {
+    let items: Vec<(&str, Value)> = ids
+        .iter()
+        .map(|id| (*id, completed(id, 3, 0, 2, 0)))
+        .collect();
+    serve_results(server, batch, &items).await;
+}
