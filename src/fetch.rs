@@ -150,8 +150,8 @@ pub async fn run(
                         }
                         out.push(row).await?;
                     }
-                    if client.auth_failed() {
-                        summary.stopped = Some(Stop::AuthRejected);
+                    if let Some(why) = halted(client) {
+                        summary.stopped = Some(why);
                         break;
                     }
                 }
@@ -163,8 +163,8 @@ pub async fn run(
     if let Some(p) = poller.take() {
         p.stop();
     }
-    if summary.stopped.is_none() && client.auth_failed() {
-        summary.stopped = Some(Stop::AuthRejected);
+    if summary.stopped.is_none() {
+        summary.stopped = halted(client);
     }
     bar.finish_and_clear();
     out.flush().await?;
@@ -210,6 +210,18 @@ fn id_source(
     });
     let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
     (ids, Some(poller))
+}
+
+/// Why the client refuses further requests, if it does: the key was rejected, or the API
+/// never answered at all.
+fn halted(client: &Client) -> Option<Stop> {
+    if client.auth_failed() {
+        Some(Stop::AuthRejected)
+    } else if client.unreachable().is_some() {
+        Some(Stop::Unreachable)
+    } else {
+        None
+    }
 }
 
 /// Collects rows into chunks and hands each chunk to the writer as one transaction.

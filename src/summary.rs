@@ -14,6 +14,8 @@ use crate::row::FetchState;
 pub enum Stop {
     /// The API rejected the key (401/403).
     AuthRejected,
+    /// The API could not be reached at all (nothing ever answered).
+    Unreachable,
     /// SIGINT / Ctrl-C.
     Interrupted,
     /// SIGTERM.
@@ -67,6 +69,7 @@ impl Summary {
     pub fn outcome(&self) -> &'static str {
         match self.stopped {
             Some(Stop::AuthRejected) => "auth_rejected",
+            Some(Stop::Unreachable) => "unreachable",
             Some(Stop::Interrupted) => "interrupted",
             Some(Stop::Terminated) => "terminated",
             None if self.fetched == self.total => "complete",
@@ -77,7 +80,7 @@ impl Summary {
     /// The process exit code for this outcome.
     pub fn exit_code(&self) -> i32 {
         match self.stopped {
-            Some(Stop::AuthRejected) => exit::FATAL,
+            Some(Stop::AuthRejected | Stop::Unreachable) => exit::FATAL,
             Some(Stop::Interrupted) => exit::SIGINT,
             Some(Stop::Terminated) => exit::SIGTERM,
             None if self.fetched == self.total => exit::OK,

@@ -1,8 +1,8 @@
 //! The HTTP client: base URL, Bearer auth, per-request timeout, and the retry policy
 //! (exponential backoff with jitter, `Retry-After` honored, 401/403 stop everything).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
@@ -19,6 +19,12 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// Failed connection attempts (refused, DNS, TLS, connect timeout) before any HTTP answer at
+/// all, after which the API is taken as unreachable (a wrong `--base-url`, no network) and
+/// the run stops instead of retrying every id. Once anything has answered, failures are
+/// retried per id as usual; a connection dropped mid-request never counts.
+const UNREACHABLE_AFTER: u32 = 3;
 
 /// At most this many retries after a 500 (Sail's own SDK does not retry 500 at all).
 const MAX_500_RETRIES: u32 = 2;
@@ -108,6 +114,9 @@ struct Inner {
     cfg: ClientConfig,
     auth: HeaderValue,
     auth_failed: AtomicBool,
+    answered: AtomicBool,
+    unanswered: AtomicU32,
+    unreachable: OnceLock<String>,
     requests: AtomicU64,
     retries: AtomicU64,
 }
@@ -148,6 +157,9 @@ impl Client {
                 cfg,
                 auth,
                 auth_failed: AtomicBool::new(false),
+                answered: AtomicBool::new(false),
+                unanswered: AtomicU32::new(0),
+                unreachable: OnceLock::new(),
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
             }),
@@ -162,6 +174,21 @@ impl Client {
     /// True once any request was answered 401/403: the key is wrong, stop the run.
     pub fn auth_failed(&self) -> bool {
         self.inner.auth_failed.load(Ordering::Relaxed)
+    }
+
+    /// Why the API is taken as unreachable: set after a few transport failures in a row
+    /// before any HTTP answer. The client then refuses further requests.
+    pub fn unreachable(&self) -> Option<&str> {
+        self.inner.unreachable.get().map(String::as_str)
+    }
+
+    fn note_connect_failure(&self, reason: &str) {
+        let inner = &*self.inner;
+        if !inner.answered.load(Ordering::Relaxed)
+            && inner.unanswered.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER
+        {
+            let _ = inner.unreachable.set(reason.to_owned());
+        }
     }
 
     /// HTTP requests sent so far (all attempts).
@@ -250,11 +277,13 @@ impl Client {
             .build();
         let (mut attempts, mut http_status, mut n500) = (0u32, None, 0u32);
         loop {
-            if self.auth_failed() {
-                let outcome = if attempts == 0 {
-                    Outcome::Skipped
-                } else {
-                    Outcome::AuthRejected
+            if self.auth_failed() || self.unreachable().is_some() {
+                let outcome = match self.unreachable() {
+                    _ if attempts == 0 => Outcome::Skipped,
+                    Some(why) if !self.auth_failed() => Outcome::Failed {
+                        reason: why.to_owned(),
+                    },
+                    _ => Outcome::AuthRejected,
                 };
                 return Fetched {
                     outcome,
@@ -272,14 +301,15 @@ impl Client {
                 .send()
                 .await;
             let (retryable, hint, outcome) = match sent {
-                Err(e) => (
-                    true,
-                    None,
-                    Outcome::Failed {
-                        reason: describe(&e, inner.cfg.timeout),
-                    },
-                ),
+                Err(e) => {
+                    let reason = describe(&e, inner.cfg.timeout);
+                    if e.is_connect() {
+                        self.note_connect_failure(&reason);
+                    }
+                    (true, None, Outcome::Failed { reason })
+                }
                 Ok(resp) => {
+                    inner.answered.store(true, Ordering::Relaxed);
                     let status = resp.status().as_u16();
                     http_status = Some(status);
                     let hint = retry_after(resp.headers(), SystemTime::now());
@@ -315,7 +345,12 @@ impl Client {
                     }
                 }
             };
-            let next = if retryable { backoff.next() } else { None };
+            let halted = self.unreachable().is_some() || self.auth_failed();
+            let next = if retryable && !halted {
+                backoff.next()
+            } else {
+                None
+            };
             let Some(delay) = next else {
                 return Fetched {
                     outcome,

@@ -122,6 +122,10 @@ pub async fn run(args: FetchArgs) -> anyhow::Result<i32> {
             "error: the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file. \
              Rows written so far are kept; rerun to resume."
         ),
+        Some(Stop::Unreachable) => eprintln!(
+            "error: {:#}. Rows written so far are kept; rerun to resume.",
+            unreachable_error(client.base_url(), client.unreachable().unwrap_or("no answer"))
+        ),
         Some(_) => {
             eprintln!("stopped; rows written so far are kept; rerun the same command to resume")
         }
@@ -150,6 +154,9 @@ pub async fn execute(
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
         fetched = client.batch(&cfg.batch_id) => fetched.outcome,
     };
+    if let Some(why) = client.unreachable() {
+        return Err(unreachable_error(client.base_url(), why));
+    }
     let (ids, not_ready) = resolve_ids(&cfg, status, client.base_url())?;
     let sink = sink::open(&cfg.out, cfg.format)?;
     let plan = Plan {
@@ -165,6 +172,13 @@ pub async fn execute(
         wait: cfg.wait,
     };
     fetch::run(client, sink, plan, stop).await
+}
+
+/// The API never answered: most likely a wrong base URL or no network.
+fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
+    anyhow!(
+        "cannot reach the API at {base_url} ({why}); check --base-url / SAIL_BASE_URL and the network"
+    )
 }
 
 /// The ids to export and those not finished yet (id → status), from the manifest and the

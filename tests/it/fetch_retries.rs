@@ -103,7 +103,9 @@ async fn rate_limited_requests_wait_the_seconds_in_retry_after() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_requests_wait_until_the_http_date_in_retry_after() {
     let server = MockServer::start().await;
-    let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    let (t0, wall0) = (Instant::now(), SystemTime::now());
+    let when = httpdate::fmt_http_date(wall0 + Duration::from_secs(4));
+    let target = httpdate::parse_http_date(&when).unwrap(); // whole seconds
     let seen = script(
         &server,
         "a",
@@ -115,11 +117,15 @@ async fn rate_limited_requests_wait_until_the_http_date_in_retry_after() {
     .await;
     let (out, _dir) = fetch_ids(&server, &["a"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    // The date has whole-second precision: at least ~2 s must have been waited.
+    let retried_at = wall0 + (seen.lock().unwrap()[1] - t0);
     assert!(
-        gap(&seen, 0) >= Duration::from_millis(1900),
-        "waited {:?}",
-        gap(&seen, 0)
+        retried_at + Duration::from_millis(50) >= target,
+        "retried {:?} before the date",
+        target.duration_since(retried_at).unwrap_or_default()
+    );
+    assert!(
+        retried_at < target + Duration::from_secs(3),
+        "retried long after the date"
     );
 }
 
@@ -314,4 +320,40 @@ async fn a_truncated_body_is_retried() {
         (&json!("fetched"), &json!(2))
     );
     assert_eq!(r[0]["output_text"], "answer for a");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_that_never_answers_stops_the_run_quickly_naming_the_base_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..200).map(|i| format!("id-{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let m = manifest(dir.path(), &ids);
+    let db = dir.path().join("o.sqlite");
+    let started = Instant::now();
+    let out = run(&[
+        "fetch",
+        "b",
+        "-m",
+        m.to_str().unwrap(),
+        "-o",
+        db.to_str().unwrap(),
+        "--base-url",
+        &base,
+    ])
+    .await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr.contains("cannot reach") && out.stderr.contains("--base-url"),
+        "{}",
+        out.stderr
+    );
+    assert!(!db.exists(), "nothing to write when nothing answered");
 }
