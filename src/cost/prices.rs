@@ -88,10 +88,10 @@ struct RawFile {
 struct RawPrice {
     model: String,
     window: String,
-    input: f64,
-    cached_input: f64,
-    output: f64,
-    effective_from: Option<toml::Value>,
+    input: Spanned<f64>,
+    cached_input: Spanned<f64>,
+    output: Spanned<f64>,
+    effective_from: Option<Spanned<toml::Value>>,
 }
 
 /// Normalises a window name the way SQL `lower(trim(x))` does: ASCII lowercase, spaces trimmed.
@@ -126,15 +126,19 @@ impl PriceTable {
                 "price file '{name}'{at}: {what}; fix the file (format: see the README) or pass another --prices FILE"
             ))
         };
-        let raw: RawFile = toml::from_str(text)
-            .map_err(|e| bad(None, e.to_string().trim_end().replace('\n', " ")))?;
+        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(s.start));
+            bad(line, e.message().trim_end().to_owned())
+        })?;
         if raw.version.trim().is_empty() {
             return Err(bad(None, "`version` is empty".into()));
         }
         let mut entries: HashMap<(String, String), Vec<Entry>> = HashMap::new();
         for spanned in &raw.price {
-            let line = Some(text[..spanned.span().start].matches('\n').count() + 1);
-            let entry = check_entry(spanned.get_ref(), &raw.version).map_err(|w| bad(line, w))?;
+            let entry = check_entry(spanned.get_ref(), &raw.version)
+                .map_err(|(at, w)| bad(Some(line_of(at.unwrap_or(spanned.span().start))), w))?;
+            let line = Some(line_of(spanned.span().start));
             let key = (entry.model.clone(), entry.window.clone());
             let list = entries.entry(key).or_default();
             if list.iter().any(|e| e.from == entry.from) {
@@ -256,33 +260,41 @@ impl PriceTable {
     }
 }
 
-/// Checks one `[[price]]` table; the error says which field is wrong and why.
-fn check_entry(p: &RawPrice, version: &str) -> Result<Entry, String> {
+/// Checks one `[[price]]` table; the error gives the offending field's byte offset (when
+/// known) and says which field is wrong and why.
+fn check_entry(p: &RawPrice, version: &str) -> Result<Entry, (Option<usize>, String)> {
     let model = p.model.trim().to_owned();
     let window = normalize_window(&p.window);
     if model.is_empty() {
-        return Err("[[price]] has an empty `model`".into());
+        return Err((None, "[[price]] has an empty `model`".into()));
     }
     if window.is_empty() {
-        return Err(format!(
-            "[[price]] for model '{model}' has an empty `window`"
+        return Err((
+            None,
+            format!("[[price]] for model '{model}' has an empty `window`"),
         ));
     }
-    let rate = |field: &str, v: f64| {
-        Rate::from_usd(v).ok_or_else(|| format!(
-            "[[price]] model '{model}' window '{window}': `{field}` = {v} must be a non-negative USD-per-1M-tokens price with at most 9 decimals"
-        ))
+    let rate = |field: &str, v: &Spanned<f64>| {
+        Rate::from_usd(*v.get_ref()).ok_or_else(|| {
+            (Some(v.span().start), format!(
+                "[[price]] model '{model}' window '{window}': `{field}` = {} must be a non-negative USD-per-1M-tokens price with at most 9 decimals",
+                v.get_ref()
+            ))
+        })
     };
     let from = match &p.effective_from {
         None => None,
-        Some(v) => Some(effective_day(v).ok_or_else(|| format!(
-            "[[price]] model '{model}' window '{window}': `effective_from` = {v} must be a date \"YYYY-MM-DD\""
-        ))?),
+        Some(v) => Some(effective_day(v.get_ref()).ok_or_else(|| {
+            (Some(v.span().start), format!(
+                "[[price]] model '{model}' window '{window}': `effective_from` = {} must be a date \"YYYY-MM-DD\"",
+                v.get_ref()
+            ))
+        })?),
     };
     Ok(Entry {
-        input: rate("input", p.input)?,
-        cached_input: rate("cached_input", p.cached_input)?,
-        output: rate("output", p.output)?,
+        input: rate("input", &p.input)?,
+        cached_input: rate("cached_input", &p.cached_input)?,
+        output: rate("output", &p.output)?,
         model,
         window,
         from,

@@ -273,6 +273,10 @@ fn text_table(report: &Report, prices: &PriceTable, markdown: bool) -> String {
     out
 }
 
+fn requests(n: u64) -> String {
+    format!("{n} request{}", if n == 1 { "" } else { "s" })
+}
+
 /// The lines under the table.
 fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     let t = &report.total;
@@ -321,13 +325,15 @@ fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     }
     if t.assumed_window_requests > 0 {
         v.push(format!(
-            "note: {} requests had no completion_window; priced as '{}' (Sail's documented batch default)",
-            t.assumed_window_requests, report.default_window
+            "note: {} had no completion_window; priced as '{}' (Sail's documented batch default)",
+            requests(t.assumed_window_requests),
+            report.default_window
         ));
     }
     for ((w, to), n) in &report.aliases_used {
         v.push(format!(
-            "note: window '{w}' priced as '{to}' (alias) for {n} requests"
+            "note: window '{w}' priced as '{to}' (alias) for {}",
+            requests(*n)
         ));
     }
     if t.anomalies.sum() > 0 {
@@ -342,8 +348,8 @@ fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     }
     if report.not_fetched_requests > 0 {
         v.push(format!(
-            "note: {} rows not fetched (pending, not_found or error) are not counted",
-            report.not_fetched_requests
+            "note: {} not fetched (pending, not_found or error) not counted",
+            requests(report.not_fetched_requests)
         ));
     }
     if t.comparable_requests < t.priced_requests {

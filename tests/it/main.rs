@@ -2,4 +2,6 @@
 
 mod harness;
 
+mod cost;
+mod cost_sql;
 mod fetch_smoke;
