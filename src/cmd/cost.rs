@@ -1,12 +1,19 @@
 //! `sail-export cost`: prices an export and prints the report; `--strict` turns unpriced
 //! requests into exit code 3.
 
+use anyhow::Context;
+
 use crate::cli::CostArgs;
 use crate::cost::{export, render, report, Key, PriceTable};
 use crate::error::{exit, UsageError};
 
 /// Runs `cost`; returns the exit code: 0, or 3 with `--strict` when any request is unpriced.
 pub fn run(args: CostArgs) -> anyhow::Result<i32> {
+    run_to(args, &mut std::io::stdout().lock())
+}
+
+/// Runs `cost`, writing the report to `out` (stdout for the command).
+pub fn run_to(args: CostArgs, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let keys = parse_keys(&args.by)?;
     let prices = PriceTable::load(args.prices.as_deref())?;
     let conn = export::open(&args.path)?;
@@ -14,7 +21,8 @@ pub fn run(args: CostArgs) -> anyhow::Result<i32> {
         check_batch(&conn, batch, &args.path)?;
     }
     let report = report::build(&conn, &prices, &keys, args.batch.as_deref())?;
-    print!("{}", render::render(&report, &prices, args.format)?);
+    out.write_all(render::render(&report, &prices, args.format)?.as_bytes())
+        .context("writing the report")?;
     let unpriced = report.total.unpriced_requests();
     if args.strict && unpriced > 0 {
         eprintln!(

@@ -7,6 +7,7 @@ pub mod money;
 pub mod prices;
 pub mod render;
 pub mod report;
+pub mod scan;
 pub mod store;
 
 pub use money::{Rate, Usd};

@@ -1,15 +1,14 @@
-//! The cost report: one SQL pass pre-aggregates fetched rows into buckets small enough to
-//! price exactly (model × window × UTC day, plus the grouping keys), then each bucket is
-//! priced in integers and folded into the requested groups.
+//! The cost report: the scan's buckets (model × window × UTC day, plus the grouping keys)
+//! are each priced in integers and folded into the requested groups.
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use rusqlite::Connection;
 
 use super::day;
 use super::money::{Rate, Usd};
 use super::prices::{normalize_window, Entry, PriceTable};
+use super::scan;
 
 /// A grouping key of `cost --by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,89 +223,6 @@ pub struct Report {
     pub batch: Option<String>,
 }
 
-/// One SQL bucket: fetched rows sharing model, raw window, day and the optional keys.
-struct Bucket {
-    model: Option<String>,
-    window: Option<String>,
-    day: Option<i64>,
-    batch_id: Option<String>,
-    status: Option<String>,
-    billed: [i64; 3],
-    usage_rows: u64,
-    totals: Totals,
-}
-
-/// The bucket query. Cached tokens are capped to [0, input] for billing, like the view.
-fn bucket_sql(keys: &[Key]) -> String {
-    let opt = |k: Key, col: &str| {
-        if keys.contains(&k) {
-            col.to_owned()
-        } else {
-            "NULL".to_owned()
-        }
-    };
-    format!(
-        "WITH r AS (SELECT *, (input_tokens IS NOT NULL AND output_tokens IS NOT NULL) AS u,
-                MAX(0, MIN(COALESCE(input_cached_tokens, 0), input_tokens)) AS bc
-            FROM results WHERE fetch_state = 'fetched' AND (?1 IS NULL OR batch_id = ?1))
-         SELECT model, completion_window, created_at / 86400 - (created_at % 86400 < 0) AS d, {b}, {s},
-            COUNT(*), TOTAL(u),
-            SUM(input_tokens), SUM(input_cached_tokens), SUM(output_tokens), SUM(output_reasoning_tokens),
-            SUM(CASE WHEN u THEN input_tokens - bc END), SUM(CASE WHEN u THEN bc END),
-            SUM(CASE WHEN u THEN output_tokens END),
-            TOTAL(input_cached_tokens > input_tokens), TOTAL(output_reasoning_tokens > output_tokens),
-            TOTAL(total_tokens <> input_tokens + output_tokens),
-            TOTAL(prompt_tokens <> input_tokens OR completion_tokens <> output_tokens),
-            TOTAL(completion_window IS NULL OR trim(completion_window) = '')
-         FROM r GROUP BY 1, 2, 3, 4, 5",
-        b = opt(Key::BatchId, "batch_id"),
-        s = opt(Key::Status, "status"),
-    )
-}
-
-fn read_buckets(
-    conn: &Connection,
-    keys: &[Key],
-    batch: Option<&str>,
-) -> anyhow::Result<Vec<Bucket>> {
-    let mut stmt = conn
-        .prepare(&bucket_sql(keys))
-        .context("preparing the cost query")?;
-    let n = |v: Option<i64>| v.unwrap_or(0);
-    let c = |v: f64| v as u64;
-    let rows = stmt.query_map([batch], |r| {
-        let requests = r.get::<_, i64>(5)? as u64;
-        let usage_rows = c(r.get(6)?);
-        Ok(Bucket {
-            model: r.get(0)?,
-            window: r.get(1)?,
-            day: r.get(2)?,
-            batch_id: r.get(3)?,
-            status: r.get(4)?,
-            billed: [n(r.get(11)?), n(r.get(12)?), n(r.get(13)?)],
-            usage_rows,
-            totals: Totals {
-                requests,
-                input_tokens: n(r.get(7)?),
-                input_cached_tokens: n(r.get(8)?),
-                output_tokens: n(r.get(9)?),
-                output_reasoning_tokens: n(r.get(10)?),
-                no_usage_requests: requests - usage_rows,
-                anomalies: Anomalies {
-                    cached_gt_input: c(r.get(14)?),
-                    reasoning_gt_output: c(r.get(15)?),
-                    total_ne_sum: c(r.get(16)?),
-                    alias_mismatch: c(r.get(17)?),
-                },
-                assumed_window_requests: c(r.get(18)?),
-                ..Totals::default()
-            },
-        })
-    })?;
-    rows.collect::<rusqlite::Result<_>>()
-        .context("reading the results table")
-}
-
 /// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
 fn price(billed: &[i64; 3], e: &Entry) -> Usd {
     let rates: [Rate; 3] = [e.input, e.cached_input, e.output];
@@ -324,12 +240,18 @@ pub fn build(
     let mut groups: BTreeMap<Vec<Option<String>>, Totals> = BTreeMap::new();
     let mut unpriced: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
     let mut aliases_used = BTreeMap::new();
-    for mut b in read_buckets(conn, keys, batch)? {
+    let by = |k| keys.contains(&k);
+    let scanned = scan::scan(conn, batch, by(Key::BatchId), by(Key::Status))?;
+    for mut b in scanned.buckets {
         let window = b
             .window
             .as_deref()
             .map(normalize_window)
             .filter(|w| !w.is_empty());
+        if window.is_none() {
+            b.totals.assumed_window_requests = b.totals.requests;
+        }
+        b.totals.no_usage_requests = b.totals.requests - b.usage_rows;
         let window = window.unwrap_or_else(|| default.clone());
         let own = b
             .model
@@ -395,17 +317,7 @@ pub fn build(
         unpriced,
         aliases_used,
         default_window: default,
-        not_fetched_requests: not_fetched(conn, batch)?,
+        not_fetched_requests: scanned.not_fetched,
         batch: batch.map(str::to_owned),
     })
-}
-
-/// Rows (after `--batch`) that are not `fetched` and so are not in the report.
-fn not_fetched(conn: &Connection, batch: Option<&str>) -> anyhow::Result<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM results WHERE fetch_state <> 'fetched' AND (?1 IS NULL OR batch_id = ?1)",
-        [batch],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
 }
