@@ -306,7 +306,7 @@ pub fn build(
             requests,
         })
         .collect();
-    unpriced.sort_by(|a, b| b.requests.cmp(&a.requests));
+    unpriced.sort_by_key(|u| std::cmp::Reverse(u.requests));
     Ok(Report {
         keys: keys.to_vec(),
         groups: groups

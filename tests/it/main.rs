@@ -3,5 +3,6 @@
 mod harness;
 
 mod cost;
+mod cost_cli;
 mod cost_sql;
 mod fetch_smoke;
