@@ -183,7 +183,13 @@ fn grouped(n: i64) -> String {
 }
 
 fn money(v: Option<Usd>) -> String {
-    v.map_or_else(|| "—".to_owned(), |u| format!("${}", u.rounded(4)))
+    v.map_or_else(
+        || "—".to_owned(),
+        |u| match u.rounded(4).strip_prefix('-') {
+            Some(abs) => format!("-${abs}"),
+            None => format!("${}", u.rounded(4)),
+        },
+    )
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -230,6 +230,16 @@ async fn an_unknown_model_is_unpriced_never_zero_and_strict_exits_3() {
             .code,
         0
     );
+
+    // --prices extends the table: a '*' entry prices the new model in any window.
+    let extra = price_file(
+        dir.path(),
+        "version = \"x\"\n[[price]]\nmodel = \"acme/unknown-1\"\nwindow = \"*\"\ninput = 3\ncached_input = 1\noutput = 5\n",
+    );
+    let r = cost_json(&db, &["--strict", "--prices", extra.to_str().unwrap()]).await;
+    // 1,000·3 + 1,000·5 = 8,000 → $0.008, plus GLM's $0.40.
+    assert_eq!(group(&r, &[("model", "acme/unknown-1")])["cost_usd"], 0.008);
+    assert_eq!(r["total"]["cost_usd"], 0.408);
 }
 
 #[tokio::test]

@@ -7,7 +7,13 @@ use crate::harness::*;
 async fn every_format_reports_the_same_figures() {
     let dir = tempfile::tempdir().unwrap();
     let db = export(dir.path(), "x.sqlite", &mixed());
+    let before = std::fs::read(&db).unwrap();
     let r = cost_json(&db, &[]).await;
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "cost never writes to the export"
+    );
     // 0.632 + 3.50 + 0.21 + 0.05 + 0.00022 (see mixed()).
     assert_eq!(r["total"]["cost_usd"], 4.39222);
     assert_eq!(r["total"]["requests"], 7);
@@ -170,6 +176,15 @@ async fn a_bad_path_exits_2_naming_it() {
     assert!(
         out.stderr
             .contains("notes.txt' is not a sail-export export"),
+        "{}",
+        out.stderr
+    );
+    let empty_dir = dir.path().join("parts");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let out = run(&["cost", empty_dir.to_str().unwrap()]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("a directory with no .parquet files"),
         "{}",
         out.stderr
     );
