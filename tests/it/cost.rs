@@ -316,6 +316,7 @@ async fn window_aliases_and_the_assumed_default_window_price_each_row() {
         Some("standard"),
         Some("15m"),
         Some("priority"),
+        Some("1h"),
     ];
     let rows: Vec<Row> = windows
         .iter()
@@ -352,6 +353,7 @@ async fn window_aliases_and_the_assumed_default_window_price_each_row() {
         "15m → priority, which has no published price"
     );
     assert_eq!(cost("priority"), Value::Null);
+    assert_eq!(cost("1h"), Value::Null, "an unknown tier stays unpriced");
     assert_eq!(r["assumptions"]["default_window"], "standard");
     assert_eq!(r["assumptions"]["assumed_window_requests"], 2);
 
@@ -382,6 +384,18 @@ window = "priority"
 input = 0.7
 cached_input = 0.1
 output = 2
+[[price]]
+model = "zai-org/GLM-5.3"
+window = "standard"
+input = 0.6
+cached_input = 0.1
+output = 2
+[[price]]
+model = "zai-org/GLM-5.3"
+window = "*"
+input = 9
+cached_input = 1
+output = 9
 "#,
     );
     let r = cost_json(
@@ -406,9 +420,12 @@ output = 2
         3,
         "flex + the 2 assumed"
     );
+    // A window's own entry beats its alias, and both beat '*'.
     assert_eq!(
         group(&r, &[("completion_window", "standard")])["cost_usd"],
-        0.5
+        0.6
     );
+    assert_eq!(group(&r, &[("completion_window", "flex")])["cost_usd"], 1.2);
+    assert_eq!(cost("1h"), 9.0, "no entry or alias for 1h: the '*' entry");
     assert_eq!(r["total"]["unpriced_requests"], 0);
 }
