@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use sail_export::cost::PriceTable;
+
 use crate::cost::{cost_json, export, group, mixed};
 use crate::harness::*;
 
@@ -76,13 +78,20 @@ async fn the_view_and_the_cost_command_agree() {
     let dir = tempfile::tempdir().unwrap();
     let db = export(dir.path(), "x.sqlite", &mixed());
     let report = cost_json(&db, &[]).await;
-    let view = query(&db, "SELECT model, window_used, COUNT(*) AS requests, SUM(cost_usd) AS cost, \
+    assert_view_matches(&db, &report);
+    let total = query(&db, "SELECT SUM(cost_usd) AS c FROM result_costs");
+    assert!(close(&total[0]["c"], 4.39222), "{total:?}");
+}
+
+/// Compares `SELECT ... FROM result_costs GROUP BY model, window_used` with `cost` JSON.
+fn assert_view_matches(db: &Path, report: &Value) {
+    let view = query(db, "SELECT model, window_used, COUNT(*) AS requests, SUM(cost_usd) AS cost, \
         SUM(asap_cost_usd) AS asap, SUM(cost_usd IS NULL) AS unpriced, SUM(window_assumed) AS assumed \
         FROM result_costs GROUP BY model, window_used");
     assert_eq!(view.len(), report["rows"].as_array().unwrap().len());
     for v in &view {
         let g = group(
-            &report,
+            report,
             &[
                 ("model", v["model"].as_str().unwrap()),
                 ("completion_window", v["window_used"].as_str().unwrap()),
@@ -91,17 +100,75 @@ async fn the_view_and_the_cost_command_agree() {
         assert_eq!(g["requests"], v["requests"], "{v:?}");
         assert_eq!(g["unpriced_requests"], v["unpriced"], "{v:?}");
         assert_eq!(g["assumed_window_requests"], v["assumed"], "{v:?}");
-        match g["cost_usd"].as_f64() {
-            Some(c) => assert!(close(&v["cost"], c), "{v:?} vs {c}"),
-            None => assert_eq!(v["cost"], Value::Null, "{v:?}"),
-        }
-        match g["asap_cost_usd"].as_f64() {
-            Some(c) => assert!(close(&v["asap"], c), "{v:?} vs {c}"),
-            None => assert_eq!(v["asap"], Value::Null, "{v:?}"),
+        for (col, key) in [("cost", "cost_usd"), ("asap", "asap_cost_usd")] {
+            match g[key].as_f64() {
+                Some(c) => assert!(close(&v[col], c), "{key}: {v:?} vs {c}"),
+                None => assert_eq!(v[col], Value::Null, "{key}: {v:?}"),
+            }
         }
     }
-    let total = query(&db, "SELECT SUM(cost_usd) AS c FROM result_costs");
-    assert!(close(&total[0]["c"], 4.39222), "{total:?}");
+}
+
+#[tokio::test]
+async fn the_view_and_cost_agree_on_dated_and_wildcard_prices_and_another_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = export(dir.path(), "x.sqlite", &mixed());
+    let text = r#"
+version = "agree"
+default_window = "flex"
+[[price]]
+model = "zai-org/GLM-5.3"
+window = "flex"
+input = 0.40
+cached_input = 0.08
+output = 1.80
+[[price]]
+model = "zai-org/GLM-5.3"
+window = "flex"
+input = 0.5
+cached_input = 0.1
+output = 2
+effective_from = "2026-09-22"
+[[price]]
+model = "acme/unknown-1"
+window = "*"
+input = 3
+cached_input = 1
+output = 5
+[[price]]
+model = "acme/unknown-1"
+window = "asap"
+input = 4
+cached_input = 1
+output = 6
+"#;
+    let file = dir.path().join("agree.toml");
+    std::fs::write(&file, text).unwrap();
+    let table = PriceTable::bundled()
+        .merge(PriceTable::parse(text, "agree.toml").unwrap())
+        .unwrap();
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    let tx = conn.transaction().unwrap();
+    sail_export::cost::store::write(&tx, &table).unwrap();
+    tx.commit().unwrap();
+    drop(conn);
+    let report = cost_json(&db, &["--prices", file.to_str().unwrap()]).await;
+    // a1 $0.632 + a2 (no window, now flex) 2,000,000·0.40 + 1,000,000·1.80 = $2.60.
+    assert_eq!(
+        group(
+            &report,
+            &[("model", "zai-org/GLM-5.3"), ("completion_window", "flex")]
+        )["cost_usd"],
+        3.232
+    );
+    assert_eq!(
+        group(&report, &[("model", "acme/unknown-1")])["cost_usd"],
+        0.008
+    );
+    // b2 (24h → flex) was created on 2026-09-22: 100·0.5 + 100·2 = 250 → $0.00025.
+    let b2 = &[("model", "zai-org/GLM-5.3"), ("completion_window", "24h")];
+    assert_eq!(group(&report, b2)["cost_usd"], 0.00025);
+    assert_view_matches(&db, &report);
 }
 
 #[test]
