@@ -245,3 +245,45 @@ async fn a_malformed_price_file_exits_2_naming_the_file_and_line() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_written_by_fetch_is_priced_and_queryable() {
+    let server = wiremock::MockServer::start().await;
+    serve_results(
+        &server,
+        "batch_e",
+        &[
+            ("a", completed("a", 1_000_000, 400_000, 200_000, 150_000)),
+            ("b", completed("b", 10, 0, 5, 0)),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a", "b"]);
+    let db = dir.path().join("e.sqlite");
+    let fetch = run(&[
+        "fetch",
+        "batch_e",
+        "-m",
+        ids.to_str().unwrap(),
+        "-o",
+        db.to_str().unwrap(),
+        "--base-url",
+        &base(&server),
+    ])
+    .await;
+    assert_eq!(fetch.code, 0, "{fetch:?}");
+    let r = cost_json(&db, &["--strict"]).await;
+    // a: $0.632 (see the formula test); b: 10·0.40 + 5·1.80 = 13 → $0.000013.
+    assert_eq!(r["total"]["cost_usd"], 0.632013);
+    assert_eq!(r["rows"][0]["completion_window"], "flex");
+    let view = query(
+        &db,
+        "SELECT SUM(cost_usd) AS c, COUNT(*) AS n FROM result_costs",
+    );
+    assert!(
+        (view[0]["c"].as_f64().unwrap() - 0.632013).abs() < 1e-12,
+        "{view:?}"
+    );
+    assert_eq!(view[0]["n"], 2);
+}
