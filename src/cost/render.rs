@@ -322,11 +322,18 @@ fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
             what.push(format!("and {} more", report.unpriced.len() - 5));
         }
         if t.no_usage_requests > 0 {
-            what.push(format!("no usage ({})", t.no_usage_requests));
+            what.push(format!("no usage object ({})", t.no_usage_requests));
         }
+        let fix = if report.unpriced.is_empty() {
+            "their tokens are unknown"
+        } else {
+            "add their prices with --prices FILE"
+        };
         v.push(format!(
-            "warning: {} of {} requests are unpriced and not in the cost: {}; add their prices with --prices FILE",
-            t.unpriced_requests(), t.requests, what.join(", ")
+            "warning: {} of {} requests are unpriced and not in the cost: {}; {fix}",
+            t.unpriced_requests(),
+            t.requests,
+            what.join(", ")
         ));
     }
     if t.assumed_window_requests > 0 {
