@@ -10,8 +10,10 @@ use rusqlite::{Connection, ToSql};
 use crate::row::Cell;
 
 /// Every migration, in order; the file at index `i` brings `user_version` to `i + 1`.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    ("0002_prices", include_str!("../migrations/0002_prices.sql")),
+];
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {

@@ -1,5 +1,5 @@
-//! The SQLite sink: upserts rows into `results` in one transaction per `write`, and logs
-//! each run in `runs`.
+//! The SQLite sink: upserts rows into `results` in one transaction per `write`, logs each
+//! run in `runs`, and writes the bundled price table when it creates the export.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -40,8 +40,11 @@ pub fn upsert_sql() -> String {
 impl SqliteSink {
     /// Opens or creates the file and migrates it.
     pub fn open(path: &Path) -> anyhow::Result<SqliteSink> {
+        let mut conn = db::open(path)?;
+        // Every export carries the price table its `result_costs` view reads.
+        crate::cost::store::write_if_missing(&mut conn, &crate::cost::PriceTable::bundled())?;
         Ok(SqliteSink {
-            conn: db::open(path)?,
+            conn,
             insert: upsert_sql(),
             run_id: None,
         })

@@ -3,6 +3,9 @@
 mod harness;
 
 mod batch_ops;
+mod cost;
+mod cost_cli;
+mod cost_sql;
 mod fetch_columns;
 mod fetch_resume;
 mod fetch_retries;

@@ -1,0 +1,375 @@
+//! Printing a report: one function per format (table, JSON, CSV, Markdown), chosen by a match.
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use serde_json::{json, Map, Value};
+
+use super::money::Usd;
+use super::prices::PriceTable;
+use super::report::{Report, Totals};
+use crate::cli::ReportFormat;
+
+/// Renders `report` in `format`; the text ends with a newline.
+pub fn render(
+    report: &Report,
+    prices: &PriceTable,
+    format: ReportFormat,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        ReportFormat::Table => text_table(report, prices, false),
+        ReportFormat::Markdown => text_table(report, prices, true),
+        ReportFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&to_json(report, prices))?
+        ),
+        ReportFormat::Csv => csv(report)?,
+    })
+}
+
+/// The report as one JSON object: `rows`, `total`, `prices` and what was assumed.
+pub fn to_json(report: &Report, prices: &PriceTable) -> Value {
+    let rows: Vec<Value> = report
+        .groups
+        .iter()
+        .map(|g| {
+            let mut m = Map::new();
+            for (k, v) in report.keys.iter().zip(&g.key) {
+                m.insert(k.name().to_owned(), json!(v));
+            }
+            m.extend(totals_json(&g.totals));
+            Value::Object(m)
+        })
+        .collect();
+    let aliases: Vec<Value> = report
+        .aliases_used
+        .iter()
+        .map(|((w, to), n)| json!({"completion_window": w, "priced_as": to, "requests": n}))
+        .collect();
+    let unpriced: Vec<Value> = report
+        .unpriced
+        .iter()
+        .map(|u| json!({"model": u.model, "completion_window": u.window, "requests": u.requests}))
+        .collect();
+    let layers: Vec<Value> = prices
+        .layers
+        .iter()
+        .map(|o| json!({"file": o.file, "version": o.version, "source": o.source}))
+        .collect();
+    json!({
+        "keys": report.keys.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        "batch": report.batch,
+        "rows": rows,
+        "total": Value::Object(totals_json(&report.total)),
+        "prices": {"version": prices.version(), "source": prices.source(), "files": layers},
+        "assumptions": {
+            "default_window": report.default_window,
+            "assumed_window_requests": report.total.assumed_window_requests,
+            "window_aliases_used": aliases,
+        },
+        "unpriced": unpriced,
+        "not_fetched_requests": report.not_fetched_requests,
+    })
+}
+
+fn usd(v: Option<Usd>) -> Value {
+    v.map_or(Value::Null, |u| json!(u.to_f64()))
+}
+
+fn totals_json(t: &Totals) -> Map<String, Value> {
+    let anomalies: Map<String, Value> = t
+        .anomalies
+        .named()
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), json!(n)))
+        .collect();
+    let v = json!({
+        "requests": t.requests,
+        "input_tokens": t.input_tokens,
+        "input_cached_tokens": t.input_cached_tokens,
+        "output_tokens": t.output_tokens,
+        "output_reasoning_tokens": t.output_reasoning_tokens,
+        "cost_usd": usd(t.cost_usd()),
+        "priced_requests": t.priced_requests,
+        "unpriced_requests": t.unpriced_requests(),
+        "no_usage_requests": t.no_usage_requests,
+        "asap_cost_usd": usd(t.asap_cost_usd()),
+        "savings_usd": usd(t.savings_usd()),
+        "savings_ratio": t.savings_ratio(),
+        "savings_basis_requests": t.comparable_requests,
+        "cache_hit_ratio": t.cache_hit_ratio(),
+        "reasoning_share": t.reasoning_share(),
+        "assumed_window_requests": t.assumed_window_requests,
+        "anomalies": anomalies,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("json! of an object literal"),
+    }
+}
+
+/// Metric columns of the CSV, after the keys.
+const CSV_METRICS: &[&str] = &[
+    "requests",
+    "input_tokens",
+    "input_cached_tokens",
+    "output_tokens",
+    "output_reasoning_tokens",
+    "cost_usd",
+    "priced_requests",
+    "unpriced_requests",
+    "no_usage_requests",
+    "asap_cost_usd",
+    "savings_usd",
+    "cache_hit_ratio",
+    "reasoning_share",
+    "assumed_window_requests",
+    "cached_gt_input",
+    "reasoning_gt_output",
+    "total_ne_sum",
+    "alias_mismatch",
+];
+
+/// One CSV line per group (no total line, so a spreadsheet sum is right); money exact.
+fn csv(report: &Report) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = report.keys.iter().map(|k| k.name()).collect();
+    header.extend(CSV_METRICS);
+    w.write_record(&header)?;
+    let opt = |v: Option<Usd>| v.map(Usd::exact).unwrap_or_default();
+    let fl = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for g in &report.groups {
+        let t = &g.totals;
+        let mut rec: Vec<String> = g
+            .key
+            .iter()
+            .map(|k| k.clone().unwrap_or_default())
+            .collect();
+        rec.extend([
+            t.requests.to_string(),
+            t.input_tokens.to_string(),
+            t.input_cached_tokens.to_string(),
+            t.output_tokens.to_string(),
+            t.output_reasoning_tokens.to_string(),
+            opt(t.cost_usd()),
+            t.priced_requests.to_string(),
+            t.unpriced_requests().to_string(),
+            t.no_usage_requests.to_string(),
+            opt(t.asap_cost_usd()),
+            opt(t.savings_usd()),
+            fl(t.cache_hit_ratio()),
+            fl(t.reasoning_share()),
+            t.assumed_window_requests.to_string(),
+        ]);
+        rec.extend(t.anomalies.named().iter().map(|(_, n)| n.to_string()));
+        w.write_record(&rec)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Thousands separators: 1234567 → "1,234,567".
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn money(v: Option<Usd>) -> String {
+    v.map_or_else(
+        || "—".to_owned(),
+        |u| match u.rounded(4).strip_prefix('-') {
+            Some(abs) => format!("-${abs}"),
+            None => format!("${}", u.rounded(4)),
+        },
+    )
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |x| format!("{:.1}%", x * 100.0))
+}
+
+fn table_cells(t: &Totals) -> Vec<String> {
+    vec![
+        grouped(t.requests as i64),
+        grouped(t.input_tokens),
+        grouped(t.input_cached_tokens),
+        grouped(t.output_tokens),
+        grouped(t.output_reasoning_tokens),
+        money(t.cost_usd()),
+        money(t.asap_cost_usd()),
+        money(t.savings_usd()),
+        pct(t.cache_hit_ratio()),
+        pct(t.reasoning_share()),
+        grouped(t.unpriced_requests() as i64),
+        grouped(t.anomalies.sum() as i64),
+    ]
+}
+
+const TABLE_METRICS: &[&str] = &[
+    "requests",
+    "input",
+    "cached",
+    "output",
+    "reasoning",
+    "cost",
+    "at asap",
+    "saved",
+    "cache hit",
+    "reasoning %",
+    "unpriced",
+    "anomalies",
+];
+
+/// The terminal table (or Markdown), then the notes: prices used, warnings, assumptions.
+fn text_table(report: &Report, prices: &PriceTable, markdown: bool) -> String {
+    let mut table = Table::new();
+    table.load_style(if markdown {
+        presets::ASCII_MARKDOWN
+    } else {
+        presets::UTF8_FULL_CONDENSED
+    });
+    if !markdown {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    let nkeys = report.keys.len();
+    let mut header: Vec<&str> = report.keys.iter().map(|k| k.name()).collect();
+    header.extend(TABLE_METRICS);
+    table.set_header(header);
+    let row = |key: Vec<String>, t: &Totals| -> Vec<Cell> {
+        key.into_iter()
+            .map(Cell::new)
+            .chain(
+                table_cells(t)
+                    .into_iter()
+                    .map(|c| Cell::new(c).set_alignment(CellAlignment::Right)),
+            )
+            .collect()
+    };
+    for g in &report.groups {
+        let key = g
+            .key
+            .iter()
+            .map(|k| k.clone().unwrap_or_else(|| "(none)".into()))
+            .collect();
+        table.add_row(row(key, &g.totals));
+    }
+    let mut total_key = vec![String::new(); nkeys];
+    if let Some(first) = total_key.first_mut() {
+        *first = if markdown {
+            "**total**".into()
+        } else {
+            "total".into()
+        };
+    }
+    table.add_row(row(total_key, &report.total));
+    let notes = notes(report, prices);
+    let prefix = if markdown { "> " } else { "" };
+    let mut out = format!("{table}\n");
+    for n in notes {
+        out.push_str(&format!("{prefix}{n}\n"));
+    }
+    out
+}
+
+fn requests(n: u64) -> String {
+    format!("{n} request{}", if n == 1 { "" } else { "s" })
+}
+
+/// The lines under the table.
+fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
+    let t = &report.total;
+    let mut v = vec![format!(
+        "prices: version {}{}",
+        prices.version(),
+        prices
+            .source()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    )];
+    if prices.layers.len() > 1 {
+        let files: Vec<String> = prices
+            .layers
+            .iter()
+            .map(|o| format!("{} [{}]", o.file, o.version))
+            .collect();
+        v.push(format!("price files: {}", files.join(" over ")));
+    }
+    if t.unpriced_requests() > 0 {
+        let mut what: Vec<String> = report
+            .unpriced
+            .iter()
+            .take(5)
+            .map(|u| {
+                format!(
+                    "{} × '{}' ({})",
+                    u.model
+                        .as_deref()
+                        .map_or("no model".to_owned(), |m| format!("'{m}'")),
+                    u.window,
+                    u.requests
+                )
+            })
+            .collect();
+        if report.unpriced.len() > 5 {
+            what.push(format!("and {} more", report.unpriced.len() - 5));
+        }
+        if t.no_usage_requests > 0 {
+            what.push(format!("no usage object ({})", t.no_usage_requests));
+        }
+        let fix = if report.unpriced.is_empty() {
+            "their tokens are unknown"
+        } else {
+            "add their prices with --prices FILE"
+        };
+        v.push(format!(
+            "warning: {} of {} requests are unpriced and not in the cost: {}; {fix}",
+            t.unpriced_requests(),
+            t.requests,
+            what.join(", ")
+        ));
+    }
+    if t.assumed_window_requests > 0 {
+        v.push(format!(
+            "note: {} had no completion_window; priced as '{}' (Sail's documented batch default)",
+            requests(t.assumed_window_requests),
+            report.default_window
+        ));
+    }
+    for ((w, to), n) in &report.aliases_used {
+        v.push(format!(
+            "note: window '{w}' priced as '{to}' (alias) for {}",
+            requests(*n)
+        ));
+    }
+    if t.anomalies.sum() > 0 {
+        let parts: Vec<String> = t
+            .anomalies
+            .named()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        v.push(format!("anomalies in usage: {}", parts.join(", ")));
+    }
+    if report.not_fetched_requests > 0 {
+        v.push(format!(
+            "note: {} not fetched (pending, not_found or error) not counted",
+            requests(report.not_fetched_requests)
+        ));
+    }
+    if t.comparable_requests < t.priced_requests {
+        v.push(format!(
+            "note: 'at asap' and 'saved' cover the {} of {} priced requests whose model has an asap list price",
+            t.comparable_requests, t.priced_requests
+        ));
+    }
+    v
+}

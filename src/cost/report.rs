@@ -1,0 +1,323 @@
+//! The cost report: the scan's buckets (model × window × UTC day, plus the grouping keys)
+//! are each priced in integers and folded into the requested groups.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+
+use super::day;
+use super::money::{Rate, Usd};
+use super::prices::{normalize_window, Entry, PriceTable};
+use super::scan;
+
+/// A grouping key of `cost --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The response's model.
+    Model,
+    /// The window the row was priced in (the default when the row had none).
+    CompletionWindow,
+    /// The batch.
+    BatchId,
+    /// The response's own status (completed, failed, incomplete, ...).
+    Status,
+    /// The UTC day of the response's created_at.
+    Day,
+}
+
+impl Key {
+    /// Every key, in the order `--by` documents them.
+    pub const ALL: [Key; 5] = [
+        Key::Model,
+        Key::CompletionWindow,
+        Key::BatchId,
+        Key::Status,
+        Key::Day,
+    ];
+
+    /// The key's name, as typed after `--by` and used in JSON/CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::Model => "model",
+            Key::CompletionWindow => "completion_window",
+            Key::BatchId => "batch_id",
+            Key::Status => "status",
+            Key::Day => "day",
+        }
+    }
+
+    /// Parses a `--by` key (case-insensitive; `window` is accepted for completion_window).
+    pub fn parse(s: &str) -> Option<Key> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "window" {
+            return Some(Key::CompletionWindow);
+        }
+        Key::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Per-row anomaly flags, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Anomalies {
+    /// input_cached_tokens > input_tokens.
+    pub cached_gt_input: u64,
+    /// output_reasoning_tokens > output_tokens.
+    pub reasoning_gt_output: u64,
+    /// total_tokens ≠ input_tokens + output_tokens (where total is present).
+    pub total_ne_sum: u64,
+    /// prompt_tokens ≠ input_tokens or completion_tokens ≠ output_tokens (where present).
+    pub alias_mismatch: u64,
+}
+
+impl Anomalies {
+    /// Every flag as (name, count), in report order.
+    pub fn named(&self) -> [(&'static str, u64); 4] {
+        [
+            ("cached_gt_input", self.cached_gt_input),
+            ("reasoning_gt_output", self.reasoning_gt_output),
+            ("total_ne_sum", self.total_ne_sum),
+            ("alias_mismatch", self.alias_mismatch),
+        ]
+    }
+
+    /// Rows flagged, counting a row once per flag.
+    pub fn sum(&self) -> u64 {
+        self.named().iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, o: &Anomalies) {
+        self.cached_gt_input += o.cached_gt_input;
+        self.reasoning_gt_output += o.reasoning_gt_output;
+        self.total_ne_sum += o.total_ne_sum;
+        self.alias_mismatch += o.alias_mismatch;
+    }
+}
+
+/// The figures of one group (or of the whole report).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Fetched requests.
+    pub requests: u64,
+    /// Sum of input_tokens (cached included).
+    pub input_tokens: i64,
+    /// Sum of input_tokens_details.cached_tokens.
+    pub input_cached_tokens: i64,
+    /// Sum of output_tokens (reasoning included).
+    pub output_tokens: i64,
+    /// Sum of output_tokens_details.reasoning_tokens.
+    pub output_reasoning_tokens: i64,
+    /// Requests with usage and a price.
+    pub priced_requests: u64,
+    /// Requests fetched without a usage object (a subset of the unpriced).
+    pub no_usage_requests: u64,
+    /// Cost of the priced requests.
+    pub cost: Usd,
+    /// Priced requests whose model also has an `asap` list price.
+    pub comparable_requests: u64,
+    /// Cost of the comparable requests, at their own window's price.
+    pub comparable_cost: Usd,
+    /// Cost of the comparable requests at the `asap` list price.
+    pub asap_cost: Usd,
+    /// Requests with no completion_window, priced in the default window.
+    pub assumed_window_requests: u64,
+    /// Anomaly flag counts.
+    pub anomalies: Anomalies,
+}
+
+impl Totals {
+    /// Requests that got no price (unknown model/window, or no usage).
+    pub fn unpriced_requests(&self) -> u64 {
+        self.requests - self.priced_requests
+    }
+
+    /// The cost, `None` when no request is priced (never a silent 0).
+    pub fn cost_usd(&self) -> Option<Usd> {
+        (self.priced_requests > 0).then_some(self.cost)
+    }
+
+    /// What the comparable requests would have cost at `asap`; `None` when none is comparable.
+    pub fn asap_cost_usd(&self) -> Option<Usd> {
+        (self.comparable_requests > 0).then_some(self.asap_cost)
+    }
+
+    /// asap cost − own cost over the comparable requests.
+    pub fn savings_usd(&self) -> Option<Usd> {
+        (self.comparable_requests > 0).then(|| self.asap_cost - self.comparable_cost)
+    }
+
+    /// Savings as a fraction of the asap cost.
+    pub fn savings_ratio(&self) -> Option<f64> {
+        let (asap, saved) = (self.asap_cost_usd()?, self.savings_usd()?);
+        (asap.femto() > 0).then(|| saved.femto() as f64 / asap.femto() as f64)
+    }
+
+    /// Cached / input tokens.
+    pub fn cache_hit_ratio(&self) -> Option<f64> {
+        ratio(self.input_cached_tokens, self.input_tokens)
+    }
+
+    /// Reasoning / output tokens.
+    pub fn reasoning_share(&self) -> Option<f64> {
+        ratio(self.output_reasoning_tokens, self.output_tokens)
+    }
+
+    fn add(&mut self, o: &Totals) {
+        self.requests += o.requests;
+        self.input_tokens += o.input_tokens;
+        self.input_cached_tokens += o.input_cached_tokens;
+        self.output_tokens += o.output_tokens;
+        self.output_reasoning_tokens += o.output_reasoning_tokens;
+        self.priced_requests += o.priced_requests;
+        self.no_usage_requests += o.no_usage_requests;
+        self.cost += o.cost;
+        self.comparable_requests += o.comparable_requests;
+        self.comparable_cost += o.comparable_cost;
+        self.asap_cost += o.asap_cost;
+        self.assumed_window_requests += o.assumed_window_requests;
+        self.anomalies.add(&o.anomalies);
+    }
+}
+
+fn ratio(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The key values, in `--by` order (`None`: the row had no value).
+    pub key: Vec<Option<String>>,
+    /// Its figures.
+    pub totals: Totals,
+}
+
+/// A model × window with requests that got no price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpriced {
+    /// The model (`None`: the rows had none).
+    pub model: Option<String>,
+    /// The window looked up.
+    pub window: String,
+    /// Requests.
+    pub requests: u64,
+}
+
+/// A whole cost report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The grouping keys.
+    pub keys: Vec<Key>,
+    /// One entry per distinct key, sorted by key.
+    pub groups: Vec<Group>,
+    /// Everything.
+    pub total: Totals,
+    /// Which model × window pairs had no price, most requests first.
+    pub unpriced: Vec<Unpriced>,
+    /// (window, priced as) → requests priced through a window alias.
+    pub aliases_used: BTreeMap<(String, String), u64>,
+    /// The window assumed for rows with none.
+    pub default_window: String,
+    /// Rows of the export (after `--batch`) not counted because they are not `fetched`.
+    pub not_fetched_requests: u64,
+    /// The `--batch` filter, if any.
+    pub batch: Option<String>,
+}
+
+/// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
+fn price(billed: &[i64; 3], e: &Entry) -> Usd {
+    let rates: [Rate; 3] = [e.input, e.cached_input, e.output];
+    billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
+}
+
+/// Builds the report over the `results` table of an open export.
+pub fn build(
+    conn: &Connection,
+    prices: &PriceTable,
+    keys: &[Key],
+    batch: Option<&str>,
+) -> anyhow::Result<Report> {
+    let default = prices.default_window().to_owned();
+    let mut groups: BTreeMap<Vec<Option<String>>, Totals> = BTreeMap::new();
+    let mut unpriced: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
+    let mut aliases_used = BTreeMap::new();
+    let by = |k| keys.contains(&k);
+    let scanned = scan::scan(conn, batch, by(Key::BatchId), by(Key::Status))?;
+    for mut b in scanned.buckets {
+        let window = b
+            .window
+            .as_deref()
+            .map(normalize_window)
+            .filter(|w| !w.is_empty());
+        if window.is_none() {
+            b.totals.assumed_window_requests = b.totals.requests;
+        }
+        b.totals.no_usage_requests = b.totals.requests - b.usage_rows;
+        let window = window.unwrap_or_else(|| default.clone());
+        let own = b
+            .model
+            .as_deref()
+            .and_then(|m| prices.lookup(m, &window, b.day));
+        match own {
+            Some(m) if b.usage_rows > 0 => {
+                let t = &mut b.totals;
+                t.priced_requests = b.usage_rows;
+                t.cost = price(&b.billed, m.entry);
+                if m.via_alias {
+                    *aliases_used
+                        .entry((window.clone(), m.entry.window.clone()))
+                        .or_insert(0) += b.usage_rows;
+                }
+                let asap = b
+                    .model
+                    .as_deref()
+                    .and_then(|md| prices.lookup(md, "asap", b.day));
+                if let Some(a) = asap {
+                    t.comparable_requests = b.usage_rows;
+                    t.comparable_cost = t.cost;
+                    t.asap_cost = price(&b.billed, a.entry);
+                }
+            }
+            None if b.usage_rows > 0 => {
+                *unpriced
+                    .entry((b.model.clone(), window.clone()))
+                    .or_insert(0) += b.usage_rows;
+            }
+            _ => {}
+        }
+        let key = keys
+            .iter()
+            .map(|k| match k {
+                Key::Model => b.model.clone(),
+                Key::CompletionWindow => Some(window.clone()),
+                Key::BatchId => b.batch_id.clone(),
+                Key::Status => b.status.clone(),
+                Key::Day => b.day.map(day::format),
+            })
+            .collect();
+        groups.entry(key).or_default().add(&b.totals);
+    }
+    let mut total = Totals::default();
+    groups.values().for_each(|t| total.add(t));
+    let mut unpriced: Vec<Unpriced> = unpriced
+        .into_iter()
+        .map(|((model, window), requests)| Unpriced {
+            model,
+            window,
+            requests,
+        })
+        .collect();
+    unpriced.sort_by_key(|u| std::cmp::Reverse(u.requests));
+    Ok(Report {
+        keys: keys.to_vec(),
+        groups: groups
+            .into_iter()
+            .map(|(key, totals)| Group { key, totals })
+            .collect(),
+        total,
+        unpriced,
+        aliases_used,
+        default_window: default,
+        not_fetched_requests: scanned.not_fetched,
+        batch: batch.map(str::to_owned),
+    })
+}

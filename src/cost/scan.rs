@@ -1,0 +1,199 @@
+//! One pass over `results`: every row is folded into a bucket of rows that share model, raw
+//! window, UTC day and the optional keys (batch_id, status) — few enough to price exactly.
+//! Strings are interned as bytes, so the pass allocates per distinct value, not per row.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+
+use super::day;
+use super::report::{Anomalies, Totals};
+
+/// Fetched rows sharing the pricing and grouping keys; `totals` lacks the priced figures.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    /// The model.
+    pub model: Option<String>,
+    /// The window as stored (not normalised).
+    pub window: Option<String>,
+    /// UTC day of created_at.
+    pub day: Option<i64>,
+    /// The batch, when grouping by it.
+    pub batch_id: Option<String>,
+    /// The response status, when grouping by it.
+    pub status: Option<String>,
+    /// Billed tokens of the rows with usage: uncached input, cached input (capped to
+    /// [0, input]), output.
+    pub billed: [i64; 3],
+    /// Rows with both input_tokens and output_tokens.
+    pub usage_rows: u64,
+    /// Counts and token sums.
+    pub totals: Totals,
+}
+
+/// Every bucket, and how many rows were not `fetched`.
+pub struct Scan {
+    /// Buckets of fetched rows.
+    pub buckets: Vec<Bucket>,
+    /// Rows in another fetch_state (not counted).
+    pub not_fetched: u64,
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    /// 0 is NULL; other values get 1, 2, ... in order of appearance.
+    fn id(&mut self, v: ValueRef<'_>) -> u32 {
+        let owned;
+        let bytes: &[u8] = match v {
+            ValueRef::Null => return 0,
+            ValueRef::Text(b) | ValueRef::Blob(b) => b,
+            ValueRef::Integer(i) => {
+                owned = i.to_string();
+                owned.as_bytes()
+            }
+            ValueRef::Real(f) => {
+                owned = f.to_string();
+                owned.as_bytes()
+            }
+        };
+        if let Some(id) = self.ids.get(bytes) {
+            return *id;
+        }
+        self.names.push(String::from_utf8_lossy(bytes).into_owned());
+        let id = self.names.len() as u32;
+        self.ids.insert(bytes.into(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> Option<String> {
+        (id > 0).then(|| self.names[id as usize - 1].clone())
+    }
+}
+
+fn int(v: ValueRef<'_>) -> Option<i64> {
+    match v {
+        ValueRef::Integer(i) => Some(i),
+        ValueRef::Real(f) => Some(f as i64),
+        _ => None,
+    }
+}
+
+/// The scan's SQL; both forms are served by the covering index `results_cost` (migration
+/// 0002), so a report reads about 100 bytes a row, not the response bodies.
+fn query_sql(by_batch: bool) -> String {
+    let filter = if by_batch {
+        "WHERE batch_id = ?1"
+    } else {
+        "WHERE ?1 IS NULL"
+    };
+    format!(
+        "SELECT fetch_state, model, completion_window, created_at, batch_id, status, \
+         input_tokens, input_cached_tokens, output_tokens, output_reasoning_tokens, \
+         total_tokens, prompt_tokens, completion_tokens FROM results {filter}"
+    )
+}
+
+/// Scans `results` (only `batch` when given); `by_batch` / `by_status` keep those columns apart.
+pub fn scan(
+    conn: &Connection,
+    batch: Option<&str>,
+    by_batch: bool,
+    by_status: bool,
+) -> anyhow::Result<Scan> {
+    let sql = query_sql(batch.is_some());
+    let mut stmt = conn.prepare(&sql).context("preparing the cost query")?;
+    let mut strings = Interner::default();
+    let mut buckets: HashMap<(u32, u32, Option<i64>, u32, u32), Bucket> = HashMap::new();
+    let mut not_fetched = 0;
+    let mut rows = stmt.query([batch])?;
+    while let Some(r) = rows.next().context("reading the results table")? {
+        if r.get_ref(0)?.as_bytes().ok() != Some(b"fetched") {
+            not_fetched += 1;
+            continue;
+        }
+        let key = (
+            strings.id(r.get_ref(1)?),
+            strings.id(r.get_ref(2)?),
+            int(r.get_ref(3)?).map(day::of_unix),
+            if by_batch {
+                strings.id(r.get_ref(4)?)
+            } else {
+                0
+            },
+            if by_status {
+                strings.id(r.get_ref(5)?)
+            } else {
+                0
+            },
+        );
+        let t: [Option<i64>; 7] = std::array::from_fn(|i| r.get_ref(6 + i).ok().and_then(int));
+        add_row(buckets.entry(key).or_default(), t);
+    }
+    let buckets = buckets
+        .into_iter()
+        .map(|((m, w, d, b, s), mut bucket)| {
+            (bucket.model, bucket.window, bucket.day) = (strings.name(m), strings.name(w), d);
+            (bucket.batch_id, bucket.status) = (strings.name(b), strings.name(s));
+            bucket
+        })
+        .collect();
+    Ok(Scan {
+        buckets,
+        not_fetched,
+    })
+}
+
+/// Folds one fetched row into its bucket. `t`: input, cached, output, reasoning, total,
+/// prompt, completion. NULLs follow SQL: a flag with a NULL operand is not raised.
+fn add_row(b: &mut Bucket, t: [Option<i64>; 7]) {
+    let [input, cached, output, reasoning, total, prompt, completion] = t;
+    let s = &mut b.totals;
+    s.requests += 1;
+    s.input_tokens += input.unwrap_or(0);
+    s.input_cached_tokens += cached.unwrap_or(0);
+    s.output_tokens += output.unwrap_or(0);
+    s.output_reasoning_tokens += reasoning.unwrap_or(0);
+    if let (Some(i), Some(o)) = (input, output) {
+        let bc = cached.unwrap_or(0).min(i).max(0);
+        b.billed[0] += i - bc;
+        b.billed[1] += bc;
+        b.billed[2] += o;
+        b.usage_rows += 1;
+    }
+    let gt = |a: Option<i64>, b: Option<i64>| matches!((a, b), (Some(a), Some(b)) if a > b);
+    let ne = |a: Option<i64>, b: Option<i64>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    let a: &mut Anomalies = &mut s.anomalies;
+    a.cached_gt_input += u64::from(gt(cached, input));
+    a.reasoning_gt_output += u64::from(gt(reasoning, output));
+    a.total_ne_sum += u64::from(ne(total, input.zip(output).map(|(i, o)| i + o)));
+    a.alias_mismatch += u64::from(ne(prompt, input) || ne(completion, output));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_reads_the_covering_index_not_the_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        for by_batch in [false, true] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", query_sql(by_batch)))
+                .unwrap()
+                .query_map([Option::<String>::None], |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(plan.len(), 1, "{plan:?}");
+            assert!(plan[0].contains("COVERING INDEX results_cost"), "{plan:?}");
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! A Parquet export and a SQLite export of the same batch give identical cost reports.
+//! Both are written by the real binary from the same mock API, then priced by `cost`.
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::harness::*;
+
+/// A completed response with this model, window (None: no metadata window) and creation time.
+fn body(id: &str, model: &str, window: Option<&str>, created: i64, u: [i64; 4]) -> Value {
+    let mut b = completed(id, u[0], u[1], u[2], u[3]);
+    b["model"] = json!(model);
+    b["created_at"] = json!(created);
+    b["metadata"] = match window {
+        Some(w) => json!({"completion_window": w}),
+        None => json!({"job": "eval"}),
+    };
+    b
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
+    let server = MockServer::start().await;
+    let t0 = 1_790_000_000;
+    let items = vec![
+        ("a1", body("a1", "zai-org/GLM-5.3", Some("flex"), t0, [1_000_000, 400_000, 200_000, 150_000])),
+        ("a2", body("a2", "zai-org/GLM-5.3", None, t0, [2_000_000, 0, 1_000_000, 0])),
+        ("a3", body("a3", "moonshotai/Kimi-K3", Some("balanced"), t0 + 86_400, [100_000, 50_000, 10_000, 10_000])),
+        ("a4", body("a4", "acme/unknown-1", Some("flex"), t0, [1_000, 0, 1_000, 0])),
+        ("a5", body("a5", "zai-org/GLM-5.3", Some("24h"), t0 + 86_400, [100, 0, 100, 0])),
+    ];
+    serve_results(&server, "batch_p", &items).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/batches/batch_p/gone"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"message": "not found", "type": "not_found"}})))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids = manifest(dir.path(), &["a1", "a2", "a3", "a4", "a5", "gone"]);
+    let mut reports = Vec::new();
+    for out in ["x.sqlite", "x.parquet"] {
+        let file = dir.path().join(out);
+        let fetch = run(&["fetch", "batch_p", "-m", ids.to_str().unwrap(), "-o", file.to_str().unwrap(), "--base-url", &base(&server)]).await;
+        assert_eq!(fetch.code, 3, "one id is not found: {fetch:?}");
+        let mut formats = Vec::new();
+        for (format, by) in [("json", "model,completion_window"), ("json", "day,batch_id,status"), ("csv", "model"), ("markdown", "model")] {
+            let r = run(&["cost", file.to_str().unwrap(), "--format", format, "--by", by]).await;
+            assert_eq!(r.code, 0, "{out} {format}: {r:?}");
+            formats.push(r.stdout);
+        }
+        reports.push(formats);
+    }
+    let sqlite: Value = serde_json::from_str(&reports[0][0]).unwrap();
+    // 0.632 + 3.50 + 0.21 + 0.00022; the unknown model is unpriced.
+    assert_eq!(sqlite["total"]["cost_usd"], 4.34222);
+    assert_eq!(sqlite["total"]["unpriced_requests"], 1);
+    assert_eq!(sqlite["not_fetched_requests"], 1);
+    for (s, p) in reports[0].iter().zip(&reports[1]) {
+        assert_eq!(s, p, "SQLite and Parquet reports differ");
+    }
+}
