@@ -1,0 +1,219 @@
+//! Merging sorted sources of export rows (the previous output, checkpoint parts) into one
+//! sorted stream with one row per `(batch_id, custom_id)`, in bounded memory: each source
+//! holds one record batch at a time.
+
+use anyhow::{bail, Context};
+use arrow_array::cast::AsArray;
+use arrow_array::{RecordBatch, StringArray};
+
+use super::schema;
+use crate::row::FetchState;
+
+/// Rows per merged output batch at most.
+const OUT_ROWS: usize = 4096;
+/// Bytes of raw_json + output_text per merged output batch at most.
+const OUT_BYTES: usize = 8 << 20;
+
+/// Batches of the export schema, in key order within and across batches.
+pub type Batches = Box<dyn Iterator<Item = anyhow::Result<RecordBatch>> + Send>;
+
+/// Whether a row in state `new` replaces a stored row in state `old`: the SQLite sink's
+/// rule, so a failed refetch never destroys a fetched result.
+pub fn replaces(new: &str, old: &str) -> bool {
+    new == FetchState::Fetched.as_str() || old != FetchState::Fetched.as_str()
+}
+
+/// One sorted source, positioned on a row.
+pub struct Cursor {
+    name: String,
+    batches: Batches,
+    batch: RecordBatch,
+    bid: StringArray,
+    cid: StringArray,
+    state: StringArray,
+    pos: usize,
+    last: Option<(String, String)>,
+    slot: usize,
+}
+
+impl Cursor {
+    /// A cursor on the first row of `batches`; `None` when the source is empty. `name`
+    /// names the source in errors.
+    pub fn open(name: String, mut batches: Batches) -> anyhow::Result<Option<Cursor>> {
+        loop {
+            match batches.next() {
+                None => return Ok(None),
+                Some(b) => {
+                    let b = b.with_context(|| format!("reading '{name}'"))?;
+                    if b.num_rows() == 0 {
+                        continue;
+                    }
+                    let empty = StringArray::from(Vec::<&str>::new());
+                    let mut c = Cursor {
+                        name,
+                        batches,
+                        batch: b,
+                        bid: empty.clone(),
+                        cid: empty.clone(),
+                        state: empty,
+                        pos: 0,
+                        last: None,
+                        slot: usize::MAX,
+                    };
+                    c.load_keys();
+                    return Ok(Some(c));
+                }
+            }
+        }
+    }
+
+    fn load_keys(&mut self) {
+        let b = &self.batch;
+        self.bid = b.column(schema::index_of("batch_id")).as_string::<i32>().clone();
+        self.cid = b.column(schema::index_of("custom_id")).as_string::<i32>().clone();
+        self.state = b.column(schema::index_of("fetch_state")).as_string::<i32>().clone();
+    }
+
+    fn key(&self) -> (&str, &str) {
+        (self.bid.value(self.pos), self.cid.value(self.pos))
+    }
+
+    fn state(&self) -> &str {
+        self.state.value(self.pos)
+    }
+
+    /// Moves to the next row; `false` at the end. Fails if the source is not strictly
+    /// sorted by key (a file sail-export did not write).
+    fn advance(&mut self) -> anyhow::Result<bool> {
+        if self.pos + 1 < self.batch.num_rows() {
+            let (p, q) = (self.pos, self.pos + 1);
+            self.pos = q;
+            if (self.bid.value(q), self.cid.value(q)) <= (self.bid.value(p), self.cid.value(p)) {
+                return Err(self.unsorted());
+            }
+            return Ok(true);
+        }
+        let (b, c) = self.key();
+        self.last = Some((b.to_owned(), c.to_owned()));
+        loop {
+            match self.batches.next() {
+                None => return Ok(false),
+                Some(b) => {
+                    let b = b.with_context(|| format!("reading '{}'", self.name))?;
+                    if b.num_rows() == 0 {
+                        continue;
+                    }
+                    self.batch = b;
+                    self.pos = 0;
+                    self.slot = usize::MAX;
+                    self.load_keys();
+                    if let Some((lb, lc)) = &self.last {
+                        if self.key() <= (lb.as_str(), lc.as_str()) {
+                            return Err(self.unsorted());
+                        }
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    fn unsorted(&self) -> anyhow::Error {
+        let (b, c) = self.key();
+        crate::error::UsageError::new(format!(
+            "'{}' is not sorted by (batch_id, custom_id) at ('{b}', '{c}'); it was not written \
+             by sail-export: choose another -o/--out or move it away",
+            self.name
+        ))
+        .into()
+    }
+}
+
+/// Merges `sources` (oldest first) into batches of one row per key, in key order, handing
+/// each to `emit`. For a key present in several sources the newest row wins unless it would
+/// replace a fetched row with a non-fetched one. Returns the rows emitted.
+pub fn merge(
+    mut sources: Vec<Cursor>,
+    mut emit: impl FnMut(RecordBatch) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut held: Vec<RecordBatch> = Vec::new();
+    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(OUT_ROWS);
+    let (mut bytes, mut total) = (0usize, 0u64);
+    let (raw, text) = (schema::index_of("raw_json"), schema::index_of("output_text"));
+    let mut at: Vec<usize> = Vec::with_capacity(sources.len());
+    while !sources.is_empty() {
+        at.clear();
+        for (i, c) in sources.iter().enumerate() {
+            match at.first() {
+                Some(&m) if c.key() > sources[m].key() => {}
+                Some(&m) if c.key() == sources[m].key() => at.push(i),
+                _ => {
+                    at.clear();
+                    at.push(i);
+                }
+            }
+        }
+        let mut win = at[0];
+        for &i in &at[1..] {
+            if replaces(sources[i].state(), sources[win].state()) {
+                win = i;
+            }
+        }
+        let w = &mut sources[win];
+        if w.slot == usize::MAX {
+            w.slot = held.len();
+            held.push(w.batch.clone());
+        }
+        picks.push((w.slot, w.pos));
+        bytes += text_len(&w.batch, raw, w.pos) + text_len(&w.batch, text, w.pos);
+        for &i in at.iter().rev() {
+            if !sources[i].advance()? {
+                sources.remove(i);
+            }
+        }
+        if picks.len() >= OUT_ROWS || bytes >= OUT_BYTES {
+            total += flush(&mut held, &mut picks, &mut sources, &mut emit)?;
+            bytes = 0;
+        }
+    }
+    total += flush(&mut held, &mut picks, &mut sources, &mut emit)?;
+    Ok(total)
+}
+
+fn text_len(batch: &RecordBatch, col: usize, row: usize) -> usize {
+    let a = batch.column(col).as_string::<i32>();
+    let o = a.value_offsets();
+    (o[row + 1] - o[row]) as usize
+}
+
+/// Builds the picked rows into one batch, emits it, and keeps only the batches the
+/// sources still stand on.
+fn flush(
+    held: &mut Vec<RecordBatch>,
+    picks: &mut Vec<(usize, usize)>,
+    sources: &mut [Cursor],
+    emit: &mut impl FnMut(RecordBatch) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let n = picks.len() as u64;
+    if n > 0 {
+        let refs: Vec<&RecordBatch> = held.iter().collect();
+        let out = arrow_select::interleave::interleave_record_batch(&refs, picks)
+            .context("merging rows")?;
+        emit(out)?;
+    }
+    picks.clear();
+    held.clear();
+    for c in sources.iter_mut() {
+        c.slot = usize::MAX;
+    }
+    Ok(n)
+}
+
+/// Fails unless every batch of a source has the export schema exactly.
+pub fn exact(name: &str, batch: RecordBatch) -> anyhow::Result<RecordBatch> {
+    if let Err(e) = schema::check_exact(batch.schema().as_ref()) {
+        bail!("'{name}' is not a sail-export Parquet export: {e}");
+    }
+    RecordBatch::try_new(schema::schema(), batch.columns().to_vec())
+        .with_context(|| format!("reading '{name}'"))
+}

@@ -1,0 +1,228 @@
+//! The checkpoint beside a Parquet output: a folder of sorted Arrow IPC parts, one per
+//! `write`, compacted as they accumulate. A part appears under its final name only once it
+//! is complete (written to a temporary name, then renamed), so a killed process leaves
+//! every committed part readable and loses only the write in flight.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow_ipc::reader::FileReader;
+use arrow_ipc::writer::FileWriter;
+
+use super::merge::{self, Batches, Cursor};
+use super::schema;
+use crate::row::Row;
+
+/// Parts of one level merged into one part of the next level, when this many accumulate.
+const FAN_IN: usize = 8;
+
+/// One complete part: rows of writes `lo..=hi`, merged `level` times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    level: u32,
+    lo: u64,
+    hi: u64,
+}
+
+impl Part {
+    fn file_name(&self) -> String {
+        format!("{:02}-{:012}-{:012}.arrow", self.level, self.lo, self.hi)
+    }
+
+    fn parse(name: &str) -> Option<Part> {
+        let stem = name.strip_suffix(".arrow")?;
+        let mut it = stem.split('-');
+        let part = Part {
+            level: it.next()?.parse().ok()?,
+            lo: it.next()?.parse().ok()?,
+            hi: it.next()?.parse().ok()?,
+        };
+        (it.next().is_none() && part.lo <= part.hi).then_some(part)
+    }
+
+    /// Whether this part's writes are all in `other` (a leftover input of a compaction
+    /// that completed but was killed before removing its inputs).
+    fn within(&self, other: &Part) -> bool {
+        self != other && other.lo <= self.lo && self.hi <= other.hi
+    }
+}
+
+/// The checkpoint folder and its parts, oldest first.
+pub struct Parts {
+    dir: PathBuf,
+    parts: Vec<Part>,
+    next: u64,
+}
+
+impl Parts {
+    /// Opens (creating if needed) the checkpoint folder `dir`, recovering from a killed
+    /// run: unfinished temporary files and already-merged inputs are removed.
+    pub fn open(dir: &Path) -> anyhow::Result<Parts> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("creating the checkpoint folder '{}'", dir.display()))?;
+        let mut parts = Vec::new();
+        for entry in fs::read_dir(dir).with_context(|| format!("reading '{}'", dir.display()))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match Part::parse(&name) {
+                Some(p) => parts.push(p),
+                None if name.ends_with(".tmp") => fs::remove_file(entry.path())?,
+                None => {}
+            }
+        }
+        let leftovers: Vec<Part> = parts
+            .iter()
+            .filter(|p| parts.iter().any(|o| p.within(o)))
+            .cloned()
+            .collect();
+        for p in &leftovers {
+            fs::remove_file(dir.join(p.file_name()))?;
+        }
+        parts.retain(|p| !leftovers.contains(p));
+        parts.sort_by_key(|p| p.lo);
+        let next = parts.iter().map(|p| p.hi + 1).max().unwrap_or(1);
+        Ok(Parts {
+            dir: dir.to_owned(),
+            parts,
+            next,
+        })
+    }
+
+    /// Whether there is no part.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The checkpoint folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stores `rows` as one new part (sorted, one row per key, later rows replacing
+    /// earlier ones by the upsert rule), then compacts.
+    pub fn add(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| key(&rows[a]).cmp(&key(&rows[b])));
+        let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+        for i in order {
+            match kept.last_mut() {
+                Some(k) if key(&rows[*k]) == key(&rows[i]) => {
+                    if merge::replaces(rows[i].fetch_state.as_str(), rows[*k].fetch_state.as_str()) {
+                        *k = i;
+                    }
+                }
+                _ => kept.push(i),
+            }
+        }
+        let part = Part {
+            level: 0,
+            lo: self.next,
+            hi: self.next,
+        };
+        self.next += 1;
+        let batch = schema::to_batch(rows, &kept);
+        self.write_part(&part, |w| w.write(&batch).map_err(Into::into))?;
+        self.parts.push(part);
+        self.compact()
+    }
+
+    /// Merges the newest `FAN_IN` parts while they share a level, so the number of parts
+    /// (and of batches held by the final merge) grows with the log of the writes.
+    fn compact(&mut self) -> anyhow::Result<()> {
+        loop {
+            let n = self.parts.len();
+            if n < FAN_IN {
+                return Ok(());
+            }
+            let group = &self.parts[n - FAN_IN..];
+            let level = group[0].level;
+            if group.iter().any(|p| p.level != level) {
+                return Ok(());
+            }
+            let merged = Part {
+                level: level + 1,
+                lo: group[0].lo,
+                hi: group[FAN_IN - 1].hi,
+            };
+            let inputs: Vec<Part> = group.to_vec();
+            let cursors = self.cursors(&inputs)?;
+            self.write_part(&merged, |w| {
+                merge::merge(cursors, |b| w.write(&b).map_err(Into::into)).map(drop)
+            })?;
+            for p in &inputs {
+                fs::remove_file(self.dir.join(p.file_name()))?;
+            }
+            self.parts.truncate(n - FAN_IN);
+            self.parts.push(merged);
+        }
+    }
+
+    /// Writes a part under a temporary name, then renames it into place.
+    fn write_part(
+        &self,
+        part: &Part,
+        fill: impl FnOnce(&mut FileWriter<BufWriter<File>>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let path = self.dir.join(part.file_name());
+        let tmp = path.with_extension("tmp");
+        let file = File::create(&tmp)
+            .with_context(|| format!("creating checkpoint part '{}'", tmp.display()))?;
+        let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema::schema())?;
+        fill(&mut w)?;
+        w.finish()?;
+        w.into_inner()?
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("writing a checkpoint part")?;
+        fs::rename(&tmp, &path)
+            .with_context(|| format!("renaming checkpoint part '{}'", tmp.display()))?;
+        Ok(())
+    }
+
+    /// Cursors over every part, oldest first.
+    pub fn all_cursors(&self) -> anyhow::Result<Vec<Cursor>> {
+        self.cursors(&self.parts)
+    }
+
+    fn cursors(&self, parts: &[Part]) -> anyhow::Result<Vec<Cursor>> {
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            let path = self.dir.join(p.file_name());
+            if let Some(c) = Cursor::open(path.display().to_string(), read_part(&path, None)?)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every batch of every part, oldest first, reading only `columns` of each.
+    pub fn scan(&self, columns: Vec<usize>) -> anyhow::Result<Vec<Batches>> {
+        self.parts
+            .iter()
+            .map(|p| read_part(&self.dir.join(p.file_name()), Some(columns.clone())))
+            .collect()
+    }
+
+    /// Removes the checkpoint folder and everything in it.
+    pub fn remove(self) -> anyhow::Result<()> {
+        fs::remove_dir_all(&self.dir)
+            .with_context(|| format!("removing the checkpoint folder '{}'", self.dir.display()))
+    }
+}
+
+fn key(r: &Row) -> (&str, &str) {
+    (&r.batch_id, &r.custom_id)
+}
+
+/// The batches of one part file.
+fn read_part(path: &Path, columns: Option<Vec<usize>>) -> anyhow::Result<Batches> {
+    let file = File::open(path).with_context(|| format!("opening '{}'", path.display()))?;
+    let reader = FileReader::try_new_buffered(file, columns)
+        .with_context(|| format!("reading checkpoint part '{}'", path.display()))?;
+    Ok(Box::new(reader.map(|b| b.map_err(Into::into))))
+}
