@@ -20,7 +20,11 @@ fn row(i: usize, raw: bool) -> Row {
     let id = format!("req-{i:08}");
     let input = 200 + (i * 7919) % 4000;
     let output = 50 + (i * 104729) % 1500;
-    let model = ["zai-org/GLM-5.3", "moonshotai/Kimi-K2.5", "deepseek-ai/DeepSeek-V3.2"][i % 3];
+    let model = [
+        "zai-org/GLM-5.3",
+        "moonshotai/Kimi-K2.5",
+        "deepseek-ai/DeepSeek-V3.2",
+    ][i % 3];
     let body = serde_json::json!({
         "id": format!("resp_{id}"),
         "object": "response",
@@ -46,7 +50,9 @@ fn row(i: usize, raw: bool) -> Row {
         // Pad with varied text up to ~2 KB, as a long answer would.
         let mut k = i;
         while s.len() < 2048 {
-            k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             s.push_str(&format!(" tok{:x}", k >> 40));
         }
         s
@@ -85,8 +91,9 @@ fn parquet_writer(path: &Path, rows: &[Row]) -> f64 {
     use sail_export::sink::parquet::{schema, writer_properties};
     let t = Instant::now();
     let file = std::fs::File::create(path).expect("create");
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema::schema(), Some(writer_properties(None)))
-        .expect("writer");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, schema::schema(), Some(writer_properties(None)))
+            .expect("writer");
     for chunk in rows.chunks(CHUNK) {
         let order: Vec<usize> = (0..chunk.len()).collect();
         w.write(&schema::to_batch(chunk, &order)).expect("write");
@@ -107,6 +114,7 @@ fn rss_child(n: usize, raw: bool) {
         s.write(&chunk).expect("write");
         i += CHUNK;
     }
+    eprintln!("after writes: {}", vm_hwm_kib());
     s.finish(&Summary::default()).expect("finish");
     println!("{}", vm_hwm_kib());
 }
@@ -126,8 +134,15 @@ fn rss(n: usize, raw: bool) -> u64 {
         .args(["rss", &n.to_string(), if raw { "raw" } else { "noraw" }])
         .output()
         .expect("run child");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("KiB")
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("KiB")
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -149,15 +164,33 @@ fn main() {
     println!("sink_bench: {n} rows per case, writes of {CHUNK} rows");
     for raw in [false, true] {
         let data = rows(n, raw);
-        let label = if raw { "with ~2 KB raw_json" } else { "without raw_json" };
-        let sq = through_sink(&dir.path().join(format!("s{raw}.sqlite")), Format::Sqlite, &data);
+        let label = if raw {
+            "with ~2 KB raw_json"
+        } else {
+            "without raw_json"
+        };
+        let sq = through_sink(
+            &dir.path().join(format!("s{raw}.sqlite")),
+            Format::Sqlite,
+            &data,
+        );
         let pw = parquet_writer(&dir.path().join(format!("w{raw}.parquet")), &data);
-        let ps = through_sink(&dir.path().join(format!("p{raw}.parquet")), Format::Parquet, &data);
+        let ps = through_sink(
+            &dir.path().join(format!("p{raw}.parquet")),
+            Format::Parquet,
+            &data,
+        );
         let target = if raw { 50_000.0 } else { 300_000.0 };
         println!("{label}:");
-        println!("  sqlite sink            {sq:>10.0} rows/s  (target >= 200000: {})", verdict(sq >= 200_000.0));
+        println!(
+            "  sqlite sink            {sq:>10.0} rows/s  (target >= 200000: {})",
+            verdict(sq >= 200_000.0)
+        );
         println!("  parquet writer alone   {pw:>10.0} rows/s");
-        println!("  parquet sink, e2e      {ps:>10.0} rows/s  (target >= {target:.0}: {})", verdict(ps >= target));
+        println!(
+            "  parquet sink, e2e      {ps:>10.0} rows/s  (target >= {target:.0}: {})",
+            verdict(ps >= target)
+        );
     }
     for raw in [false, true] {
         let (small, big) = (rss(10_000, raw), rss(100_000, raw));

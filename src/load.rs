@@ -22,7 +22,9 @@ pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u
         pq::open_export(f, false)?;
     }
     let sql = upsert_sql();
-    let tx = conn.transaction().context("starting the load transaction")?;
+    let tx = conn
+        .transaction()
+        .context("starting the load transaction")?;
     let mut total = 0u64;
     for f in files {
         total += load_file(&tx, &sql, f)?;
@@ -43,7 +45,10 @@ fn load_file(conn: &Connection, sql: &str, path: &PathBuf) -> anyhow::Result<u64
     let mut n = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| {
-            UsageError::new(format!("'{}' cannot be read as Parquet: {e}", path.display()))
+            UsageError::new(format!(
+                "'{}' cannot be read as Parquet: {e}",
+                path.display()
+            ))
         })?;
         let view = View::new(&batch, &proj)
             .map_err(|e| UsageError::new(format!("'{}': {e}", path.display())))?;

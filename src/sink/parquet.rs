@@ -30,12 +30,13 @@ use crate::error::UsageError;
 use crate::row::{FetchState, Row};
 use crate::summary::Summary;
 
-/// Rows per row group at most.
-pub const ROW_GROUP_ROWS: usize = 32 * 1024;
+/// Rows per row group at most. The writer holds one row group in memory, so this also
+/// bounds its memory whatever the size of the export.
+pub const ROW_GROUP_ROWS: usize = 8 * 1024;
 /// Encoded bytes per row group at most (raw_json can make rows large).
-pub const ROW_GROUP_BYTES: usize = 32 << 20;
+pub const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Rows per batch when reading an export back.
-pub const READ_BATCH_ROWS: usize = 1024;
+pub const READ_BATCH_ROWS: usize = 256;
 /// Columns whose values are mostly unique: dictionary encoding would only cost time.
 const NO_DICTIONARY: &[&str] = &[
     "custom_id",
@@ -60,7 +61,9 @@ impl ParquetSink {
     pub fn open(path: &Path) -> anyhow::Result<ParquetSink> {
         let name = path
             .file_name()
-            .ok_or_else(|| UsageError::new(format!("-o/--out '{}' is not a file name", path.display())))?
+            .ok_or_else(|| {
+                UsageError::new(format!("-o/--out '{}' is not a file name", path.display()))
+            })?
             .to_string_lossy()
             .into_owned();
         let dir = match path.parent() {
@@ -98,7 +101,10 @@ impl ParquetSink {
     /// Merges the previous output and the parts into the temporary file, then renames it
     /// over the output.
     fn write_output(&mut self) -> anyhow::Result<u64> {
-        let parts = self.parts.as_ref().context("the Parquet sink was already finished")?;
+        let parts = self
+            .parts
+            .as_ref()
+            .context("the Parquet sink was already finished")?;
         let mut sources: Vec<Cursor> = Vec::new();
         if self.base {
             let name = self.out.display().to_string();
@@ -116,7 +122,11 @@ impl ParquetSink {
             .with_context(|| format!("syncing '{}'", self.tmp.display()))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.out).with_context(|| {
-            format!("renaming '{}' to '{}'", self.tmp.display(), self.out.display())
+            format!(
+                "renaming '{}' to '{}'",
+                self.tmp.display(),
+                self.out.display()
+            )
         })?;
         if let Some(dir) = self.tmp.parent() {
             // The rename is durable once the folder is synced.
@@ -131,7 +141,10 @@ impl ParquetSink {
             env!("CARGO_PKG_VERSION").to_owned(),
         )];
         if !self.options_json.is_empty() {
-            meta.push(KeyValue::new("sail_export.run".to_owned(), self.options_json.clone()));
+            meta.push(KeyValue::new(
+                "sail_export.run".to_owned(),
+                self.options_json.clone(),
+            ));
         }
         writer_properties(Some(meta))
     }
@@ -141,7 +154,9 @@ impl ParquetSink {
 /// are unique.
 pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
@@ -158,19 +173,26 @@ pub fn open_export(
     path: &Path,
     exact: bool,
 ) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<usize>)> {
-    let file = File::open(path).map_err(|e| UsageError::new(format!("cannot open '{}': {e}", path.display())))?;
+    let file = File::open(path)
+        .map_err(|e| UsageError::new(format!("cannot open '{}': {e}", path.display())))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
         UsageError::new(format!("'{}' is not a Parquet file ({e})", path.display()))
     })?;
     let checked = match exact {
-        true => schema::check_exact(builder.schema()).and_then(|_| schema::project(builder.schema())),
+        true => {
+            schema::check_exact(builder.schema()).and_then(|_| schema::project(builder.schema()))
+        }
         false => schema::project(builder.schema()),
     };
     let proj = checked.map_err(|e| {
         UsageError::new(format!(
             "'{}' is not a sail-export Parquet export: {e}{}",
             path.display(),
-            if exact { "; choose another -o/--out or move the file away" } else { "" }
+            if exact {
+                "; choose another -o/--out or move the file away"
+            } else {
+                ""
+            }
         ))
     })?;
     Ok((builder, proj))
@@ -196,7 +218,11 @@ fn read_export(path: &Path, columns: Option<usize>) -> anyhow::Result<Batches> {
 }
 
 /// Adds to `ids` the custom_ids of `batch_id` in state `fetched` found in `batches`.
-fn collect_fetched(batches: Batches, batch_id: &str, ids: &mut HashSet<String>) -> anyhow::Result<()> {
+fn collect_fetched(
+    batches: Batches,
+    batch_id: &str,
+    ids: &mut HashSet<String>,
+) -> anyhow::Result<()> {
     let fetched = FetchState::Fetched.as_str();
     for b in batches {
         let b = b?;

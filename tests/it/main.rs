@@ -3,3 +3,5 @@
 mod harness;
 
 mod fetch_smoke;
+mod parquet;
+mod parquet_load;

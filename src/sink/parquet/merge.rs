@@ -9,10 +9,10 @@ use arrow_array::{RecordBatch, StringArray};
 use super::schema;
 use crate::row::FetchState;
 
-/// Rows per merged output batch at most.
-const OUT_ROWS: usize = 4096;
+/// Rows per merged output batch at most: small batches keep what every source holds small.
+pub const OUT_ROWS: usize = 64;
 /// Bytes of raw_json + output_text per merged output batch at most.
-const OUT_BYTES: usize = 8 << 20;
+const OUT_BYTES: usize = 256 << 10;
 
 /// Batches of the export schema, in key order within and across batches.
 pub type Batches = Box<dyn Iterator<Item = anyhow::Result<RecordBatch>> + Send>;
@@ -69,9 +69,18 @@ impl Cursor {
 
     fn load_keys(&mut self) {
         let b = &self.batch;
-        self.bid = b.column(schema::index_of("batch_id")).as_string::<i32>().clone();
-        self.cid = b.column(schema::index_of("custom_id")).as_string::<i32>().clone();
-        self.state = b.column(schema::index_of("fetch_state")).as_string::<i32>().clone();
+        self.bid = b
+            .column(schema::index_of("batch_id"))
+            .as_string::<i32>()
+            .clone();
+        self.cid = b
+            .column(schema::index_of("custom_id"))
+            .as_string::<i32>()
+            .clone();
+        self.state = b
+            .column(schema::index_of("fetch_state"))
+            .as_string::<i32>()
+            .clone();
     }
 
     fn key(&self) -> (&str, &str) {
@@ -139,7 +148,10 @@ pub fn merge(
     let mut held: Vec<RecordBatch> = Vec::new();
     let mut picks: Vec<(usize, usize)> = Vec::with_capacity(OUT_ROWS);
     let (mut bytes, mut total) = (0usize, 0u64);
-    let (raw, text) = (schema::index_of("raw_json"), schema::index_of("output_text"));
+    let (raw, text) = (
+        schema::index_of("raw_json"),
+        schema::index_of("output_text"),
+    );
     let mut at: Vec<usize> = Vec::with_capacity(sources.len());
     while !sources.is_empty() {
         at.clear();

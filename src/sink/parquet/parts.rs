@@ -16,7 +16,7 @@ use super::schema;
 use crate::row::Row;
 
 /// Parts of one level merged into one part of the next level, when this many accumulate.
-const FAN_IN: usize = 8;
+const FAN_IN: usize = 16;
 
 /// One complete part: rows of writes `lo..=hi`, merged `level` times.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,8 @@ impl Parts {
         for i in order {
             match kept.last_mut() {
                 Some(k) if key(&rows[*k]) == key(&rows[i]) => {
-                    if merge::replaces(rows[i].fetch_state.as_str(), rows[*k].fetch_state.as_str()) {
+                    if merge::replaces(rows[i].fetch_state.as_str(), rows[*k].fetch_state.as_str())
+                    {
                         *k = i;
                     }
                 }
@@ -126,7 +127,14 @@ impl Parts {
         };
         self.next += 1;
         let batch = schema::to_batch(rows, &kept);
-        self.write_part(&part, |w| w.write(&batch).map_err(Into::into))?;
+        self.write_part(&part, |w| {
+            // Small batches: the merge holds one batch of every part at a time.
+            for off in (0..batch.num_rows()).step_by(merge::OUT_ROWS) {
+                let len = merge::OUT_ROWS.min(batch.num_rows() - off);
+                w.write(&batch.slice(off, len))?;
+            }
+            Ok(())
+        })?;
         self.parts.push(part);
         self.compact()
     }
@@ -172,7 +180,8 @@ impl Parts {
         let tmp = path.with_extension("tmp");
         let file = File::create(&tmp)
             .with_context(|| format!("creating checkpoint part '{}'", tmp.display()))?;
-        let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema::schema())?;
+        let mut w =
+            FileWriter::try_new(BufWriter::with_capacity(64 << 10, file), &schema::schema())?;
         fill(&mut w)?;
         w.finish()?;
         w.into_inner()?

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder, TimestampSecondBuilder};
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
@@ -23,7 +25,9 @@ pub fn data_type(kind: Kind) -> DataType {
         Kind::Text => DataType::Utf8,
         Kind::Int => DataType::Int64,
         Kind::Real => DataType::Float64,
-        Kind::Time => DataType::Timestamp(TimeUnit::Second, Some(TZ.into())),
+        // Parquet has no seconds unit: seconds would be stored as plain INT64 and other
+        // readers would not see a timestamp. Milliseconds are exact for our seconds.
+        Kind::Time => DataType::Timestamp(TimeUnit::Millisecond, Some(TZ.into())),
     }
 }
 
@@ -49,7 +53,7 @@ enum Builder {
     Text(StringBuilder),
     Int(Int64Builder),
     Real(Float64Builder),
-    Time(TimestampSecondBuilder),
+    Time(TimestampMillisecondBuilder),
 }
 
 impl Builder {
@@ -58,7 +62,7 @@ impl Builder {
             Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, rows * 16)),
             Kind::Int => Builder::Int(Int64Builder::with_capacity(rows)),
             Kind::Real => Builder::Real(Float64Builder::with_capacity(rows)),
-            Kind::Time => Builder::Time(TimestampSecondBuilder::with_capacity(rows)),
+            Kind::Time => Builder::Time(TimestampMillisecondBuilder::with_capacity(rows)),
         }
     }
 
@@ -66,7 +70,7 @@ impl Builder {
         match (self, cell) {
             (Builder::Text(b), Cell::Text(s)) => b.append_value(s),
             (Builder::Int(b), Cell::Int(v)) => b.append_value(v),
-            (Builder::Time(b), Cell::Int(v)) => b.append_value(v),
+            (Builder::Time(b), Cell::Int(v)) => b.append_value(v.saturating_mul(1000)),
             (Builder::Real(b), Cell::Real(v)) => b.append_value(v),
             (Builder::Text(b), _) => b.append_null(),
             (Builder::Int(b), _) => b.append_null(),
@@ -130,16 +134,13 @@ impl<'a> Column<'a> {
                     TimeUnit::Second => (as_i64::<TimestampSecondType>(array), 1),
                     TimeUnit::Millisecond => (as_i64::<TimestampMillisecondType>(array), 1_000),
                     TimeUnit::Microsecond => (as_i64::<TimestampMicrosecondType>(array), 1_000_000),
-                    TimeUnit::Nanosecond => (as_i64::<TimestampNanosecondType>(array), 1_000_000_000),
+                    TimeUnit::Nanosecond => {
+                        (as_i64::<TimestampNanosecondType>(array), 1_000_000_000)
+                    }
                 };
                 Column::Time(array, values, div)
             }
-            _ => {
-                return Err(format!(
-                    "has type {ty}, expected {}",
-                    data_type(kind)
-                ))
-            }
+            _ => return Err(format!("has type {ty}, expected {}", data_type(kind))),
         };
         Ok(col)
     }
