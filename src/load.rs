@@ -18,9 +18,7 @@ use crate::sink::sqlite::upsert_sql;
 /// before anything is written, and the whole load is one transaction: on any error
 /// (a `UsageError` naming the file and the column for bad input) the database is unchanged.
 pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u64> {
-    for f in files {
-        pq::open_export(f, false)?;
-    }
+    check(files)?;
     let sql = upsert_sql();
     let tx = conn
         .transaction()
@@ -31,6 +29,15 @@ pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u
     }
     tx.commit().context("committing the load")?;
     Ok(total)
+}
+
+/// Checks that every file is a Parquet file with the export columns (names and types),
+/// without reading its rows; the error names the file and the column.
+pub fn check(files: &[PathBuf]) -> anyhow::Result<()> {
+    for f in files {
+        pq::open_export(f, false)?;
+    }
+    Ok(())
 }
 
 /// Upserts every row of one file through `conn` (inside the caller's transaction).

@@ -8,6 +8,8 @@ use crate::error::exit;
 /// Runs `load`; returns the exit code.
 pub fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
+    // Bad files are refused before the target is even created.
+    crate::load::check(&args.files)?;
     let mut conn = crate::db::open(&args.into)?;
     let rows = crate::load::into_sqlite(&mut conn, &args.files)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;

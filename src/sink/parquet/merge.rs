@@ -229,3 +229,41 @@ pub fn exact(name: &str, batch: RecordBatch) -> anyhow::Result<RecordBatch> {
     RecordBatch::try_new(schema::schema(), batch.columns().to_vec())
         .with_context(|| format!("reading '{name}'"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::{FetchState, Row};
+
+    #[test]
+    fn only_a_fetched_row_replaces_a_fetched_row() {
+        for new in FetchState::ALL {
+            for old in FetchState::ALL {
+                let want = new == FetchState::Fetched || old != FetchState::Fetched;
+                assert_eq!(
+                    replaces(new.as_str(), old.as_str()),
+                    want,
+                    "{new:?} over {old:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unsorted_source_is_refused_as_not_ours() {
+        let rows = [
+            Row::bare("b", "z", FetchState::Fetched),
+            Row::bare("b", "a", FetchState::Fetched),
+        ];
+        let batch = schema::to_batch(&rows, &[0, 1]);
+        let c = Cursor::open("x.parquet".into(), Box::new(std::iter::once(Ok(batch))))
+            .unwrap()
+            .unwrap();
+        let err = merge(vec![c], |_| Ok(())).unwrap_err();
+        assert!(err.is::<crate::error::UsageError>(), "{err:#}");
+        assert!(
+            format!("{err}").contains("'x.parquet' is not sorted"),
+            "{err}"
+        );
+    }
+}

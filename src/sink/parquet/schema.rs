@@ -257,3 +257,53 @@ impl<'a> View<'a> {
         std::array::from_fn(|c| self.cols[c].cell(i))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::FetchState;
+
+    #[test]
+    fn the_schema_is_the_column_list() {
+        let s = schema();
+        assert_eq!(s.fields().len(), Row::COLUMNS.len());
+        for (f, c) in s.fields().iter().zip(Row::COLUMNS) {
+            assert_eq!(f.name(), c.name);
+            assert_eq!(f.is_nullable(), c.nullable, "{}", c.name);
+            assert_eq!(f.data_type(), &data_type(c.kind), "{}", c.name);
+        }
+        assert_eq!(
+            project(&s).unwrap(),
+            (0..Row::COLUMNS.len()).collect::<Vec<_>>()
+        );
+        check_exact(&s).unwrap();
+    }
+
+    #[test]
+    fn cells_survive_a_batch_round_trip() {
+        let mut r = Row::bare("b", "c", FetchState::Fetched);
+        r.created_at = Some(-5);
+        r.temperature = Some(0.25);
+        r.output_text = Some("é".into());
+        let rows = [r.clone(), Row::bare("b", "d", FetchState::Error)];
+        let batch = to_batch(&rows, &[1, 0]);
+        let view = View::new(&batch, &project(&batch.schema()).unwrap()).unwrap();
+        assert_eq!(view.cells(1), r.cells());
+        assert_eq!(view.cells(0), rows[1].cells());
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_column_is_named() {
+        let mut fields: Vec<Field> = schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[9] = Field::new("model", DataType::Int64, true);
+        let err = project(&Schema::new(fields.clone())).unwrap_err();
+        assert!(err.contains("'model' has type Int64"), "{err}");
+        fields.remove(9);
+        let err = project(&Schema::new(fields)).unwrap_err();
+        assert_eq!(err, "column 'model' is missing");
+    }
+}
