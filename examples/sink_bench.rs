@@ -116,6 +116,15 @@ fn rss_child(n: usize, raw: bool) {
     }
     eprintln!("after writes: {}", vm_hwm_kib());
     s.finish(&Summary::default()).expect("finish");
+    if std::env::var_os("SINK_BENCH_VERBOSE").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        for l in status
+            .lines()
+            .filter(|l| l.starts_with("Rss") || l.starts_with("Vm"))
+        {
+            eprintln!("{l}");
+        }
+    }
     println!("{}", vm_hwm_kib());
 }
 

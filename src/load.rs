@@ -1,7 +1,7 @@
 //! Reading Parquet exports back: row group by row group, validated against `Row::COLUMNS`,
 //! upserted into a SQLite export by the SQLite sink's rule, all in one transaction.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rusqlite::Connection;
@@ -41,7 +41,7 @@ pub fn check(files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 /// Upserts every row of one file through `conn` (inside the caller's transaction).
-fn load_file(conn: &Connection, sql: &str, path: &PathBuf) -> anyhow::Result<u64> {
+fn load_file(conn: &Connection, sql: &str, path: &Path) -> anyhow::Result<u64> {
     let (builder, proj) = pq::open_export(path, false)?;
     let reader = builder
         .with_batch_size(pq::READ_BATCH_ROWS)

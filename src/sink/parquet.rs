@@ -266,7 +266,11 @@ impl Sink for ParquetSink {
     fn finish(&mut self, _summary: &Summary) -> anyhow::Result<()> {
         let nothing_new = self.parts()?.is_empty() && self.base;
         if !nothing_new {
-            self.write_output()?;
+            if let Err(e) = self.write_output() {
+                // The checkpoint is kept: the next run on this output resumes from it.
+                std::fs::remove_file(&self.tmp).ok();
+                return Err(e);
+            }
         }
         if let Some(parts) = self.parts.take() {
             parts.remove()?;
