@@ -102,29 +102,30 @@ fn parquet_writer(path: &Path, rows: &[Row]) -> f64 {
     rows.len() as f64 / t.elapsed().as_secs_f64()
 }
 
-/// In this process: a fresh `n`-row Parquet export through the sink, rows made on the fly;
-/// prints the peak RSS in KiB.
+/// In this process: a fresh `n`-row Parquet export through the sink, shaped like the fetch
+/// pipeline (rows made on another thread, handed over a bounded channel in chunks, one
+/// thread owning the sink); prints the peak RSS in KiB.
 fn rss_child(n: usize, raw: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut s = sink::open(&dir.path().join("out.parquet"), Format::Parquet).expect("open");
     s.fetched_ids("batch_bench").expect("fetched ids");
-    let mut i = 0;
-    while i < n {
-        let chunk: Vec<Row> = (i..(i + CHUNK).min(n)).map(|k| row(k, raw)).collect();
-        s.write(&chunk).expect("write");
-        i += CHUNK;
-    }
-    eprintln!("after writes: {}", vm_hwm_kib());
-    s.finish(&Summary::default()).expect("finish");
-    if std::env::var_os("SINK_BENCH_VERBOSE").is_some() {
-        let status = std::fs::read_to_string("/proc/self/status").expect("status");
-        for l in status
-            .lines()
-            .filter(|l| l.starts_with("Rss") || l.starts_with("Vm"))
-        {
-            eprintln!("{l}");
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+    let producer = std::thread::spawn(move || {
+        for start in (0..n).step_by(CHUNK) {
+            let chunk: Vec<Row> = (start..(start + CHUNK).min(n))
+                .map(|k| row(k, raw))
+                .collect();
+            tx.send(chunk).expect("send");
         }
+    });
+    for chunk in rx {
+        s.write(&chunk).expect("write");
     }
+    producer.join().expect("producer");
+    if std::env::var_os("SINK_BENCH_VERBOSE").is_some() {
+        eprintln!("after writes: {} KiB", vm_hwm_kib());
+    }
+    s.finish(&Summary::default()).expect("finish");
     println!("{}", vm_hwm_kib());
 }
 

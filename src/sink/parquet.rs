@@ -32,7 +32,7 @@ use crate::summary::Summary;
 
 /// Rows per row group at most. The writer holds one row group in memory, so this also
 /// bounds its memory whatever the size of the export.
-pub const ROW_GROUP_ROWS: usize = 8 * 1024;
+pub const ROW_GROUP_ROWS: usize = 4 * 1024;
 /// Encoded bytes per row group at most (raw_json can make rows large).
 pub const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Rows per batch when reading an export back.

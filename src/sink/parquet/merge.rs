@@ -138,22 +138,57 @@ impl Cursor {
     }
 }
 
-/// Merges `sources` (oldest first) into batches of one row per key, in key order, handing
-/// each to `emit`. For a key present in several sources the newest row wins unless it would
-/// replace a fetched row with a non-fetched one. Returns the rows emitted.
-pub fn merge(
-    mut sources: Vec<Cursor>,
-    mut emit: impl FnMut(RecordBatch) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
-    let mut held: Vec<RecordBatch> = Vec::new();
-    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(OUT_ROWS);
-    let (mut bytes, mut total) = (0usize, 0u64);
-    let (raw, text) = (
-        schema::index_of("raw_json"),
-        schema::index_of("output_text"),
-    );
-    let mut at: Vec<usize> = Vec::with_capacity(sources.len());
-    while !sources.is_empty() {
+/// Merges sorted sources (oldest first) into batches of one row per key, in key order,
+/// pulled one at a time. For a key present in several sources the newest row wins unless it
+/// would replace a fetched row with a non-fetched one.
+pub struct Merger {
+    sources: Vec<Cursor>,
+    held: Vec<RecordBatch>,
+    picks: Vec<(usize, usize)>,
+    at: Vec<usize>,
+    raw: usize,
+    text: usize,
+}
+
+impl Merger {
+    /// A merger over `sources`, oldest first.
+    pub fn new(sources: Vec<Cursor>) -> Merger {
+        Merger {
+            at: Vec::with_capacity(sources.len()),
+            sources,
+            held: Vec::new(),
+            picks: Vec::with_capacity(OUT_ROWS),
+            raw: schema::index_of("raw_json"),
+            text: schema::index_of("output_text"),
+        }
+    }
+
+    /// The next merged batch (at most `OUT_ROWS` rows or about `OUT_BYTES` of text), or
+    /// `None` when every source is exhausted.
+    pub fn next_batch(&mut self) -> anyhow::Result<Option<RecordBatch>> {
+        let mut bytes = 0usize;
+        while !self.sources.is_empty() && self.picks.len() < OUT_ROWS && bytes < OUT_BYTES {
+            bytes += self.pick()?;
+        }
+        if self.picks.is_empty() {
+            return Ok(None);
+        }
+        let refs: Vec<&RecordBatch> = self.held.iter().collect();
+        let out = arrow_select::interleave::interleave_record_batch(&refs, &self.picks)
+            .context("merging rows")?;
+        // Keep only the batches the sources still stand on.
+        self.picks.clear();
+        self.held.clear();
+        for c in self.sources.iter_mut() {
+            c.slot = usize::MAX;
+        }
+        Ok(Some(out))
+    }
+
+    /// Picks the winning row of the smallest key and moves past that key in every source;
+    /// returns the text bytes of the picked row.
+    fn pick(&mut self) -> anyhow::Result<usize> {
+        let (sources, at) = (&mut self.sources, &mut self.at);
         at.clear();
         for (i, c) in sources.iter().enumerate() {
             match at.first() {
@@ -173,22 +208,32 @@ pub fn merge(
         }
         let w = &mut sources[win];
         if w.slot == usize::MAX {
-            w.slot = held.len();
-            held.push(w.batch.clone());
+            w.slot = self.held.len();
+            self.held.push(w.batch.clone());
         }
-        picks.push((w.slot, w.pos));
-        bytes += text_len(&w.batch, raw, w.pos) + text_len(&w.batch, text, w.pos);
+        self.picks.push((w.slot, w.pos));
+        let bytes = text_len(&w.batch, self.raw, w.pos) + text_len(&w.batch, self.text, w.pos);
         for &i in at.iter().rev() {
             if !sources[i].advance()? {
                 sources.remove(i);
             }
         }
-        if picks.len() >= OUT_ROWS || bytes >= OUT_BYTES {
-            total += flush(&mut held, &mut picks, &mut sources, &mut emit)?;
-            bytes = 0;
-        }
+        Ok(bytes)
     }
-    total += flush(&mut held, &mut picks, &mut sources, &mut emit)?;
+}
+
+/// Merges `sources` (oldest first) to the end, handing each merged batch to `emit`;
+/// returns the rows emitted.
+pub fn merge(
+    sources: Vec<Cursor>,
+    mut emit: impl FnMut(RecordBatch) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut m = Merger::new(sources);
+    let mut total = 0u64;
+    while let Some(b) = m.next_batch()? {
+        total += b.num_rows() as u64;
+        emit(b)?;
+    }
     Ok(total)
 }
 
@@ -196,29 +241,6 @@ fn text_len(batch: &RecordBatch, col: usize, row: usize) -> usize {
     let a = batch.column(col).as_string::<i32>();
     let o = a.value_offsets();
     (o[row + 1] - o[row]) as usize
-}
-
-/// Builds the picked rows into one batch, emits it, and keeps only the batches the
-/// sources still stand on.
-fn flush(
-    held: &mut Vec<RecordBatch>,
-    picks: &mut Vec<(usize, usize)>,
-    sources: &mut [Cursor],
-    emit: &mut impl FnMut(RecordBatch) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
-    let n = picks.len() as u64;
-    if n > 0 {
-        let refs: Vec<&RecordBatch> = held.iter().collect();
-        let out = arrow_select::interleave::interleave_record_batch(&refs, picks)
-            .context("merging rows")?;
-        emit(out)?;
-    }
-    picks.clear();
-    held.clear();
-    for c in sources.iter_mut() {
-        c.slot = usize::MAX;
-    }
-    Ok(n)
 }
 
 /// Fails unless every batch of a source has the export schema exactly.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::FileWriter;
 
-use super::merge::{self, Batches, Cursor};
+use super::merge::{self, Batches, Cursor, Merger};
 use super::schema;
 use crate::row::Row;
 
@@ -54,7 +54,23 @@ pub struct Parts {
     dir: PathBuf,
     parts: Vec<Part>,
     next: u64,
+    ongoing: Option<Compaction>,
 }
+
+/// A compaction in progress, advanced a little by every `add` so that no single write
+/// stalls the pipeline (and no backlog of rows piles up behind it).
+struct Compaction {
+    inputs: Vec<Part>,
+    target: Part,
+    merger: Merger,
+    writer: FileWriter<BufWriter<File>>,
+    tmp: PathBuf,
+}
+
+/// Rows of compaction work done per row written (each row is merged once per level, so
+/// this keeps up with up to this many levels), and at least per write.
+const WORK_PER_ROW: usize = 4;
+const WORK_MIN: usize = 1024;
 
 impl Parts {
     /// Opens (creating if needed) the checkpoint folder `dir`, recovering from a killed
@@ -87,6 +103,7 @@ impl Parts {
             dir: dir.to_owned(),
             parts,
             next,
+            ongoing: None,
         })
     }
 
@@ -136,38 +153,74 @@ impl Parts {
             Ok(())
         })?;
         self.parts.push(part);
-        self.compact()
+        self.compact((rows.len() * WORK_PER_ROW).max(WORK_MIN))
     }
 
-    /// Merges the newest `FAN_IN` parts while they share a level, so the number of parts
-    /// (and of batches held by the final merge) grows with the log of the writes.
-    fn compact(&mut self) -> anyhow::Result<()> {
-        loop {
-            let n = self.parts.len();
-            if n < FAN_IN {
-                return Ok(());
-            }
-            let group = &self.parts[n - FAN_IN..];
-            let level = group[0].level;
-            if group.iter().any(|p| p.level != level) {
-                return Ok(());
-            }
-            let merged = Part {
-                level: level + 1,
-                lo: group[0].lo,
-                hi: group[FAN_IN - 1].hi,
+    /// Does about `budget` rows of compaction work: continues the compaction in progress,
+    /// or starts one when `FAN_IN` neighbouring parts share a level. The number of parts
+    /// (and of batches the final merge holds) thus grows with the log of the writes.
+    fn compact(&mut self, mut budget: usize) -> anyhow::Result<()> {
+        while budget > 0 {
+            let Some(c) = self.ongoing.as_mut() else {
+                if !self.start_compaction()? {
+                    return Ok(());
+                }
+                continue;
             };
-            let inputs: Vec<Part> = group.to_vec();
-            let cursors = self.cursors(&inputs)?;
-            self.write_part(&merged, |w| {
-                merge::merge(cursors, |b| w.write(&b).map_err(Into::into)).map(drop)
-            })?;
-            for p in &inputs {
-                fs::remove_file(self.dir.join(p.file_name()))?;
+            match c.merger.next_batch()? {
+                Some(b) => {
+                    budget = budget.saturating_sub(b.num_rows());
+                    c.writer.write(&b)?;
+                }
+                None => self.end_compaction()?,
             }
-            self.parts.truncate(n - FAN_IN);
-            self.parts.push(merged);
         }
+        Ok(())
+    }
+
+    /// Starts merging the oldest run of `FAN_IN` parts of one level; `false` if none.
+    fn start_compaction(&mut self) -> anyhow::Result<bool> {
+        let Some(i) = (0..=self.parts.len().saturating_sub(FAN_IN)).find(|&i| {
+            self.parts.len() >= FAN_IN
+                && self.parts[i..i + FAN_IN]
+                    .iter()
+                    .all(|p| p.level == self.parts[i].level)
+        }) else {
+            return Ok(false);
+        };
+        let inputs = self.parts[i..i + FAN_IN].to_vec();
+        let target = Part {
+            level: inputs[0].level + 1,
+            lo: inputs[0].lo,
+            hi: inputs[FAN_IN - 1].hi,
+        };
+        let (writer, tmp) = self.create_part(&target)?;
+        self.ongoing = Some(Compaction {
+            merger: Merger::new(self.cursors(&inputs)?),
+            inputs,
+            target,
+            writer,
+            tmp,
+        });
+        Ok(true)
+    }
+
+    /// Puts the finished compaction's part in place of its inputs.
+    fn end_compaction(&mut self) -> anyhow::Result<()> {
+        let Some(c) = self.ongoing.take() else {
+            return Ok(());
+        };
+        self.commit_part(&c.target, c.writer, &c.tmp)?;
+        for p in &c.inputs {
+            fs::remove_file(self.dir.join(p.file_name()))?;
+        }
+        let at = self
+            .parts
+            .iter()
+            .position(|p| *p == c.inputs[0])
+            .context("a compacted part vanished")?;
+        self.parts.splice(at..at + c.inputs.len(), [c.target]);
+        Ok(())
     }
 
     /// Writes a part under a temporary name, then renames it into place.
@@ -176,19 +229,34 @@ impl Parts {
         part: &Part,
         fill: impl FnOnce(&mut FileWriter<BufWriter<File>>) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let path = self.dir.join(part.file_name());
-        let tmp = path.with_extension("tmp");
+        let (mut w, tmp) = self.create_part(part)?;
+        fill(&mut w)?;
+        self.commit_part(part, w, &tmp)
+    }
+
+    /// Opens the temporary file of a part.
+    fn create_part(&self, part: &Part) -> anyhow::Result<(FileWriter<BufWriter<File>>, PathBuf)> {
+        let tmp = self.dir.join(part.file_name()).with_extension("tmp");
         let file = File::create(&tmp)
             .with_context(|| format!("creating checkpoint part '{}'", tmp.display()))?;
-        let mut w =
-            FileWriter::try_new(BufWriter::with_capacity(64 << 10, file), &schema::schema())?;
-        fill(&mut w)?;
+        let w = FileWriter::try_new(BufWriter::with_capacity(64 << 10, file), &schema::schema())?;
+        Ok((w, tmp))
+    }
+
+    /// Completes a part's temporary file and renames it to its final name.
+    fn commit_part(
+        &self,
+        part: &Part,
+        mut w: FileWriter<BufWriter<File>>,
+        tmp: &Path,
+    ) -> anyhow::Result<()> {
         w.finish()?;
         w.into_inner()?
             .into_inner()
             .map_err(|e| e.into_error())
             .context("writing a checkpoint part")?;
-        fs::rename(&tmp, &path)
+        let path = self.dir.join(part.file_name());
+        fs::rename(tmp, &path)
             .with_context(|| format!("renaming checkpoint part '{}'", tmp.display()))?;
         Ok(())
     }
@@ -218,7 +286,8 @@ impl Parts {
     }
 
     /// Removes the checkpoint folder and everything in it.
-    pub fn remove(self) -> anyhow::Result<()> {
+    pub fn remove(mut self) -> anyhow::Result<()> {
+        self.ongoing = None;
         fs::remove_dir_all(&self.dir)
             .with_context(|| format!("removing the checkpoint folder '{}'", self.dir.display()))
     }
