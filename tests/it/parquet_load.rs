@@ -14,12 +14,13 @@ use sail_export::sink::{self, Format, RunStart};
 use sail_export::summary::Summary;
 
 /// Rows that set every column, with unicode, negatives, floats and NULLs mixed in.
-fn varied_rows(batch: &str, n: usize) -> Vec<Row> {
+/// `shift` changes every state and value but not the keys.
+fn varied_rows(batch: &str, n: usize, shift: usize) -> Vec<Row> {
     (0..n)
         .map(|i| {
-            let state = FetchState::ALL[i % 4];
+            let state = FetchState::ALL[(i + shift) % 4];
             let mut r = Row::bare(batch, &format!("c-{:03}", (i * 37) % 1000), state);
-            r.http_status = Some(200 + i as i64);
+            r.http_status = Some(200 + (i + shift) as i64);
             r.attempts = Some(1 + (i % 3) as i64);
             r.fetch_error = (i % 4 == 3).then(|| format!("gave up ✗ {i}"));
             r.fetched_at = Some(1_764_100_000 + i as i64);
@@ -92,9 +93,9 @@ fn full_table(db: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
 fn loading_a_parquet_export_gives_the_table_a_sqlite_export_of_the_same_rows_gives() {
     let dir = tempfile::tempdir().unwrap();
     // Duplicate keys across writes exercise the upsert rule on both paths.
-    let mut rows = varied_rows("batch_same", 300);
-    rows.extend(varied_rows("batch_same", 120).into_iter().rev());
-    rows.extend(varied_rows("batch_other", 40));
+    let mut rows = varied_rows("batch_same", 300, 0);
+    rows.extend(varied_rows("batch_same", 120, 1).into_iter().rev());
+    rows.extend(varied_rows("batch_other", 40, 2));
     let direct = dir.path().join("direct.sqlite");
     export(&direct, Format::Sqlite, &rows, 7);
     let pq = dir.path().join("x.parquet");
@@ -201,12 +202,12 @@ fn pyarrow_variant(python: &Path, good: &Path, out: &Path, edit: &str) {
 async fn bad_input_exits_2_naming_the_file_and_column_and_leaves_the_database_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.parquet");
-    export(&good, Format::Parquet, &varied_rows("batch_good", 10), 4);
+    export(&good, Format::Parquet, &varied_rows("batch_good", 10, 0), 4);
     let second = dir.path().join("second.parquet");
     export(
         &second,
         Format::Parquet,
-        &varied_rows("batch_second", 10),
+        &varied_rows("batch_second", 10, 0),
         4,
     );
     let db = load(dir.path(), "target.sqlite", &[&good]).await;
