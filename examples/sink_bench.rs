@@ -192,10 +192,14 @@ fn main() {
         );
         let target = if raw { 50_000.0 } else { 300_000.0 };
         println!("{label}:");
-        println!(
-            "  sqlite sink            {sq:>10.0} rows/s  (target >= 200000: {})",
-            verdict(sq >= 200_000.0)
-        );
+        if raw {
+            println!("  sqlite sink            {sq:>10.0} rows/s  (no target with raw_json)");
+        } else {
+            println!(
+                "  sqlite sink            {sq:>10.0} rows/s  (target >= 200000: {})",
+                verdict(sq >= 200_000.0)
+            );
+        }
         println!("  parquet writer alone   {pw:>10.0} rows/s");
         println!(
             "  parquet sink, e2e      {ps:>10.0} rows/s  (target >= {target:.0}: {})",
@@ -203,10 +207,16 @@ fn main() {
         );
     }
     for raw in [false, true] {
-        let (small, big) = (rss(10_000, raw), rss(100_000, raw));
+        // The median of 3 fresh processes: the peak depends on thread scheduling.
+        let median = |n| {
+            let mut v = [rss(n, raw), rss(n, raw), rss(n, raw)];
+            v.sort_unstable();
+            v[1]
+        };
+        let (small, big) = (median(10_000), median(100_000));
         let ratio = big as f64 / small as f64;
         println!(
-            "peak RSS, parquet export {}: 10k rows {} KiB, 100k rows {} KiB, ratio {ratio:.3} (target <= 1.10: {})",
+            "peak RSS (median of 3), parquet export {}: 10k rows {} KiB, 100k rows {} KiB, ratio {ratio:.3} (target <= 1.10: {})",
             if raw { "with raw_json" } else { "without raw_json" },
             small,
             big,

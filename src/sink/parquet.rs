@@ -101,10 +101,6 @@ impl ParquetSink {
     /// Merges the previous output and the parts into the temporary file, then renames it
     /// over the output.
     fn write_output(&mut self) -> anyhow::Result<u64> {
-        let parts = self
-            .parts
-            .as_ref()
-            .context("the Parquet sink was already finished")?;
         let mut sources: Vec<Cursor> = Vec::new();
         if self.base {
             let name = self.out.display().to_string();
@@ -112,7 +108,7 @@ impl ParquetSink {
                 sources.push(c);
             }
         }
-        sources.extend(parts.all_cursors()?);
+        sources.extend(self.parts()?.all_cursors()?);
         let file = File::create(&self.tmp)
             .with_context(|| format!("creating '{}'", self.tmp.display()))?;
         let mut w = ArrowWriter::try_new(file, schema::schema(), Some(self.properties()))?;

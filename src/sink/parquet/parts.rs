@@ -261,8 +261,13 @@ impl Parts {
         Ok(())
     }
 
-    /// Cursors over every part, oldest first.
-    pub fn all_cursors(&self) -> anyhow::Result<Vec<Cursor>> {
+    /// Cursors over every part, oldest first, for the final merge. A compaction in
+    /// progress is dropped first (its inputs are still parts) so its memory is free.
+    pub fn all_cursors(&mut self) -> anyhow::Result<Vec<Cursor>> {
+        if let Some(c) = self.ongoing.take() {
+            drop(c.writer);
+            fs::remove_file(&c.tmp).ok();
+        }
         self.cursors(&self.parts)
     }
 
@@ -318,7 +323,7 @@ mod tests {
     }
 
     /// (custom_id, fetch_state, input_tokens) of every row the merge of all parts yields.
-    fn merged(parts: &Parts) -> Vec<(String, String, i64)> {
+    fn merged(parts: &mut Parts) -> Vec<(String, String, i64)> {
         let mut out = Vec::new();
         let inp = schema::index_of("input_tokens");
         merge::merge(parts.all_cursors().unwrap(), |b| {
@@ -351,7 +356,7 @@ mod tests {
             .unwrap();
         parts.add(&[row("y", FetchState::Fetched, 3)]).unwrap();
         parts.add(&[row("y", FetchState::NotFound, 4)]).unwrap();
-        let got = merged(&parts);
+        let got = merged(&mut parts);
         assert_eq!(
             got,
             [
@@ -379,7 +384,7 @@ mod tests {
         }
         assert!(parts.parts.len() < 16, "{} parts", parts.parts.len());
         assert!(parts.parts.iter().any(|p| p.level == 1));
-        let got = merged(&parts);
+        let got = merged(&mut parts);
         let mut want = std::collections::BTreeMap::new();
         for w in 0..40i64 {
             for k in 0..5 {
@@ -423,7 +428,7 @@ mod tests {
             .unwrap();
         std::fs::write(p.join("00-000000000004-000000000004.tmp"), b"half").unwrap();
         drop(parts);
-        let parts = Parts::open(&p).unwrap();
+        let mut parts = Parts::open(&p).unwrap();
         let mut names: Vec<String> = std::fs::read_dir(&p)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -442,6 +447,6 @@ mod tests {
             ]
         );
         assert_eq!(parts.next, 4);
-        assert_eq!(merged(&parts).len(), 3);
+        assert_eq!(merged(&mut parts).len(), 3);
     }
 }
