@@ -279,3 +279,77 @@ async fn bad_input_exits_2_naming_the_file_and_column_and_leaves_the_database_un
         "custom_id\nabc\n"
     );
 }
+
+/// Copies every file of `from` into `to` (created).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn a_kill_between_the_final_rename_and_the_cleanup_changes_nothing_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.parquet");
+    let parts = dir.path().join(".r.parquet.parts");
+    let rows = varied_rows("batch_r", 200, 0);
+    export(&out, Format::Parquet, &rows[..50], 10);
+    // A second run writes, then "dies" right after renaming its output into place: its
+    // checkpoint is still there when the next run starts.
+    let mut s = sink::open(&out, Format::Parquet).unwrap();
+    for c in rows[50..].chunks(9) {
+        s.write(c).unwrap();
+    }
+    let saved = dir.path().join("saved");
+    copy_dir(&parts, &saved);
+    s.finish(&Summary::default()).unwrap();
+    drop(s);
+    assert!(!parts.exists(), "finish removes the checkpoint");
+    let load_table = |name: &str| {
+        let db = dir.path().join(name);
+        let mut conn = sail_export::db::open(&db).unwrap();
+        sail_export::load::into_sqlite(&mut conn, std::slice::from_ref(&out)).unwrap();
+        full_table(&db)
+    };
+    let complete = load_table("a.sqlite");
+    assert_eq!(complete.len(), 200);
+    copy_dir(&saved, &parts);
+    let mut s = sink::open(&out, Format::Parquet).unwrap();
+    assert_eq!(
+        s.fetched_ids("batch_r").unwrap().len(),
+        50,
+        "a quarter of the rows are fetched"
+    );
+    s.finish(&Summary::default()).unwrap();
+    assert_eq!(load_table("b.sqlite"), complete);
+}
+
+#[test]
+fn row_groups_are_bounded_in_rows() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.parquet");
+    let rows: Vec<Row> = (0..9000)
+        .map(|i| Row::bare("b", &format!("id-{i:05}"), FetchState::Fetched))
+        .collect();
+    export(&out, Format::Parquet, &rows, 1000);
+    let got = py(
+        &python,
+        "import sys, json, pyarrow.parquet as pq\nm = pq.ParquetFile(sys.argv[1]).metadata\nprint(json.dumps([m.row_group(i).num_rows for i in range(m.num_row_groups)]))",
+        &[&out],
+    );
+    let limit = sail_export::sink::parquet::ROW_GROUP_ROWS as u64;
+    let groups: Vec<u64> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(groups.iter().sum::<u64>(), 9000);
+    assert!(
+        groups.len() >= 3 && groups.iter().all(|&n| n <= limit),
+        "{groups:?}"
+    );
+}
