@@ -178,6 +178,17 @@ async fn the_parquet_schema_is_the_column_list_and_real_readers_read_the_values(
     assert_eq!(row["output_text"], "answer for item-003");
     assert_eq!(row["completion_window"], "flex");
     let duck = &got["duckdb"];
+    let types = duck["types"].as_array().unwrap();
+    assert_eq!(types.len(), Row::COLUMNS.len());
+    for (t, col) in types.iter().zip(Row::COLUMNS) {
+        let want = match col.kind {
+            Kind::Text => "VARCHAR",
+            Kind::Int => "BIGINT",
+            Kind::Real => "DOUBLE",
+            Kind::Time => "TIMESTAMP WITH TIME ZONE",
+        };
+        assert_eq!(t, &json!([col.name, want]), "duckdb type of {}", col.name);
+    }
     assert_eq!(duck["rows"], 5);
     assert_eq!(duck["input_sum"], 100 + 101 + 102 + 103 + 104);
     assert_eq!(duck["created_type"], "TIMESTAMP WITH TIME ZONE");
@@ -200,13 +211,14 @@ r = {c: t.column(c)[3].as_py() for c in t.column_names}
 r["created_at"] = r["created_at"].timestamp()
 r["fetched_at"] = r["fetched_at"].timestamp()
 con = duckdb.connect()
+described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
 q = con.execute("SELECT count(*), sum(input_tokens), any_value(typeof(created_at)), min(epoch(created_at)), list(custom_id ORDER BY custom_id) FROM read_parquet(?)", [path]).fetchone()
 print(json.dumps({
   "fields": [{"name": x.name, "type": str(x.type), "nullable": x.nullable} for x in t.schema],
   "compression": cols[0].compression,
   "has_stats": all(c.is_stats_set for c in cols),
   "row3": r,
-  "duckdb": {"rows": q[0], "input_sum": q[1], "created_type": q[2], "created_epoch": q[3], "ids": q[4]},
+  "duckdb": {"types": [[d[0], d[1]] for d in described], "rows": q[0], "input_sum": q[1], "created_type": q[2], "created_epoch": q[3], "ids": q[4]},
 }, default=str))
 "#;
 
