@@ -1,6 +1,7 @@
 //! Sink throughput and memory: rows/s of the SQLite sink, the Parquet writer alone and the
 //! Parquet sink end to end, with and without ~2 KB of raw_json, plus the peak RSS of a
-//! 10,000-row vs a 100,000-row Parquet export (each measured in a fresh process).
+//! 10,000-row vs a 100,000-row Parquet export (each measured in a fresh process), and `load`
+//! of an export into SQLite.
 //!
 //! Run: `cargo run --release --example sink_bench`
 
@@ -84,6 +85,14 @@ fn through_sink(path: &Path, format: Format, rows: &[Row]) -> f64 {
     }
     s.finish(&Summary::default()).expect("finish");
     rows.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+/// `load` of the Parquet export at `from` into a fresh SQLite file; returns rows/s.
+fn load(from: &Path, into: &Path) -> f64 {
+    let t = Instant::now();
+    let mut conn = sail_export::db::open(into).expect("open sqlite");
+    let n = sail_export::load::into_sqlite(&mut conn, &[from.to_owned()]).expect("load");
+    n as f64 / t.elapsed().as_secs_f64()
 }
 
 /// The Parquet writer alone: rows → record batches → zstd Parquet, no checkpoint.
@@ -190,6 +199,10 @@ fn main() {
             Format::Parquet,
             &data,
         );
+        let ld = load(
+            &dir.path().join(format!("p{raw}.parquet")),
+            &dir.path().join(format!("l{raw}.sqlite")),
+        );
         let target = if raw { 50_000.0 } else { 300_000.0 };
         println!("{label}:");
         if raw {
@@ -205,6 +218,7 @@ fn main() {
             "  parquet sink, e2e      {ps:>10.0} rows/s  (target >= {target:.0}: {})",
             verdict(ps >= target)
         );
+        println!("  load parquet -> sqlite {ld:>10.0} rows/s");
     }
     for raw in [false, true] {
         // The median of 3 fresh processes: the peak depends on thread scheduling.
