@@ -1,12 +1,80 @@
-//! Reading Parquet exports back: row group by row group into `Row`s, and upserting them into
-//! a SQLite export.
+//! Reading Parquet exports back: row group by row group, validated against `Row::COLUMNS`,
+//! upserted into a SQLite export by the SQLite sink's rule, all in one transaction.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use rusqlite::Connection;
 
+use crate::error::UsageError;
+use crate::row::{Cell, FetchState};
+use crate::sink::parquet::schema::View;
+use crate::sink::parquet::{self as pq, schema};
+use crate::sink::sqlite::upsert_sql;
+
 /// Loads Parquet exports into an open, migrated SQLite connection, upserting on
-/// `(batch_id, custom_id)`; returns the number of rows read.
-pub fn into_sqlite(_conn: &mut Connection, _files: &[PathBuf]) -> anyhow::Result<u64> {
-    anyhow::bail!("loading Parquet is not implemented yet")
+/// `(batch_id, custom_id)` (a `fetched` row is never replaced by a non-fetched one; later
+/// files win over earlier ones); returns the number of rows read. Every file is checked
+/// before anything is written, and the whole load is one transaction: on any error
+/// (a `UsageError` naming the file and the column for bad input) the database is unchanged.
+pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u64> {
+    check(files)?;
+    let sql = upsert_sql();
+    let tx = conn
+        .transaction()
+        .context("starting the load transaction")?;
+    let mut total = 0u64;
+    for f in files {
+        total += load_file(&tx, &sql, f)?;
+    }
+    tx.commit().context("committing the load")?;
+    Ok(total)
+}
+
+/// Checks that every file is a Parquet file with the export columns (names and types),
+/// without reading its rows; the error names the file and the column.
+pub fn check(files: &[PathBuf]) -> anyhow::Result<()> {
+    for f in files {
+        pq::open_export(f, false)?;
+    }
+    Ok(())
+}
+
+/// Upserts every row of one file through `conn` (inside the caller's transaction).
+fn load_file(conn: &Connection, sql: &str, path: &Path) -> anyhow::Result<u64> {
+    let (builder, proj) = pq::open_export(path, false)?;
+    let reader = builder
+        .with_batch_size(pq::READ_BATCH_ROWS)
+        .build()
+        .with_context(|| format!("reading '{}'", path.display()))?;
+    let mut stmt = conn.prepare_cached(sql)?;
+    let state = schema::index_of("fetch_state");
+    let mut n = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| {
+            UsageError::new(format!(
+                "'{}' cannot be read as Parquet: {e}",
+                path.display()
+            ))
+        })?;
+        let view = View::new(&batch, &proj)
+            .map_err(|e| UsageError::new(format!("'{}': {e}", path.display())))?;
+        for i in 0..batch.num_rows() {
+            let cells = view.cells(i);
+            if let Cell::Text(s) = cells[state] {
+                if FetchState::parse(s).is_none() {
+                    return Err(UsageError::new(format!(
+                        "'{}': column 'fetch_state' holds '{s}' at row {}; expected one of fetched, pending, not_found, error",
+                        path.display(),
+                        n + 1
+                    ))
+                    .into());
+                }
+            }
+            stmt.execute(rusqlite::params_from_iter(cells))
+                .with_context(|| format!("loading row {} of '{}'", n + 1, path.display()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }

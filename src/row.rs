@@ -14,7 +14,7 @@ pub enum Kind {
     Int,
     /// 64-bit float (SQLite REAL, Arrow Float64).
     Real,
-    /// Unix seconds (SQLite INTEGER, Arrow Timestamp(Second, UTC)).
+    /// Unix seconds (SQLite INTEGER; Parquet Timestamp(Millisecond, UTC), whole seconds).
     Time,
 }
 

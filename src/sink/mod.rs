@@ -62,9 +62,6 @@ pub trait Sink: Send {
 pub fn open(path: &Path, format: Format) -> anyhow::Result<Box<dyn Sink>> {
     match format {
         Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open(path)?)),
-        Format::Parquet => Err(crate::error::UsageError::new(
-            "Parquet output is not available yet; use a .sqlite output",
-        )
-        .into()),
+        Format::Parquet => Ok(Box::new(parquet::ParquetSink::open(path)?)),
     }
 }

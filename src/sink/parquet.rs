@@ -1,1 +1,276 @@
-//! The Parquet sink: the same columns as SQLite, written crash-safely.
+//! The Parquet sink: the same columns as SQLite, written crash-safely and resumably.
+//!
+//! Every `write` becomes a sorted checkpoint part in `.<name>.parts/` beside the output
+//! (see [`parts`]); `finish` merges the previous output and the parts into `.<name>.tmp`,
+//! fsyncs it, renames it over the output and removes the parts. The output path therefore
+//! always holds the previous complete file or the new complete file, and a killed run is
+//! resumed from its parts by the next run on the same output.
+
+pub mod merge;
+pub mod parts;
+pub mod schema;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow_array::cast::AsArray;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use self::merge::{Batches, Cursor};
+use self::parts::Parts;
+use super::{RunStart, Sink};
+use crate::error::UsageError;
+use crate::row::{FetchState, Row};
+use crate::summary::Summary;
+
+/// Rows per row group at most. The writer holds one row group in memory, so this also
+/// bounds its memory whatever the size of the export.
+pub const ROW_GROUP_ROWS: usize = 4 * 1024;
+/// Encoded bytes per row group at most (raw_json can make rows large).
+pub const ROW_GROUP_BYTES: usize = 8 << 20;
+/// Rows per batch when reading an export back.
+pub const READ_BATCH_ROWS: usize = 256;
+/// Columns whose values are mostly unique: dictionary encoding would only cost time.
+const NO_DICTIONARY: &[&str] = &[
+    "custom_id",
+    "response_id",
+    "output_text",
+    "metadata_json",
+    "raw_json",
+];
+
+/// A Parquet output file and its checkpoint.
+pub struct ParquetSink {
+    out: PathBuf,
+    tmp: PathBuf,
+    base: bool,
+    parts: Option<Parts>,
+    options_json: String,
+}
+
+impl ParquetSink {
+    /// Opens the output `path`: an existing file must be a sail-export Parquet export (it is
+    /// merged with what this run writes); a checkpoint left by a killed run is resumed.
+    pub fn open(path: &Path) -> anyhow::Result<ParquetSink> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| {
+                UsageError::new(format!("-o/--out '{}' is not a file name", path.display()))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(UsageError::new(format!(
+                "cannot write -o/--out '{}': the folder '{}' does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .into());
+        }
+        let base = path.exists();
+        if base {
+            open_export(path, true)?;
+        }
+        let parts = Parts::open(&dir.join(format!(".{name}.parts")))?;
+        Ok(ParquetSink {
+            out: path.to_owned(),
+            tmp: dir.join(format!(".{name}.tmp")),
+            base,
+            parts: Some(parts),
+            options_json: String::new(),
+        })
+    }
+
+    fn parts(&mut self) -> anyhow::Result<&mut Parts> {
+        self.parts
+            .as_mut()
+            .context("the Parquet sink was already finished")
+    }
+
+    /// Merges the previous output and the parts into the temporary file, then renames it
+    /// over the output.
+    fn write_output(&mut self) -> anyhow::Result<u64> {
+        let mut sources: Vec<Cursor> = Vec::new();
+        if self.base {
+            let name = self.out.display().to_string();
+            if let Some(c) = Cursor::open(name, read_export(&self.out, None)?)? {
+                sources.push(c);
+            }
+        }
+        sources.extend(self.parts()?.all_cursors()?);
+        let file = File::create(&self.tmp)
+            .with_context(|| format!("creating '{}'", self.tmp.display()))?;
+        let mut w = ArrowWriter::try_new(file, schema::schema(), Some(self.properties()))?;
+        let rows = merge::merge(sources, |b| w.write(&b).map_err(Into::into))?;
+        let file = w.into_inner().context("finishing the Parquet file")?;
+        file.sync_all()
+            .with_context(|| format!("syncing '{}'", self.tmp.display()))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.out).with_context(|| {
+            format!(
+                "renaming '{}' to '{}'",
+                self.tmp.display(),
+                self.out.display()
+            )
+        })?;
+        if let Some(dir) = self.tmp.parent() {
+            // The rename is durable once the folder is synced.
+            File::open(dir).and_then(|d| d.sync_all()).ok();
+        }
+        Ok(rows)
+    }
+
+    fn properties(&self) -> WriterProperties {
+        let mut meta = vec![KeyValue::new(
+            "sail_export.version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )];
+        if !self.options_json.is_empty() {
+            meta.push(KeyValue::new(
+                "sail_export.run".to_owned(),
+                self.options_json.clone(),
+            ));
+        }
+        writer_properties(Some(meta))
+    }
+}
+
+/// Zstd, page statistics, row groups bounded in rows and bytes, no dictionary where values
+/// are unique.
+pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_key_value_metadata(meta);
+    for name in NO_DICTIONARY {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*name), false);
+    }
+    b.build()
+}
+
+/// Opens a Parquet export for reading; an error names the file and, when the file is
+/// Parquet but not ours, the column. With `exact`, the schema must be the export schema.
+pub fn open_export(
+    path: &Path,
+    exact: bool,
+) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<usize>)> {
+    let file = File::open(path)
+        .map_err(|e| UsageError::new(format!("cannot open '{}': {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+        UsageError::new(format!("'{}' is not a Parquet file ({e})", path.display()))
+    })?;
+    let checked = match exact {
+        true => {
+            schema::check_exact(builder.schema()).and_then(|_| schema::project(builder.schema()))
+        }
+        false => schema::project(builder.schema()),
+    };
+    let proj = checked.map_err(|e| {
+        UsageError::new(format!(
+            "'{}' is not a sail-export Parquet export: {e}{}",
+            path.display(),
+            if exact {
+                "; choose another -o/--out or move the file away"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    Ok((builder, proj))
+}
+
+/// The batches of our own export at `path`, with only the first `columns` columns when
+/// given (they are the leading columns of the export schema).
+fn read_export(path: &Path, columns: Option<usize>) -> anyhow::Result<Batches> {
+    let (builder, _) = open_export(path, true)?;
+    let builder = match columns {
+        Some(n) => {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), 0..n);
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder.with_batch_size(READ_BATCH_ROWS).build()?;
+    let name = path.display().to_string();
+    Ok(Box::new(reader.map(move |b| match columns {
+        None => merge::exact(&name, b?),
+        Some(_) => Ok(b?),
+    })))
+}
+
+/// Adds to `ids` the custom_ids of `batch_id` in state `fetched` found in `batches`.
+fn collect_fetched(
+    batches: Batches,
+    batch_id: &str,
+    ids: &mut HashSet<String>,
+) -> anyhow::Result<()> {
+    let fetched = FetchState::Fetched.as_str();
+    for b in batches {
+        let b = b?;
+        let (bid, cid, st) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_string::<i32>(),
+            b.column(2).as_string::<i32>(),
+        );
+        for i in 0..b.num_rows() {
+            if bid.value(i) == batch_id && st.value(i) == fetched {
+                ids.insert(cid.value(i).to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Sink for ParquetSink {
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<HashSet<String>> {
+        // batch_id, custom_id and fetch_state lead the column list.
+        debug_assert_eq!(schema::index_of("fetch_state"), 2);
+        let mut ids = HashSet::new();
+        if self.base {
+            collect_fetched(read_export(&self.out, Some(3))?, batch_id, &mut ids)?;
+        }
+        for batches in self.parts()?.scan(vec![0, 1, 2])? {
+            collect_fetched(batches, batch_id, &mut ids)?;
+        }
+        Ok(ids)
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {
+        self.options_json = run.options_json.clone();
+        Ok(())
+    }
+
+    fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        self.parts()?.add(rows).context("writing a checkpoint part")
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> anyhow::Result<()> {
+        let nothing_new = self.parts()?.is_empty() && self.base;
+        if !nothing_new {
+            if let Err(e) = self.write_output() {
+                // The checkpoint is kept: the next run on this output resumes from it.
+                std::fs::remove_file(&self.tmp).ok();
+                return Err(e);
+            }
+        }
+        if let Some(parts) = self.parts.take() {
+            parts.remove()?;
+        }
+        Ok(())
+    }
+}

@@ -37,14 +37,19 @@ pub fn upsert_sql() -> String {
     )
 }
 
+/// Opens (creating and migrating) a SQLite export for writing. Every export carries the
+/// price table its `result_costs` view reads: the bundled one, unless it has one already.
+pub fn open_export(path: &Path) -> anyhow::Result<Connection> {
+    let mut conn = db::open(path)?;
+    crate::cost::store::write_if_missing(&mut conn, &crate::cost::PriceTable::bundled())?;
+    Ok(conn)
+}
+
 impl SqliteSink {
     /// Opens or creates the file and migrates it.
     pub fn open(path: &Path) -> anyhow::Result<SqliteSink> {
-        let mut conn = db::open(path)?;
-        // Every export carries the price table its `result_costs` view reads.
-        crate::cost::store::write_if_missing(&mut conn, &crate::cost::PriceTable::bundled())?;
         Ok(SqliteSink {
-            conn,
+            conn: open_export(path)?,
             insert: upsert_sql(),
             run_id: None,
         })

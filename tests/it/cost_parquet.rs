@@ -24,16 +24,64 @@ async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
     let server = MockServer::start().await;
     let t0 = 1_790_000_000;
     let items = vec![
-        ("a1", body("a1", "zai-org/GLM-5.3", Some("flex"), t0, [1_000_000, 400_000, 200_000, 150_000])),
-        ("a2", body("a2", "zai-org/GLM-5.3", None, t0, [2_000_000, 0, 1_000_000, 0])),
-        ("a3", body("a3", "moonshotai/Kimi-K3", Some("balanced"), t0 + 86_400, [100_000, 50_000, 10_000, 10_000])),
-        ("a4", body("a4", "acme/unknown-1", Some("flex"), t0, [1_000, 0, 1_000, 0])),
-        ("a5", body("a5", "zai-org/GLM-5.3", Some("24h"), t0 + 86_400, [100, 0, 100, 0])),
+        (
+            "a1",
+            body(
+                "a1",
+                "zai-org/GLM-5.3",
+                Some("flex"),
+                t0,
+                [1_000_000, 400_000, 200_000, 150_000],
+            ),
+        ),
+        (
+            "a2",
+            body(
+                "a2",
+                "zai-org/GLM-5.3",
+                None,
+                t0,
+                [2_000_000, 0, 1_000_000, 0],
+            ),
+        ),
+        (
+            "a3",
+            body(
+                "a3",
+                "moonshotai/Kimi-K3",
+                Some("balanced"),
+                t0 + 86_400,
+                [100_000, 50_000, 10_000, 10_000],
+            ),
+        ),
+        (
+            "a4",
+            body(
+                "a4",
+                "acme/unknown-1",
+                Some("flex"),
+                t0,
+                [1_000, 0, 1_000, 0],
+            ),
+        ),
+        (
+            "a5",
+            body(
+                "a5",
+                "zai-org/GLM-5.3",
+                Some("24h"),
+                t0 + 86_400,
+                [100, 0, 100, 0],
+            ),
+        ),
     ];
     serve_results(&server, "batch_p", &items).await;
     Mock::given(method("GET"))
         .and(path("/v1/batches/batch_p/gone"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"message": "not found", "type": "not_found"}})))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": {"message": "not found", "type": "not_found"}})),
+        )
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -41,11 +89,34 @@ async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
     let mut reports = Vec::new();
     for out in ["x.sqlite", "x.parquet"] {
         let file = dir.path().join(out);
-        let fetch = run(&["fetch", "batch_p", "-m", ids.to_str().unwrap(), "-o", file.to_str().unwrap(), "--base-url", &base(&server)]).await;
+        let fetch = run(&[
+            "fetch",
+            "batch_p",
+            "-m",
+            ids.to_str().unwrap(),
+            "-o",
+            file.to_str().unwrap(),
+            "--base-url",
+            &base(&server),
+        ])
+        .await;
         assert_eq!(fetch.code, 3, "one id is not found: {fetch:?}");
         let mut formats = Vec::new();
-        for (format, by) in [("json", "model,completion_window"), ("json", "day,batch_id,status"), ("csv", "model"), ("markdown", "model")] {
-            let r = run(&["cost", file.to_str().unwrap(), "--format", format, "--by", by]).await;
+        for (format, by) in [
+            ("json", "model,completion_window"),
+            ("json", "day,batch_id,status"),
+            ("csv", "model"),
+            ("markdown", "model"),
+        ] {
+            let r = run(&[
+                "cost",
+                file.to_str().unwrap(),
+                "--format",
+                format,
+                "--by",
+                by,
+            ])
+            .await;
             assert_eq!(r.code, 0, "{out} {format}: {r:?}");
             formats.push(r.stdout);
         }

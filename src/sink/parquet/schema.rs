@@ -1,0 +1,309 @@
+//! The Arrow side of `Row::COLUMNS`: the schema built from the column list, rows → record
+//! batches, and typed, validated read access to the columns of a batch read back.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::row::{Cell, Kind, Row};
+
+/// The timezone of every timestamp column.
+pub const TZ: &str = "UTC";
+
+/// The Arrow type a column kind is stored as.
+pub fn data_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::Utf8,
+        Kind::Int => DataType::Int64,
+        Kind::Real => DataType::Float64,
+        // Parquet has no seconds unit: seconds would be stored as plain INT64 and other
+        // readers would not see a timestamp. Milliseconds are exact for our seconds.
+        Kind::Time => DataType::Timestamp(TimeUnit::Millisecond, Some(TZ.into())),
+    }
+}
+
+/// The Arrow schema of an export: `Row::COLUMNS`, in order, with their nullability.
+pub fn schema() -> SchemaRef {
+    let fields: Vec<Field> = Row::COLUMNS
+        .iter()
+        .map(|c| Field::new(c.name, data_type(c.kind), c.nullable))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Index of a column in `Row::COLUMNS`.
+pub fn index_of(name: &str) -> usize {
+    Row::COLUMNS
+        .iter()
+        .position(|c| c.name == name)
+        .expect("a column of Row::COLUMNS")
+}
+
+/// One builder per column kind.
+enum Builder {
+    Text(StringBuilder),
+    Int(Int64Builder),
+    Real(Float64Builder),
+    Time(TimestampMillisecondBuilder),
+}
+
+impl Builder {
+    fn new(kind: Kind, rows: usize) -> Builder {
+        match kind {
+            Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, rows * 16)),
+            Kind::Int => Builder::Int(Int64Builder::with_capacity(rows)),
+            Kind::Real => Builder::Real(Float64Builder::with_capacity(rows)),
+            Kind::Time => Builder::Time(TimestampMillisecondBuilder::with_capacity(rows)),
+        }
+    }
+
+    fn push(&mut self, cell: Cell<'_>) {
+        match (self, cell) {
+            (Builder::Text(b), Cell::Text(s)) => b.append_value(s),
+            (Builder::Int(b), Cell::Int(v)) => b.append_value(v),
+            (Builder::Time(b), Cell::Int(v)) => b.append_value(v.saturating_mul(1000)),
+            (Builder::Real(b), Cell::Real(v)) => b.append_value(v),
+            (Builder::Text(b), _) => b.append_null(),
+            (Builder::Int(b), _) => b.append_null(),
+            (Builder::Time(b), _) => b.append_null(),
+            (Builder::Real(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Int(mut b) => Arc::new(b.finish()),
+            Builder::Real(mut b) => Arc::new(b.finish()),
+            Builder::Time(mut b) => Arc::new(b.finish().with_timezone(TZ)),
+        }
+    }
+}
+
+/// The rows at `order` (indices into `rows`) as one record batch of the export schema.
+pub fn to_batch(rows: &[Row], order: &[usize]) -> RecordBatch {
+    let mut builders: Vec<Builder> = Row::COLUMNS
+        .iter()
+        .map(|c| Builder::new(c.kind, order.len()))
+        .collect();
+    for &i in order {
+        for (b, cell) in builders.iter_mut().zip(rows[i].cells()) {
+            b.push(cell);
+        }
+    }
+    let columns = builders.into_iter().map(Builder::finish).collect();
+    RecordBatch::try_new(schema(), columns).expect("builders follow the schema")
+}
+
+/// Typed read access to one column of a batch read back.
+#[derive(Clone, Copy)]
+pub enum Column<'a> {
+    /// Utf8.
+    Text(&'a arrow_array::StringArray),
+    /// LargeUtf8.
+    LargeText(&'a arrow_array::LargeStringArray),
+    /// Int64.
+    Int(&'a arrow_array::Int64Array),
+    /// Float64.
+    Real(&'a arrow_array::Float64Array),
+    /// A timestamp of any unit: the array (for nulls), its raw values, and the divisor
+    /// that brings them to seconds.
+    Time(&'a dyn Array, &'a [i64], i64),
+}
+
+impl<'a> Column<'a> {
+    /// Accepts `array` as a column of `kind`, or says what type it has instead.
+    pub fn of(kind: Kind, array: &'a dyn Array) -> Result<Column<'a>, String> {
+        let ty = array.data_type();
+        let col = match (kind, ty) {
+            (Kind::Text, DataType::Utf8) => Column::Text(array.as_string::<i32>()),
+            (Kind::Text, DataType::LargeUtf8) => Column::LargeText(array.as_string::<i64>()),
+            (Kind::Int, DataType::Int64) => Column::Int(array.as_primitive::<Int64Type>()),
+            (Kind::Real, DataType::Float64) => Column::Real(array.as_primitive::<Float64Type>()),
+            (Kind::Time, DataType::Timestamp(unit, _)) => {
+                let (values, div) = match unit {
+                    TimeUnit::Second => (as_i64::<TimestampSecondType>(array), 1),
+                    TimeUnit::Millisecond => (as_i64::<TimestampMillisecondType>(array), 1_000),
+                    TimeUnit::Microsecond => (as_i64::<TimestampMicrosecondType>(array), 1_000_000),
+                    TimeUnit::Nanosecond => {
+                        (as_i64::<TimestampNanosecondType>(array), 1_000_000_000)
+                    }
+                };
+                Column::Time(array, values, div)
+            }
+            _ => return Err(format!("has type {ty}, expected {}", data_type(kind))),
+        };
+        Ok(col)
+    }
+
+    /// The cell at row `i`.
+    pub fn cell(&self, i: usize) -> Cell<'a> {
+        match *self {
+            Column::Text(a) if a.is_valid(i) => Cell::Text(a.value(i)),
+            Column::LargeText(a) if a.is_valid(i) => Cell::Text(a.value(i)),
+            Column::Int(a) if a.is_valid(i) => Cell::Int(a.value(i)),
+            Column::Real(a) if a.is_valid(i) => Cell::Real(a.value(i)),
+            Column::Time(a, v, div) if a.is_valid(i) => Cell::Int(v[i].div_euclid(div)),
+            _ => Cell::Null,
+        }
+    }
+
+    /// Text at row `i`, `""` when NULL (for key columns checked to be non-NULL).
+    pub fn text(&self, i: usize) -> &'a str {
+        match self.cell(i) {
+            Cell::Text(s) => s,
+            _ => "",
+        }
+    }
+}
+
+/// The raw i64 values of a timestamp array of unit `T`.
+fn as_i64<T: arrow_array::types::ArrowTimestampType>(array: &dyn Array) -> &[i64] {
+    array.as_primitive::<T>().values()
+}
+
+/// Whether a column of `kind` can be read from an Arrow field of type `ty`.
+fn accepts(kind: Kind, ty: &DataType) -> bool {
+    matches!(
+        (kind, ty),
+        (Kind::Text, DataType::Utf8 | DataType::LargeUtf8)
+            | (Kind::Int, DataType::Int64)
+            | (Kind::Real, DataType::Float64)
+            | (Kind::Time, DataType::Timestamp(_, _))
+    )
+}
+
+/// For each of `Row::COLUMNS`, its index in a file's `schema`; or what is wrong, naming the
+/// column (missing, or of another type).
+pub fn project(schema: &Schema) -> Result<Vec<usize>, String> {
+    Row::COLUMNS
+        .iter()
+        .map(|c| {
+            let (i, field) = schema
+                .column_with_name(c.name)
+                .ok_or_else(|| format!("column '{}' is missing", c.name))?;
+            if !accepts(c.kind, field.data_type()) {
+                return Err(format!(
+                    "column '{}' has type {}, expected {}",
+                    c.name,
+                    field.data_type(),
+                    data_type(c.kind)
+                ));
+            }
+            Ok(i)
+        })
+        .collect()
+}
+
+/// Whether a file's `schema` is exactly the export schema (names, order, types), as every
+/// file sail-export writes is; what differs otherwise.
+pub fn check_exact(schema: &Schema) -> Result<(), String> {
+    project(schema)?;
+    let ours = self::schema();
+    if schema.fields().len() != ours.fields().len() {
+        return Err(format!(
+            "it has {} columns, expected {}",
+            schema.fields().len(),
+            ours.fields().len()
+        ));
+    }
+    for (f, o) in schema.fields().iter().zip(ours.fields()) {
+        if f.name() != o.name() || f.data_type() != o.data_type() {
+            return Err(format!(
+                "column '{}' ({}) is where '{}' ({}) belongs",
+                f.name(),
+                f.data_type(),
+                o.name(),
+                o.data_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Typed access to the export columns of one batch read back, in `Row::COLUMNS` order.
+pub struct View<'a> {
+    /// One accessor per column of `Row::COLUMNS`.
+    pub cols: Vec<Column<'a>>,
+}
+
+impl<'a> View<'a> {
+    /// Views `batch` through `proj` (from [`project`]); names the first column whose type
+    /// is wrong or that holds a NULL where none is allowed.
+    pub fn new(batch: &'a RecordBatch, proj: &[usize]) -> Result<View<'a>, String> {
+        let mut cols = Vec::with_capacity(proj.len());
+        for (c, &i) in Row::COLUMNS.iter().zip(proj) {
+            let array = batch.column(i).as_ref();
+            let col = Column::of(c.kind, array).map_err(|e| format!("column '{}' {e}", c.name))?;
+            if !c.nullable && array.null_count() > 0 {
+                return Err(format!("column '{}' holds NULL, which it may not", c.name));
+            }
+            cols.push(col);
+        }
+        Ok(View { cols })
+    }
+
+    /// The cells of row `i`, in `Row::COLUMNS` order.
+    pub fn cells(&self, i: usize) -> [Cell<'a>; Row::COLUMNS.len()] {
+        std::array::from_fn(|c| self.cols[c].cell(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::FetchState;
+
+    #[test]
+    fn the_schema_is_the_column_list() {
+        let s = schema();
+        assert_eq!(s.fields().len(), Row::COLUMNS.len());
+        for (f, c) in s.fields().iter().zip(Row::COLUMNS) {
+            assert_eq!(f.name(), c.name);
+            assert_eq!(f.is_nullable(), c.nullable, "{}", c.name);
+            assert_eq!(f.data_type(), &data_type(c.kind), "{}", c.name);
+        }
+        assert_eq!(
+            project(&s).unwrap(),
+            (0..Row::COLUMNS.len()).collect::<Vec<_>>()
+        );
+        check_exact(&s).unwrap();
+    }
+
+    #[test]
+    fn cells_survive_a_batch_round_trip() {
+        let mut r = Row::bare("b", "c", FetchState::Fetched);
+        r.created_at = Some(-5);
+        r.temperature = Some(0.25);
+        r.output_text = Some("é".into());
+        let rows = [r.clone(), Row::bare("b", "d", FetchState::Error)];
+        let batch = to_batch(&rows, &[1, 0]);
+        let view = View::new(&batch, &project(&batch.schema()).unwrap()).unwrap();
+        assert_eq!(view.cells(1), r.cells());
+        assert_eq!(view.cells(0), rows[1].cells());
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_column_is_named() {
+        let mut fields: Vec<Field> = schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[9] = Field::new("model", DataType::Int64, true);
+        let err = project(&Schema::new(fields.clone())).unwrap_err();
+        assert!(err.contains("'model' has type Int64"), "{err}");
+        fields.remove(9);
+        let err = project(&Schema::new(fields)).unwrap_err();
+        assert_eq!(err, "column 'model' is missing");
+    }
+}
