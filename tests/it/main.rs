@@ -3,3 +3,4 @@
 mod harness;
 
 mod fetch_smoke;
+mod sim;
