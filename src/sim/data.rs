@@ -519,7 +519,7 @@ mod tests {
         let count = |k| (0..20_000).filter(|i| d.kind(0, *i) == k).count();
         assert!((500..700).contains(&count(ItemKind::Running)));
         assert!((150..260).contains(&count(ItemKind::Expired)));
-        assert!((17_000..17_600).contains(&count(ItemKind::Completed)));
+        assert!((17_600..18_200).contains(&count(ItemKind::Completed)));
     }
 
     #[test]
