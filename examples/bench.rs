@@ -55,7 +55,9 @@ struct Measured {
     unavailable: Option<String>,
     wall_s: f64,
     client_cpu_s: f64,
+    client_sys_s: f64,
     client_rss_kb: i64,
+    out_mb: f64,
     sim_cpu_s: f64,
     rows: u64,
     requests: u64,
@@ -85,8 +87,18 @@ fn main() -> anyhow::Result<()> {
     print_machine(&client, quick);
     let mut results = Vec::new();
     println!(
-        "{:<34} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8} {:>9}",
-        "case", "rows", "wall s", "ideal s", "ratio", "results/s", "cpu µs/r", "rss MB", "sim µs/r"
+        "{:<34} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>9} {:>7}",
+        "case",
+        "rows",
+        "wall s",
+        "ideal s",
+        "ratio",
+        "results/s",
+        "cpu µs/r",
+        "(sys)",
+        "rss MB",
+        "sim µs/r",
+        "out MB"
     );
     for case in cases(quick)
         .into_iter()
@@ -242,7 +254,17 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     let ids: String = (0..case.n).map(|i| Dataset::custom_id(i) + "\n").collect();
     std::fs::write(&manifest, ids)?;
     let out_path = dir.path().join(format!("out.{}", case.sink));
-    let mut cmd = Command::new(client);
+    // SAIL_BENCH_WRAP="perf record -g -o perf.data --" runs the client under a profiler.
+    let wrap = std::env::var("SAIL_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(client);
+            c
+        }
+        None => Command::new(client),
+    };
     cmd.arg("fetch")
         .arg(sim.batch_id())
         .arg("-m")
@@ -296,7 +318,9 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         unavailable: None,
         wall_s,
         client_cpu_s: cpu_s(&child),
+        client_sys_s: secs(child.system_time()),
         client_rss_kb: child.max_rss(),
+        out_mb: std::fs::metadata(&out_path).map_or(0.0, |m| m.len() as f64 / 1e6),
         sim_cpu_s,
         rows,
         requests: field("requests"),
@@ -304,9 +328,12 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     })
 }
 
+fn secs(tv: nix::sys::time::TimeVal) -> f64 {
+    tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6
+}
+
 fn cpu_s(u: &Usage) -> f64 {
-    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-    t(u.user_time()) + t(u.system_time())
+    secs(u.user_time()) + secs(u.system_time())
 }
 
 fn print_row(case: &Case, m: &Measured) {
@@ -322,7 +349,7 @@ fn print_row(case: &Case, m: &Measured) {
     };
     let per = |s: f64| s * 1e6 / m.rows.max(1) as f64;
     println!(
-        "{:<34} {:>7} {:>8.2} {:>8.2} {:>6} {:>9.0} {:>9.1} {:>8.1} {:>9.1}",
+        "{:<34} {:>7} {:>8.2} {:>8.2} {:>6} {:>9.0} {:>9.1} {:>8.1} {:>8.1} {:>9.1} {:>7.0}",
         case.label(),
         m.rows,
         m.wall_s,
@@ -330,8 +357,10 @@ fn print_row(case: &Case, m: &Measured) {
         ratio,
         m.rows as f64 / m.wall_s,
         per(m.client_cpu_s),
+        per(m.client_sys_s),
         m.client_rss_kb as f64 / 1024.0,
         per(m.sim_cpu_s),
+        m.out_mb,
     );
     if m.rows != case.n {
         println!("  !! {} rows for {} ids", m.rows, case.n);

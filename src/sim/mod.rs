@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -193,6 +194,10 @@ impl Sim {
         let state = Arc::new(server::State::new(cfg, data, Instant::now()));
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::router(state.clone());
+        // Without TCP_NODELAY, small answers can wait for delayed ACKs (tens of ms).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
