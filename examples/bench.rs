@@ -211,8 +211,12 @@ fn print_machine(client: &Path, quick: bool) {
     } else {
         "release"
     };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
-        "machine: {cores} cores, {mem}; client {} ({profile}); sim in the runner process",
+        "machine: {cores} cores, {mem}, load average {} at start; client {} ({profile}); \
+         sim in the runner process",
+        load.join(" "),
         client.display()
     );
     println!(
