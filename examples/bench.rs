@@ -126,7 +126,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// The cases: N × latency × concurrency × sink, then serial runs (concurrency 1; at 20 ms
 /// with N = 500, since 10,000 would take over 200 s).
 fn cases(quick: bool) -> Vec<Case> {
-    let (ns, lats, concs, serial): (&[u64], &[u64], &[u32], &[(u64, u64)]) = if quick {
+    /// Sizes, latencies (ms), concurrencies, and (size, latency) of the serial runs.
+    type Grid = (
+        &'static [u64],
+        &'static [u64],
+        &'static [u32],
+        &'static [(u64, u64)],
+    );
+    let (ns, lats, concs, serial): Grid = if quick {
         (&[300, 1000], &[0, 2], &[8, 32], &[(200, 0), (50, 2)])
     } else {
         (

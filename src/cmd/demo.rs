@@ -138,7 +138,7 @@ async fn ids_from_status(client: &Client, batch_id: &str) -> anyhow::Result<Vec<
             None => counts.push((s, 1)),
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let line: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     eprintln!("batch status: {}", line.join(", "));
     Ok(status.into_keys().collect())

@@ -79,7 +79,7 @@ async fn unknown_batches_ids_and_expired_results_get_a_404_envelope() {
         "/batches/batch_nope".to_owned(),
         format!("/batches/{b}/req-000300"),
         format!("/batches/{b}/req-1"),
-        format!("/batches/batch_nope/req-000001"),
+        "/batches/batch_nope/req-000001".to_owned(),
         format!("/batches/{b}/{expired}"),
     ] {
         let (status, _, body) = get(&sim, &path).await;
