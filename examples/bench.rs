@@ -117,10 +117,13 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The simulator's runtime: `SAIL_BENCH_SIM_THREADS` workers (default: one per core).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("SAIL_BENCH_SIM_THREADS").ok().and_then(|v| v.parse().ok()) {
+        b.worker_threads(n);
+    }
+    Ok(b.enable_all().build()?)
 }
 
 /// The cases: N × latency × concurrency × sink, then serial runs (concurrency 1; at 20 ms
