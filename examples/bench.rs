@@ -120,7 +120,10 @@ fn main() -> anyhow::Result<()> {
 /// The simulator's runtime: `SAIL_BENCH_SIM_THREADS` workers (default: one per core).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("SAIL_BENCH_SIM_THREADS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("SAIL_BENCH_SIM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         b.worker_threads(n);
     }
     Ok(b.enable_all().build()?)

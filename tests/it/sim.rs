@@ -192,8 +192,9 @@ async fn faults_happen_at_their_configured_rates() {
         rate_429: 0.1,
         rate_5xx: 0.1,
         rate_drop: 0.1,
+        rate_slow: 0.1,
+        slow: Duration::from_millis(5),
         retry_after_s: 3,
-        ..Faults::default()
     };
     let sim = Sim::start(SimConfig {
         faults,
@@ -254,6 +255,8 @@ async fn faults_happen_at_their_configured_rates() {
     let s = sim.stats();
     assert_eq!(s.fault_429, u64::from(tally["429"]));
     assert_eq!(s.dropped, u64::from(tally["dropped"]));
+    assert!((140..=260).contains(&s.slow), "slow: {} of {n}", s.slow);
+    assert_eq!(s.requests, n as u64);
 }
 
 #[tokio::test(flavor = "multi_thread")]
