@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod content;
 pub mod data;
 pub mod server;
 
