@@ -165,8 +165,8 @@ impl Expected {
 
 fn describe_faults(s: &StatsSnapshot, retries: u64) -> String {
     format!(
-        "the simulator answered {} requests: {} rate-limited (429), {} server errors (5xx), \
-         {} connections cut mid-body, {} slow answers; the client retried {retries} times",
+        "the simulator answered {} requests; faults: 429 rate-limited {}, 5xx {}, cut mid-body {}, \
+         slow {}; the client retried {retries} times",
         s.requests,
         s.fault_429 + s.limited,
         s.fault_5xx,
