@@ -59,6 +59,7 @@ struct Measured {
     client_rss_kb: i64,
     out_mb: f64,
     sim_cpu_s: f64,
+    answer_ms: f64,
     rows: u64,
     requests: u64,
     retries: u64,
@@ -87,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     print_machine(&client, quick);
     let mut results = Vec::new();
     println!(
-        "{:<34} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>9} {:>7}",
+        "{:<34} {:>7} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>9} {:>7} {:>7}",
         "case",
         "rows",
         "wall s",
@@ -98,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         "(sys)",
         "rss MB",
         "sim µs/r",
+        "srv ms",
         "out MB"
     );
     for case in cases(quick)
@@ -296,6 +298,12 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
             "--json",
         ])
         .env("SAIL_API_KEY", DEMO_KEY)
+        .envs(
+            // SAIL_BENCH_CLIENT_THREADS=N: the client's tokio worker threads, for experiments.
+            std::env::var("SAIL_BENCH_CLIENT_THREADS")
+                .ok()
+                .map(|n| ("TOKIO_WORKER_THREADS", n)),
+        )
         .env_remove("SAIL_BASE_URL");
     if !case.raw {
         cmd.arg("--no-raw");
@@ -306,6 +314,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     let wall_s = started.elapsed().as_secs_f64();
     let child = getrusage(UsageWho::RUSAGE_CHILDREN)?;
     let sim_cpu_s = cpu_s(&getrusage(UsageWho::RUSAGE_SELF)?) - cpu_s(&self_before);
+    let answer_ms = sim.stats().mean_answer_s() * 1e3;
     sim.shutdown().await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     let code = output.status.code().unwrap_or(-1);
@@ -339,6 +348,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         client_rss_kb: child.max_rss(),
         out_mb: std::fs::metadata(&out_path).map_or(0.0, |m| m.len() as f64 / 1e6),
         sim_cpu_s,
+        answer_ms,
         rows,
         requests: field("requests"),
         retries: field("retries"),
@@ -366,7 +376,7 @@ fn print_row(case: &Case, m: &Measured) {
     };
     let per = |s: f64| s * 1e6 / m.rows.max(1) as f64;
     println!(
-        "{:<34} {:>7} {:>8.2} {:>8.2} {:>6} {:>9.0} {:>9.1} {:>8.1} {:>8.1} {:>9.1} {:>7.0}",
+        "{:<34} {:>7} {:>8.2} {:>8.2} {:>6} {:>9.0} {:>9.1} {:>8.1} {:>8.1} {:>9.1} {:>7.2} {:>7.0}",
         case.label(),
         m.rows,
         m.wall_s,
@@ -377,6 +387,7 @@ fn print_row(case: &Case, m: &Measured) {
         per(m.client_sys_s),
         m.client_rss_kb as f64 / 1024.0,
         per(m.sim_cpu_s),
+        m.answer_ms,
         m.out_mb,
     );
     if m.rows != case.n {
@@ -438,6 +449,13 @@ fn print_targets(results: &[(Case, Measured)]) {
     println!(
         "  wall ≤ 1.10 × ideal at n=100000: {ratio:.3} × → {}",
         verdict(ratio <= 1.10)
+    );
+    let served = case.n as f64 * big.answer_ms / 1e3 / f64::from(case.concurrency);
+    println!(
+        "    (the simulator's answers took {:.2} ms on average, timer rounding included; \
+         against N × that / c = {served:.2} s the ratio is {:.3} ×)",
+        big.answer_ms,
+        big.wall_s / served
     );
     let cpu_us = big.client_cpu_s * 1e6 / big.rows.max(1) as f64;
     println!(

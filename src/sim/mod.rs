@@ -130,6 +130,7 @@ pub struct Stats {
     dropped: AtomicU64,
     slow: AtomicU64,
     max_in_flight: AtomicU64,
+    answer_us: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -155,6 +156,17 @@ pub struct StatsSnapshot {
     pub slow: u64,
     /// The most requests served at once.
     pub max_in_flight: u64,
+    /// Microseconds from receiving a request to its answer being ready, summed over every
+    /// answer past the limiter (latency, timer granularity and generation included).
+    pub answer_us: u64,
+}
+
+impl StatsSnapshot {
+    /// Mean time to answer a request past the limiter, in seconds.
+    pub fn mean_answer_s(&self) -> f64 {
+        let answered = self.requests - self.unauthorized - self.limited;
+        self.answer_us as f64 / 1e6 / answered.max(1) as f64
+    }
 }
 
 impl Stats {
@@ -176,6 +188,7 @@ impl Stats {
             dropped: get(&self.dropped),
             slow: get(&self.slow),
             max_in_flight: get(&self.max_in_flight),
+            answer_us: get(&self.answer_us),
         }
     }
 }

@@ -110,6 +110,8 @@ async fn gate(Shared(st): Shared<Arc<State>>, req: Request, next: Next) -> Respo
             st.cfg.faults.retry_after_s,
         );
     };
+    let received = Instant::now();
+    let _timer = AnswerTimer(&st.stats, received);
     let f = &st.cfg.faults;
     let roll = fastrand::f64();
     let mut drop_body = false;
@@ -145,6 +147,16 @@ async fn gate(Shared(st): Shared<Arc<State>>, req: Request, next: Next) -> Respo
         return cut_off(resp).await;
     }
     resp
+}
+
+/// Adds the time from `received` to the answer to `answer_us` when dropped.
+struct AnswerTimer<'a>(&'a Stats, Instant);
+
+impl Drop for AnswerTimer<'_> {
+    fn drop(&mut self) {
+        let us = self.1.elapsed().as_micros() as u64;
+        self.0.answer_us.fetch_add(us, Ordering::Relaxed);
+    }
 }
 
 /// A limiter slot, or `None` when `max_concurrent` requests are in flight already.
