@@ -183,9 +183,18 @@ pub struct ListArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Items in the simulated batch.
-    #[arg(long, value_name = "N", default_value_t = 3000)]
+    #[arg(long, value_name = "N", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub requests: u64,
-    /// Output file.
+    /// Output file (SQLite). A previous demo output there is replaced; any other file is
+    /// left alone and the demo refuses to start.
     #[arg(short = 'o', long, value_name = "PATH", default_value = "demo.sqlite")]
     pub out: PathBuf,
+    /// Seed of the simulated data: the same seed serves the same batch.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+    /// Requests in flight at most (the simulator rate-limits above 48).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
 }

@@ -1,1 +1,283 @@
 //! A simulated Sail Batch API on loopback, for the demo, the benchmarks and tests.
+//!
+//! It serves the three read routes of the real API (`GET /v1/batches`, `/v1/batches/{id}`,
+//! `/v1/batches/{id}/{custom_id}`) over real HTTP (axum) on `127.0.0.1`, port 0, with Bearer
+//! auth, from synthetic data generated per item from a seed ([`data`]). Knobs add latency,
+//! faults (429 with `Retry-After`, 5xx, dropped connections, slow answers) and a concurrency
+//! limit beyond which it answers 429, as a real rate limiter does ([`server`]).
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use sail_export::sim::{Sim, SimConfig};
+//! let sim = Sim::start(SimConfig::new(1000)).await?;
+//! println!("{} serves {}", sim.base_url(), sim.batch_id());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod content;
+pub mod data;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use data::{Dataset, ItemKind};
+
+/// The demo's API key: public on purpose; it opens nothing but the simulator.
+pub const DEMO_KEY: &str = "sk_demo_public_simulator_key";
+
+/// Probabilities (0..=1) that one request is answered with a fault instead of its result.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// 429 with `Retry-After` (an org-wide rate limit).
+    pub rate_429: f64,
+    /// 500, 502 or 503 (503 with `Retry-After`).
+    pub rate_5xx: f64,
+    /// The connection is cut halfway through the body.
+    pub rate_drop: f64,
+    /// The answer comes `slow` later than usual.
+    pub rate_slow: f64,
+    /// Extra delay of a slow answer.
+    pub slow: Duration,
+    /// The `Retry-After` value sent with 429 and 503, in whole seconds.
+    pub retry_after_s: u32,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of the synthetic data (same seed and epoch, same bytes).
+    pub seed: u64,
+    /// Items in each batch.
+    pub items: u64,
+    /// Batches in the account (the first is the main one; older ones exist for `list`).
+    pub batches: usize,
+    /// `created_at` of the main batch, unix seconds.
+    pub epoch: i64,
+    /// The only key accepted as `Authorization: Bearer <key>`.
+    pub api_key: String,
+    /// Mean time before each answer.
+    pub latency: Duration,
+    /// Each answer's latency is uniform in `latency ± jitter`.
+    pub jitter: Duration,
+    /// Fault rates.
+    pub faults: Faults,
+    /// Requests served at once at most; beyond it, 429 with `Retry-After` at once.
+    pub max_concurrent: Option<usize>,
+    /// After this long, running and queued items have completed (for `fetch --wait`).
+    pub finish_after: Option<Duration>,
+}
+
+impl SimConfig {
+    /// `items` items in one batch, seed 42, the demo key, no latency, no faults, no limit.
+    /// The epoch is two hours ago, rounded down to the hour.
+    pub fn new(items: u64) -> SimConfig {
+        let now = crate::summary::now_unix();
+        SimConfig {
+            seed: 42,
+            items,
+            batches: 3,
+            epoch: now - now % 3600 - 7200,
+            api_key: DEMO_KEY.to_owned(),
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            faults: Faults::default(),
+            max_concurrent: None,
+            finish_after: None,
+        }
+    }
+
+    /// The demo's setting: 5 ± 3 ms per answer, a rate limit at 48 requests in flight, and a
+    /// few of every fault, so retries show in the summary.
+    pub fn demo(items: u64, seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            latency: Duration::from_millis(5),
+            jitter: Duration::from_millis(3),
+            faults: Faults {
+                rate_429: 0.01,
+                rate_5xx: 0.01,
+                rate_drop: 0.005,
+                rate_slow: 0.002,
+                slow: Duration::from_millis(1500),
+                retry_after_s: 1,
+            },
+            max_concurrent: Some(48),
+            ..SimConfig::new(items)
+        }
+    }
+}
+
+/// Counters of what the simulator answered.
+#[derive(Debug, Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    ok: AtomicU64,
+    not_found: AtomicU64,
+    unauthorized: AtomicU64,
+    limited: AtomicU64,
+    fault_429: AtomicU64,
+    fault_5xx: AtomicU64,
+    dropped: AtomicU64,
+    slow: AtomicU64,
+    max_in_flight: AtomicU64,
+    answer_us: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatsSnapshot {
+    /// Requests received.
+    pub requests: u64,
+    /// 200 answers (dropped ones included: their headers said 200).
+    pub ok: u64,
+    /// 404 answers.
+    pub not_found: u64,
+    /// 401 answers.
+    pub unauthorized: u64,
+    /// 429 answers of the concurrency limiter.
+    pub limited: u64,
+    /// 429 answers injected as faults.
+    pub fault_429: u64,
+    /// 5xx answers injected as faults.
+    pub fault_5xx: u64,
+    /// Connections cut mid-body.
+    pub dropped: u64,
+    /// Answers delayed as slow.
+    pub slow: u64,
+    /// The most requests served at once.
+    pub max_in_flight: u64,
+    /// Microseconds from receiving a request to its answer being ready, summed over every
+    /// answer past the limiter (latency, timer granularity and generation included).
+    pub answer_us: u64,
+}
+
+impl StatsSnapshot {
+    /// Mean time to answer a request past the limiter, in seconds.
+    pub fn mean_answer_s(&self) -> f64 {
+        let answered = self.requests - self.unauthorized - self.limited;
+        self.answer_us as f64 / 1e6 / answered.max(1) as f64
+    }
+}
+
+impl Stats {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            requests: get(&self.requests),
+            ok: get(&self.ok),
+            not_found: get(&self.not_found),
+            unauthorized: get(&self.unauthorized),
+            limited: get(&self.limited),
+            fault_429: get(&self.fault_429),
+            fault_5xx: get(&self.fault_5xx),
+            dropped: get(&self.dropped),
+            slow: get(&self.slow),
+            max_in_flight: get(&self.max_in_flight),
+            answer_us: get(&self.answer_us),
+        }
+    }
+}
+
+/// Entry point: `Sim::start(config)`.
+pub struct Sim;
+
+impl Sim {
+    /// Binds `127.0.0.1:0` and serves until the handle is shut down or dropped. Must be called
+    /// inside a tokio runtime.
+    pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the simulator to 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let data = Dataset::new(cfg.seed, cfg.items, cfg.batches, cfg.epoch);
+        let state = Arc::new(server::State::new(cfg, data, Instant::now()));
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = server::router(state.clone());
+        // Without TCP_NODELAY, small answers can wait for delayed ACKs (tens of ms).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(SimHandle {
+            addr,
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server too.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: Arc<server::State>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The API base URL, including `/v1`, e.g. `http://127.0.0.1:40123/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The id of the main batch.
+    pub fn batch_id(&self) -> &str {
+        self.state.data.main_batch()
+    }
+
+    /// The synthetic data served.
+    pub fn dataset(&self) -> &Dataset {
+        &self.state.data
+    }
+
+    /// What was answered so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.state.stats.snapshot()
+    }
+
+    /// Stops accepting, lets requests in flight finish (at most 5 s), and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -15,3 +15,4 @@ mod manifests;
 mod parquet;
 mod parquet_load;
 mod secrets;
+mod sim;
