@@ -1,6 +1,7 @@
 //! Serde types mirroring Sail's wire format, lenient by design: unknown fields are ignored,
 //! statuses are open strings, and a field of an unexpected type becomes `None`, not an error.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
@@ -167,9 +168,31 @@ pub const MISSING_STATUS: &str = "(none)";
 /// An entry of `request_status`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemStatus {
-    /// UPPERCASE status string as given (`COMPLETED`, `RUNNING`, ...).
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub status: Option<String>,
+    /// UPPERCASE status string as given (`COMPLETED`, `RUNNING`, ...). The usual values are
+    /// shared statics, so a 100,000-item map holds no string per status.
+    #[serde(default, deserialize_with = "lenient_status")]
+    pub status: Option<Cow<'static, str>>,
+}
+
+/// The status strings seen in `request_status`, kept as statics when they are met.
+const ITEM_STATUSES: &[&str] = &[
+    "COMPLETED",
+    "RUNNING",
+    "PENDING",
+    "QUEUED",
+    "IN_PROGRESS",
+    "FAILED",
+    "CANCELLED",
+    "CANCELED",
+];
+
+fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'static, str>>, D::Error> {
+    Ok(
+        lenient_string(d)?.map(|s| match ITEM_STATUSES.iter().find(|k| **k == s) {
+            Some(k) => Cow::Borrowed(*k),
+            None => Cow::Owned(s),
+        }),
+    )
 }
 
 /// Whether a `request_status` value is final (COMPLETED, FAILED, CANCELLED/CANCELED).

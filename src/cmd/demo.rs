@@ -120,15 +120,7 @@ async fn print_status(client: &Client, batch_id: &str) -> anyhow::Result<()> {
             fetched.outcome
         ));
     };
-    let status = value.request_status.unwrap_or_default();
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for s in status.values() {
-        let s = s.status.clone().unwrap_or_default();
-        match counts.iter_mut().find(|(k, _)| *k == s) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((s, 1)),
-        }
-    }
+    let mut counts: Vec<(String, u64)> = value.by_status().into_iter().collect();
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let line: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     eprintln!("batch status: {}", line.join(", "));
