@@ -104,7 +104,7 @@ LEFT JOIN prices a ON a.id = q.asap_price_id;
 -- Everything the `cost` command reads, in one covering index: a report scans this (about
 -- 120 bytes a row) instead of the table, whose rows carry the response bodies, and
 -- `--batch` becomes a range seek. It leads with the primary key so that rows written in id
--- order land in order (no random index writes). Measured in notes/BENCHMARKS-cost.md.
+-- order land in order (no random index writes). Measured in BENCHMARKS.md.
 CREATE INDEX results_cost ON results (
     batch_id, custom_id, fetch_state, model, completion_window, created_at, status,
     input_tokens, input_cached_tokens, output_tokens, output_reasoning_tokens,
