@@ -298,17 +298,7 @@ async fn a_truncated_body_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["a"]);
     let db = dir.path().join("o.sqlite");
-    let out = run(&[
-        "fetch",
-        "b",
-        "-m",
-        m.to_str().unwrap(),
-        "-o",
-        db.to_str().unwrap(),
-        "--base-url",
-        &base,
-    ])
-    .await;
+    let out = fetch_at(&base, "b", &m, &db, &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(*count.lock().unwrap() >= 2);
     let r = query(
@@ -333,17 +323,7 @@ async fn an_api_that_never_answers_stops_the_run_quickly_naming_the_base_url() {
     let m = manifest(dir.path(), &ids);
     let db = dir.path().join("o.sqlite");
     let started = Instant::now();
-    let out = run(&[
-        "fetch",
-        "b",
-        "-m",
-        m.to_str().unwrap(),
-        "-o",
-        db.to_str().unwrap(),
-        "--base-url",
-        &base,
-    ])
-    .await;
+    let out = fetch_at(&base, "b", &m, &db, &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         started.elapsed() < Duration::from_secs(8),

@@ -173,7 +173,18 @@ pub async fn fetch(
     out: &Path,
     extra: &[&str],
 ) -> Output {
-    let base = base(server);
+    fetch_at(&base(server), batch, manifest, out, extra).await
+}
+
+/// [`fetch`] against any base URL (a hand-made server, a closed port); asserts the key
+/// leaked nowhere.
+pub async fn fetch_at(
+    base: &str,
+    batch: &str,
+    manifest: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
     let mut args = vec![
         "fetch",
         batch,
@@ -182,7 +193,7 @@ pub async fn fetch(
         "-o",
         out.to_str().unwrap(),
         "--base-url",
-        &base,
+        base,
         "--json",
     ];
     args.extend_from_slice(extra);
