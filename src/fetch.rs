@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::api::model::ResponseObject;
@@ -145,8 +145,9 @@ pub async fn run(
                         summary.count(row.fetch_state);
                         if row.fetch_state != FetchState::Fetched || done % 256 == 0 {
                             bar.set_message(format!(
-                                "{} errors · {} retries",
-                                summary.error + summary.not_found,
+                                "{} not found · {} errors · {} retries",
+                                summary.not_found,
+                                summary.error,
                                 client.retries()
                             ));
                         }
@@ -309,9 +310,12 @@ fn progress_bar(show: bool, len: u64, wait: bool) -> ProgressBar {
         ProgressStyle::with_template(if wait {
             "{prefix}{bar:20} {pos}/{len} {msg}"
         } else {
-            "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}"
+            "{bar:30} {pos}/{len} {rate} eta {eta} {msg}"
         })
         .expect("static template")
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", s.per_sec());
+        })
         .progress_chars("=> "),
     );
     bar
