@@ -1,5 +1,5 @@
-//! Opening an export for reading: a SQLite file read-only, or Parquet file(s) loaded into an
-//! in-memory SQLite with the same schema, so one query serves both.
+//! Opening an export for reading: a SQLite file read-only, or Parquet file(s) loaded into a
+//! private temporary SQLite file with the same schema, so one query serves both.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -61,9 +61,43 @@ pub fn detect(path: &Path) -> anyhow::Result<Export> {
     }
 }
 
-/// Opens `path` for reading: the SQLite file itself (read-only, nothing is written), or an
-/// in-memory SQLite migrated like an export and filled from the Parquet file(s).
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+/// An export opened for reading; derefs to its SQLite connection.
+pub struct ExportDb {
+    conn: Connection,
+    _scratch: Option<Scratch>,
+}
+
+impl std::ops::Deref for ExportDb {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A temporary SQLite file holding a Parquet export for the report, removed on drop. On disk
+/// rather than in memory, so pricing a multi-GB Parquet export needs only SQLite's page cache.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> Scratch {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(".sail-export-cost-{}-{nanos}.sqlite", std::process::id());
+        Scratch(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Opens `path` for reading: the SQLite file itself (read-only, nothing is written), or a
+/// temporary SQLite file migrated like an export and filled from the Parquet file(s).
+pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
+    let mut scratch = None;
     let conn = match detect(path)? {
         Export::Sqlite(p) => {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -75,7 +109,16 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
             conn
         }
         Export::Parquet(files) => {
-            let mut conn = Connection::open_in_memory()?;
+            let tmp = scratch.insert(Scratch::create());
+            let mut conn = Connection::open(&tmp.0).with_context(|| {
+                format!(
+                    "creating a temporary file in '{}'",
+                    std::env::temp_dir().display()
+                )
+            })?;
+            // A throwaway copy: no journal, no fsync.
+            conn.pragma_update(None, "journal_mode", "OFF")?;
+            conn.pragma_update(None, "synchronous", "OFF")?;
             crate::db::migrate(&mut conn)?;
             crate::load::into_sqlite(&mut conn, &files)
                 .with_context(|| format!("reading Parquet export '{}'", path.display()))?;
@@ -88,5 +131,8 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
             &format!("no results table with usage columns: {e}"),
         ));
     }
-    Ok(conn)
+    Ok(ExportDb {
+        conn,
+        _scratch: scratch,
+    })
 }

@@ -108,16 +108,21 @@ async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
             ("csv", "model"),
             ("markdown", "model"),
         ] {
-            let r = run(&[
+            // A Parquet export is priced through a scratch SQLite file in TMPDIR.
+            let scratch = tempfile::tempdir().unwrap();
+            let mut cmd = command(&[
                 "cost",
                 file.to_str().unwrap(),
                 "--format",
                 format,
                 "--by",
                 by,
-            ])
-            .await;
+            ]);
+            cmd.env("TMPDIR", scratch.path());
+            let r = output(cmd).await;
             assert_eq!(r.code, 0, "{out} {format}: {r:?}");
+            let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+            assert!(left.is_empty(), "cost left {left:?} behind");
             formats.push(r.stdout);
         }
         reports.push(formats);
