@@ -9,7 +9,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
-use crate::api::model::{is_terminal_item_status, Batch};
+use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::row::{FetchState, Row};
 use crate::summary::Summary;
@@ -132,12 +132,12 @@ impl State {
 
     /// Hands out every waiting id the batch now reports terminal, or no longer lists.
     fn release(&mut self, batch: &Batch, tx: &UnboundedSender<String>) {
-        let statuses: HashMap<&str, &str> = batch.item_statuses().collect();
+        let unfinished = batch.unfinished();
         let mut ready = Vec::new();
         for (id, last) in self.waiting.iter_mut() {
-            match statuses.get(id.as_str()) {
-                Some(s) if !is_terminal_item_status(s) => (*s).clone_into(last),
-                _ => ready.push(id.clone()),
+            match unfinished.get(id.as_str()) {
+                Some(s) => (*s).clone_into(last),
+                None => ready.push(id.clone()),
             }
         }
         for id in ready {

@@ -2,7 +2,7 @@
 //! statuses are open strings, and a field of an unexpected type becomes `None`, not an error.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -126,6 +126,14 @@ impl Batch {
             let status = s.status.as_deref().unwrap_or(MISSING_STATUS);
             (id.as_str(), status)
         })
+    }
+
+    /// The items whose status is not terminal (id → status). Items finished, or not listed,
+    /// are absent: a 100,000-item batch that is done costs an empty map.
+    pub fn unfinished(&self) -> HashMap<&str, &str> {
+        self.item_statuses()
+            .filter(|(_, s)| !is_terminal_item_status(s))
+            .collect()
     }
 
     /// How many items have each status string (as given, unknown ones included).

@@ -12,10 +12,10 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 
 use super::fetch::{execute, shutdown_signal, FetchConfig};
-use crate::api::{Client, ClientConfig, Outcome};
+use crate::api::{Client, ClientConfig};
 use crate::cli::{CostArgs, DemoArgs};
 use crate::error::{exit, UsageError};
 use crate::sim::{Sim, SimConfig, SimHandle, StatsSnapshot, DEMO_KEY};
@@ -113,13 +113,7 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
 
 /// Prints a line of per-status counts from the batch's `request_status`.
 async fn print_status(client: &Client, batch_id: &str) -> anyhow::Result<()> {
-    let fetched = client.batch(batch_id).await;
-    let Outcome::Ok { value, .. } = fetched.outcome else {
-        return Err(anyhow!(
-            "the simulator did not answer the status of {batch_id}: {:?}",
-            fetched.outcome
-        ));
-    };
+    let value = super::status::read_batch(client, batch_id).await?;
     let mut counts: Vec<(String, u64)> = value.by_status().into_iter().collect();
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let line: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::status::{auth_error, batch_error, retention_warning};
-use crate::api::model::{is_terminal_item_status, Batch};
+use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::cli::FetchArgs;
 use crate::error::{exit, UsageError};
@@ -213,10 +213,7 @@ fn resolve_ids(
     if let Some(w) = retention_warning(id, batch.created_at, now_unix()) {
         eprintln!("{w}");
     }
-    let unfinished: HashMap<&str, &str> = batch
-        .item_statuses()
-        .filter(|(_, s)| !is_terminal_item_status(s))
-        .collect();
+    let unfinished = batch.unfinished();
     let ids = match given {
         Some(ids) => ids,
         None => batch.item_statuses().map(|(i, _)| i.to_owned()).collect(),
