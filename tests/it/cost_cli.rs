@@ -261,17 +261,7 @@ async fn an_export_written_by_fetch_is_priced_and_queryable() {
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b"]);
     let db = dir.path().join("e.sqlite");
-    let fetch = run(&[
-        "fetch",
-        "batch_e",
-        "-m",
-        ids.to_str().unwrap(),
-        "-o",
-        db.to_str().unwrap(),
-        "--base-url",
-        &base(&server),
-    ])
-    .await;
+    let fetch = fetch(&server, "batch_e", &ids, &db, &[]).await;
     assert_eq!(fetch.code, 0, "{fetch:?}");
     let r = cost_json(&db, &["--strict"]).await;
     // a: $0.632 (see the formula test); b: 10·0.40 + 5·1.80 = 13 → $0.000013.

@@ -89,17 +89,7 @@ async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
     let mut reports = Vec::new();
     for out in ["x.sqlite", "x.parquet"] {
         let file = dir.path().join(out);
-        let fetch = run(&[
-            "fetch",
-            "batch_p",
-            "-m",
-            ids.to_str().unwrap(),
-            "-o",
-            file.to_str().unwrap(),
-            "--base-url",
-            &base(&server),
-        ])
-        .await;
+        let fetch = fetch(&server, "batch_p", &ids, &file, &[]).await;
         assert_eq!(fetch.code, 3, "one id is not found: {fetch:?}");
         let mut formats = Vec::new();
         for (format, by) in [

@@ -30,18 +30,7 @@ async fn a_small_batch_lands_in_sqlite_with_one_row_per_id() {
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b", "gone"]);
     let db = dir.path().join("out.sqlite");
-    let out = run(&[
-        "fetch",
-        "batch_1",
-        "-m",
-        ids.to_str().unwrap(),
-        "-o",
-        db.to_str().unwrap(),
-        "--base-url",
-        &base(&server),
-        "--json",
-    ])
-    .await;
+    let out = fetch(&server, "batch_1", &ids, &db, &[]).await;
     assert_eq!(out.code, 3, "{out:?}");
     assert_no_key(&out);
     let summary: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();

@@ -134,17 +134,7 @@ async fn fetching_to_parquet_and_loading_matches_fetching_to_sqlite() {
     let mut outs = Vec::new();
     for name in ["d.sqlite", "p.parquet"] {
         let o = dir.path().join(name);
-        let r = run(&[
-            "fetch",
-            "batch_cmp",
-            "-m",
-            m.to_str().unwrap(),
-            "-o",
-            o.to_str().unwrap(),
-            "--base-url",
-            &base(&server),
-        ])
-        .await;
+        let r = fetch(&server, "batch_cmp", &m, &o, &[]).await;
         assert_eq!(r.code, 3, "{r:?}");
         outs.push(o);
     }
@@ -264,18 +254,13 @@ async fn bad_input_exits_2_naming_the_file_and_column_and_leaves_the_database_un
     // An existing output that is not ours is refused, and left as it was.
     let server = MockServer::start().await;
     let m = manifest(dir.path(), &["a"]);
-    let out = run(&[
-        "fetch",
+    let out = fetch(
+        &server,
         "batch_x",
-        "-m",
-        m.to_str().unwrap(),
-        "-o",
-        not_parquet.to_str().unwrap(),
-        "--format",
-        "parquet",
-        "--base-url",
-        &base(&server),
-    ])
+        &m,
+        &not_parquet,
+        &["--format", "parquet"],
+    )
     .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("notes.parquet"), "{}", out.stderr);
