@@ -23,6 +23,38 @@ const CHUNK_ROWS: usize = 1000;
 /// Longest time a fetched row waits before it is committed.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
+/// How to fetch, whatever the ids: the knobs a caller sets once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Request ids even when the output already has them fetched.
+    pub refetch_all: bool,
+    /// Keep the body in `raw_json`.
+    pub keep_raw: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Options recorded in the `runs` table (never the key).
+    pub options_json: String,
+    /// `--wait`: poll the batch status this often and fetch the `not_ready` ids as they
+    /// finish, until every id is settled. `None`: one pass.
+    pub wait: Option<Duration>,
+}
+
+impl Default for Settings {
+    /// 64 in flight, bodies kept, one pass, a progress bar when stderr is a terminal.
+    fn default() -> Settings {
+        Settings {
+            concurrency: 64,
+            refetch_all: false,
+            keep_raw: true,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            options_json: "{}".to_owned(),
+            wait: None,
+        }
+    }
+}
+
 /// What to fetch and how; resolved from the command line by the caller.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -33,21 +65,10 @@ pub struct Plan {
     /// Ids known not to be finished (id → the batch's status string): written as `pending`
     /// without a request.
     pub not_ready: HashMap<String, String>,
-    /// Requests in flight at most.
-    pub concurrency: usize,
-    /// Request ids even when the output already has them fetched.
-    pub refetch_all: bool,
-    /// Keep the body in `raw_json`.
-    pub keep_raw: bool,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
     /// Output path, for the summary.
     pub out: String,
-    /// Options recorded in the `runs` table (never the key).
-    pub options_json: String,
-    /// `--wait`: poll the batch status this often and fetch the `not_ready` ids as they
-    /// finish, until every id is settled. `None`: one pass.
-    pub wait: Option<Duration>,
+    /// How to fetch.
+    pub settings: Settings,
 }
 
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
@@ -61,7 +82,7 @@ pub async fn run(
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let already = if plan.refetch_all {
+    let already = if plan.settings.refetch_all {
         Default::default()
     } else {
         sink.fetched_ids(&plan.batch_id)?
@@ -69,7 +90,7 @@ pub async fn run(
     sink.begin_run(&RunStart {
         batch_id: plan.batch_id.clone(),
         started_at: now_unix(),
-        options_json: plan.options_json.clone(),
+        options_json: plan.settings.options_json.clone(),
     })?;
     let mut summary = Summary {
         batch_id: plan.batch_id.clone(),
@@ -108,22 +129,30 @@ pub async fn run(
     }
 
     let to_fetch = todo.len()
-        + if plan.wait.is_some() {
+        + if plan.settings.wait.is_some() {
             waiting.len()
         } else {
             0
         };
-    let bar = progress_bar(plan.progress, to_fetch as u64, plan.wait.is_some());
+    let bar = progress_bar(
+        plan.settings.progress,
+        to_fetch as u64,
+        plan.settings.wait.is_some(),
+    );
     let (ids, mut poller) = id_source(client, &plan, todo, &waiting, &summary, &bar);
     let mut rows = ids
         .map(|id| {
-            let (client, batch, keep_raw) = (client.clone(), plan.batch_id.clone(), plan.keep_raw);
+            let (client, batch, keep_raw) = (
+                client.clone(),
+                plan.batch_id.clone(),
+                plan.settings.keep_raw,
+            );
             tokio::spawn(async move {
                 let fetched = client.result(&batch, &id).await;
                 to_row(&batch, &id, fetched, keep_raw)
             })
         })
-        .buffer_unordered(plan.concurrency.max(1));
+        .buffer_unordered(plan.settings.concurrency.max(1));
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tokio::pin!(stop);
     let mut done = 0u64;
@@ -194,7 +223,7 @@ fn id_source(
     summary: &Summary,
     bar: &ProgressBar,
 ) -> (BoxStream<'static, String>, Option<wait::Poller>) {
-    let Some(interval) = plan.wait else {
+    let Some(interval) = plan.settings.wait else {
         return (stream::iter(todo).boxed(), None);
     };
     let wait::Feed { mut ids, poller } = wait::start(Waiter {
@@ -209,7 +238,7 @@ fn id_source(
         fetched: summary.fetched,
         total: summary.total,
         bar: bar.clone(),
-        lines: !plan.progress,
+        lines: !plan.settings.progress,
     });
     let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
     (ids, Some(poller))

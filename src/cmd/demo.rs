@@ -99,8 +99,8 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     // (unfinished items become `pending` rows without a request), then the pipeline.
     let mut fetch = FetchConfig::new(&batch_id, args.out.clone());
     fetch.format = Format::Sqlite;
-    fetch.concurrency = args.concurrency as usize;
-    fetch.options_json = serde_json::json!({
+    fetch.settings.concurrency = args.concurrency as usize;
+    fetch.settings.options_json = serde_json::json!({
         "demo": true,
         "seed": args.seed,
         "format": "sqlite",

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::cli::FetchArgs;
 use crate::error::{exit, UsageError};
-use crate::fetch::{self, Plan};
+use crate::fetch::{self, Plan, Settings};
 use crate::manifest::Manifest;
 use crate::sink::{self, Format};
 use crate::summary::{now_unix, Stop, Summary};
@@ -31,18 +30,8 @@ pub struct FetchConfig {
     pub out: PathBuf,
     /// The output format.
     pub format: Format,
-    /// Requests in flight at most.
-    pub concurrency: usize,
-    /// Request ids even when the output already has them fetched.
-    pub refetch_all: bool,
-    /// Keep each body in `raw_json`.
-    pub keep_raw: bool,
-    /// `--wait`: the status poll interval; `None` for one pass.
-    pub wait: Option<Duration>,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
-    /// Options recorded in the `runs` table (never the key).
-    pub options_json: String,
+    /// How to fetch.
+    pub settings: Settings,
 }
 
 impl FetchConfig {
@@ -54,12 +43,7 @@ impl FetchConfig {
             ids: None,
             format: Format::from_path(&out),
             out,
-            concurrency: 64,
-            refetch_all: false,
-            keep_raw: true,
-            wait: None,
-            progress: std::io::stderr().is_terminal(),
-            options_json: "{}".to_owned(),
+            settings: Settings::default(),
         }
     }
 
@@ -98,12 +82,14 @@ impl FetchConfig {
             ids,
             out,
             format,
-            concurrency: args.concurrency as usize,
-            refetch_all: args.refetch_all,
-            keep_raw: !args.no_raw,
-            wait: args.wait.then(|| Duration::from_secs_f64(secs)),
-            progress: std::io::stderr().is_terminal(),
-            options_json: options_json(args, format),
+            settings: Settings {
+                concurrency: args.concurrency as usize,
+                refetch_all: args.refetch_all,
+                keep_raw: !args.no_raw,
+                wait: args.wait.then(|| Duration::from_secs_f64(secs)),
+                options_json: options_json(args, format),
+                ..Settings::default()
+            },
         })
     }
 }
@@ -111,7 +97,7 @@ impl FetchConfig {
 /// Runs `fetch`; returns the exit code.
 pub async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     let cfg = FetchConfig::from_args(&args)?;
-    let client = super::client(&args.api, cfg.concurrency)?;
+    let client = super::client(&args.api, cfg.settings.concurrency)?;
     let summary = execute(&client, cfg, announced(shutdown_signal())).await?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -164,13 +150,8 @@ pub async fn execute(
         batch_id: cfg.batch_id,
         ids,
         not_ready,
-        concurrency: cfg.concurrency,
-        refetch_all: cfg.refetch_all,
-        keep_raw: cfg.keep_raw,
-        progress: cfg.progress,
         out: cfg.out.display().to_string(),
-        options_json: cfg.options_json,
-        wait: cfg.wait,
+        settings: cfg.settings,
     };
     fetch::run(client, sink, plan, stop).await
 }
