@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::api::model::ResponseObject;
 use crate::api::{Client, Fetched, Outcome};
+use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
 use crate::sink::{RunStart, Sink};
 use crate::summary::{now_unix, Stop, Summary};
@@ -61,7 +62,7 @@ pub struct Plan {
     /// The batch.
     pub batch_id: String,
     /// Unique custom_ids, in manifest order.
-    pub ids: Vec<String>,
+    pub ids: IdList,
     /// Ids known not to be finished (id → the batch's status string): written as `pending`
     /// without a request.
     pub not_ready: HashMap<String, String>,
@@ -83,7 +84,7 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let already = if plan.settings.refetch_all {
-        Default::default()
+        IdSet::default()
     } else {
         sink.fetched_ids(&plan.batch_id)?
     };
@@ -98,14 +99,20 @@ pub async fn run(
         total: plan.ids.len() as u64,
         ..Summary::default()
     };
-    // The ids are moved, not copied, and the set of done ids is dropped right after: memory
-    // held for the run is one copy of the ids still to fetch.
+    // What is held for the run is one compact list of the ids still to fetch: the plan's
+    // list and the set of done ids are dropped once it is made.
     let ids = std::mem::take(&mut plan.ids);
-    let (todo, waiting): (Vec<String>, Vec<String>) = ids
-        .into_iter()
-        .filter(|id| !already.contains(id))
-        .partition(|id| !plan.not_ready.contains_key(id));
-    drop(already);
+    let mut todo = IdList::with_capacity(ids.len(), 0);
+    let mut waiting = Vec::new();
+    for id in ids.iter().filter(|id| !already.contains(id)) {
+        if plan.not_ready.contains_key(id) {
+            waiting.push(id.to_owned());
+        } else {
+            todo.push(id);
+        }
+    }
+    todo.shrink_to_fit();
+    drop((ids, already));
     summary.skipped = summary.total - (todo.len() + waiting.len()) as u64;
     summary.fetched = summary.skipped;
 
@@ -218,7 +225,7 @@ pub async fn run(
 fn id_source(
     client: &Client,
     plan: &Plan,
-    todo: Vec<String>,
+    todo: IdList,
     waiting: &[String],
     summary: &Summary,
     bar: &ProgressBar,
@@ -226,7 +233,7 @@ fn id_source(
     let Some(interval) = plan.settings.wait else {
         return (stream::iter(todo).boxed(), None);
     };
-    let wait::Feed { mut ids, poller } = wait::start(Waiter {
+    let wait::Feed { ids, poller } = wait::start(Waiter {
         client: client.clone(),
         batch_id: plan.batch_id.clone(),
         interval,
@@ -240,7 +247,6 @@ fn id_source(
         bar: bar.clone(),
         lines: !plan.settings.progress,
     });
-    let ids = stream::poll_fn(move |cx| ids.poll_recv(cx)).boxed();
     (ids, Some(poller))
 }
 

@@ -5,17 +5,33 @@
 //! result → the pipeline → where rows go → reading exports back → what they cost → what the
 //! run did; then the simulated API, the subcommands that wire it all, and the exit codes.
 
-pub mod api;
+// What the user typed, and the ids to fetch.
 pub mod cli;
-pub mod cmd;
-pub mod cost;
-pub mod db;
-pub mod error;
-pub mod fetch;
-pub mod load;
+pub mod ids;
 pub mod manifest;
+
+// The API, and one row per result.
+pub mod api;
 pub mod row;
-pub mod sim;
-pub mod sink;
-pub mod summary;
+
+// The pipeline, and `--wait`.
+pub mod fetch;
 pub mod wait;
+
+// Where rows go.
+pub mod sink;
+
+// Reading exports back into SQLite.
+pub mod db;
+pub mod load;
+
+// What they cost, and what the run did.
+pub mod cost;
+pub mod summary;
+
+// The simulated API, the subcommands that wire it all, and the exit codes.
+pub mod sim;
+
+pub mod cmd;
+
+pub mod error;

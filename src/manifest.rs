@@ -8,12 +8,13 @@ use std::path::Path;
 use anyhow::{anyhow, Context};
 
 use crate::error::UsageError;
+use crate::ids::IdList;
 
 /// The ids of a manifest, de-duplicated in first-seen order, and what was odd about them.
 #[derive(Debug, Default)]
 pub struct Manifest {
     /// Unique ids, in the order first seen.
-    pub ids: Vec<String>,
+    pub ids: IdList,
     /// How many repeated entries were dropped.
     pub duplicates: usize,
     /// Line numbers (1-based) of ids outside Sail's documented pattern.
@@ -56,6 +57,12 @@ impl Manifest {
                 ))
             })?
         };
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(UsageError::new(format!(
+                "manifest '{name}' is larger than 4 GiB; a batch holds at most 100,000 ids"
+            ))
+            .into());
+        }
         let text = String::from_utf8(bytes)
             .map_err(|e| UsageError::new(format!("manifest '{name}' is not UTF-8 text: {e}")))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -71,9 +78,9 @@ impl Manifest {
         };
         let bad = |e: anyhow::Error| UsageError::new(format!("manifest '{name}': {e:#}"));
         let manifest = match format {
-            Format::Text => Manifest::from_entries(&text_entries(text)),
-            Format::Jsonl => Manifest::from_entries(&jsonl_entries(text).map_err(bad)?),
-            Format::Csv => Manifest::from_entries(&csv_entries(text).map_err(bad)?),
+            Format::Text => Manifest::from_entries(text_entries(text)),
+            Format::Jsonl => jsonl_entries(text).map_err(bad)?.manifest(),
+            Format::Csv => csv_entries(text).map_err(bad)?.manifest(),
         };
         if manifest.ids.is_empty() {
             return Err(UsageError::new(format!("manifest '{name}' has no custom_ids")).into());
@@ -82,24 +89,23 @@ impl Manifest {
     }
 
     /// Builds a manifest from `(line, id)` pairs: duplicates dropped, unusual ids noted.
-    /// Duplicates are found over borrowed ids, so a 100,000-id manifest holds its ids once.
-    pub fn from_entries<S: AsRef<str>>(entries: &[(usize, S)]) -> Manifest {
-        let mut seen = HashSet::with_capacity(entries.len());
-        let mut m = Manifest {
-            ids: Vec::with_capacity(entries.len()),
-            ..Manifest::default()
-        };
+    /// Duplicates are found over borrowed ids and the kept ones are copied into one
+    /// [`IdList`], so a 100,000-id manifest costs a few large blocks, not a block per id.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (usize, &'a str)>) -> Manifest {
+        let entries = entries.into_iter();
+        let mut seen = HashSet::with_capacity(entries.size_hint().0);
+        let mut m = Manifest::default();
         for (line, id) in entries {
-            let id = id.as_ref();
             if !seen.insert(id) {
                 m.duplicates += 1;
                 continue;
             }
             if !is_documented_id(id) {
-                m.unusual_lines.push(*line);
+                m.unusual_lines.push(line);
             }
-            m.ids.push(id.to_owned());
+            m.ids.push(id);
         }
+        m.ids.shrink_to_fit();
         m
     }
 
@@ -137,17 +143,39 @@ impl Manifest {
 }
 
 /// One id per line; blank lines and `#` comments skipped; whitespace (and CR) trimmed.
-fn text_entries(text: &str) -> Vec<(usize, &str)> {
+fn text_entries(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim()))
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-        .collect()
+}
+
+/// Ids read out of a structured manifest, with the line each came from.
+#[derive(Debug, Default)]
+struct Entries {
+    lines: Vec<usize>,
+    ids: IdList,
+}
+
+impl Entries {
+    fn push(&mut self, line: usize, id: &str) {
+        self.lines.push(line);
+        self.ids.push(id);
+    }
+
+    fn manifest(&self) -> Manifest {
+        Manifest::from_entries(self.lines.iter().copied().zip(&self.ids))
+    }
+
+    #[cfg(test)]
+    fn pairs(&self) -> Vec<(usize, &str)> {
+        self.lines.iter().copied().zip(&self.ids).collect()
+    }
 }
 
 /// JSON objects, one a line, each with a string `custom_id` (e.g. the submitted batch file).
-fn jsonl_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
-    let mut out = Vec::new();
+fn jsonl_entries(text: &str) -> anyhow::Result<Entries> {
+    let mut out = Entries::default();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let line = line.trim();
@@ -156,18 +184,17 @@ fn jsonl_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
         }
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| anyhow!("line {n}: not JSON ({e})"))?;
-        let id = match v.get("custom_id") {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        match v.get("custom_id") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => out.push(n, s.trim()),
             Some(_) => return Err(anyhow!("line {n}: custom_id is not a non-empty string")),
             None => return Err(anyhow!("line {n}: no custom_id field")),
-        };
-        out.push((n, id));
+        }
     }
     Ok(out)
 }
 
 /// CSV with a header row naming a `custom_id` column.
-fn csv_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
+fn csv_entries(text: &str) -> anyhow::Result<Entries> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -176,12 +203,12 @@ fn csv_entries(text: &str) -> anyhow::Result<Vec<(usize, String)>> {
         .iter()
         .position(|h| h.trim() == "custom_id")
         .ok_or_else(|| anyhow!("no 'custom_id' column in the CSV header (line 1)"))?;
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| anyhow!("{e}"))?;
+    let mut out = Entries::default();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(|e| anyhow!("{e}"))? {
         let n = rec.position().map_or(0, |p| p.line() as usize);
         match rec.get(col).map(str::trim) {
-            Some(id) if !id.is_empty() => out.push((n, id.to_owned())),
+            Some(id) if !id.is_empty() => out.push(n, id),
             _ => return Err(anyhow!("line {n}: empty custom_id")),
         }
     }
@@ -204,14 +231,14 @@ mod tests {
 
     #[test]
     fn text_skips_blanks_comments_and_trims_crlf() {
-        let e = text_entries("a\r\n\n  # note\n b \r\n");
+        let e: Vec<_> = text_entries("a\r\n\n  # note\n b \r\n").collect();
         assert_eq!(e, vec![(1, "a"), (4, "b")]);
     }
 
     #[test]
     fn duplicates_are_counted_and_unusual_ids_noted_by_line() {
-        let m = Manifest::from_entries(&[(1, "a"), (2, "B"), (3, "a")]);
-        assert_eq!(m.ids, vec!["a", "B"]);
+        let m = Manifest::from_entries([(1, "a"), (2, "B"), (3, "a")]);
+        assert_eq!(m.ids.iter().collect::<Vec<_>>(), vec!["a", "B"]);
         assert_eq!(m.duplicates, 1);
         assert_eq!(m.unusual_lines, vec![2]);
         let w = m.warnings().join("\n");
@@ -224,7 +251,7 @@ mod tests {
         let e = jsonl_entries("{\"custom_id\":\"a\"}\n\n{\"x\":1}\n").unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
         let ok = csv_entries("n,custom_id\n1,a\n2,b\n").unwrap();
-        assert_eq!(ok, vec![(2, "a".into()), (3, "b".into())]);
+        assert_eq!(ok.pairs(), vec![(2, "a"), (3, "b")]);
         let e = csv_entries("id\n1\n").unwrap_err();
         assert!(e.to_string().contains("custom_id"), "{e}");
     }

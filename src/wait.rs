@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::stream::{self, BoxStream, StreamExt};
 use indicatif::ProgressBar;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -11,6 +12,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
+use crate::ids::IdList;
 use crate::row::{FetchState, Row};
 use crate::summary::Summary;
 
@@ -25,8 +27,8 @@ pub struct Waiter {
     pub batch_id: String,
     /// Time between status polls.
     pub interval: Duration,
-    /// Ids to hand out at once (terminal or unknown to the batch).
-    pub ready: Vec<String>,
+    /// Ids to fetch first (terminal or unknown to the batch).
+    pub ready: IdList,
     /// Ids not finished yet: id → the batch's status string.
     pub waiting: HashMap<String, String>,
     /// Ids already fetched before this run.
@@ -41,8 +43,9 @@ pub struct Waiter {
 
 /// The pipeline's side of a running poller.
 pub struct Feed {
-    /// Ids to fetch now; closed when every id is settled or waiting was given up.
-    pub ids: UnboundedReceiver<String>,
+    /// Ids to fetch: the ready ones, then each waiting one as the batch reports it
+    /// terminal; ends when every id is settled or waiting was given up.
+    pub ids: BoxStream<'static, String>,
     /// Where to report each written row.
     pub poller: Poller,
 }
@@ -51,16 +54,19 @@ pub struct Feed {
 pub struct Poller {
     done: UnboundedSender<(String, FetchState)>,
     task: JoinHandle<()>,
-    /// The state each id was last written in by this run.
-    last: HashMap<String, FetchState>,
+    /// Ids this run last wrote `pending`: the only ones that can be written again.
+    pending: HashSet<String>,
 }
 
 impl Poller {
     /// Tells the poller how `row`'s id ended (a `pending` one is polled again), and keeps
     /// `summary` at one count per id: an id written `pending` and later `fetched` counts once.
     pub fn record(&mut self, row: &Row, summary: &mut Summary) {
-        if let Some(old) = self.last.insert(row.custom_id.clone(), row.fetch_state) {
-            uncount(summary, old);
+        if self.pending.remove(&row.custom_id) {
+            uncount(summary, FetchState::Pending);
+        }
+        if row.fetch_state == FetchState::Pending {
+            self.pending.insert(row.custom_id.clone());
         }
         let _ = self.done.send((row.custom_id.clone(), row.fetch_state));
     }
@@ -73,18 +79,23 @@ impl Poller {
 
 /// Starts the poller on the current runtime. The `waiting` ids are taken to be written
 /// `pending` already.
-pub fn start(w: Waiter) -> Feed {
-    let (ids_tx, ids) = unbounded_channel();
+pub fn start(mut w: Waiter) -> Feed {
+    let (ids_tx, mut released) = unbounded_channel();
     let (done, done_rx) = unbounded_channel();
-    let last = w
-        .waiting
-        .keys()
-        .map(|id| (id.clone(), FetchState::Pending))
-        .collect();
-    let task = tokio::spawn(run(w, ids_tx, done_rx));
+    let pending = w.waiting.keys().cloned().collect();
+    let ready = std::mem::take(&mut w.ready);
+    let outstanding = ready.len();
+    let task = tokio::spawn(run(w, outstanding, ids_tx, done_rx));
+    let ids = stream::iter(ready)
+        .chain(stream::poll_fn(move |cx| released.poll_recv(cx)))
+        .boxed();
     Feed {
         ids,
-        poller: Poller { done, task, last },
+        poller: Poller {
+            done,
+            task,
+            pending,
+        },
     }
 }
 
@@ -102,7 +113,8 @@ fn uncount(summary: &mut Summary, state: FetchState) {
 /// Bookkeeping of the poller.
 struct State {
     waiting: HashMap<String, String>,
-    in_flight: HashSet<String>,
+    /// Ids handed to the pipeline whose row has not been reported yet.
+    in_flight: usize,
     fetched: u64,
     /// Ids that ended in another state (not_found, error, or pending on the last pass).
     finished: u64,
@@ -114,12 +126,12 @@ struct State {
 
 impl State {
     fn hand_out(&mut self, id: String, tx: &UnboundedSender<String>) {
-        self.in_flight.insert(id.clone());
+        self.in_flight += 1;
         let _ = tx.send(id);
     }
 
     fn settle(&mut self, (id, state): (String, FetchState)) {
-        self.in_flight.remove(&id);
+        self.in_flight = self.in_flight.saturating_sub(1);
         match state {
             FetchState::Pending if !self.last_pass => {
                 self.waiting.insert(id, "a pending result".to_owned());
@@ -156,29 +168,28 @@ impl State {
     }
 }
 
-/// The poller: hand out what is ready, then poll every `interval` until nothing waits.
+/// The poller: `ready` ids are on their way already; poll every `interval` and hand out
+/// waiting ids as they finish, until nothing waits.
 async fn run(
     w: Waiter,
+    ready: usize,
     tx: UnboundedSender<String>,
     mut done: UnboundedReceiver<(String, FetchState)>,
 ) {
     let mut st = State {
         waiting: w.waiting,
-        in_flight: HashSet::new(),
+        in_flight: ready,
         fetched: w.fetched,
         finished: 0,
         total: w.total,
         last_pass: false,
         bar: w.bar,
     };
-    for id in w.ready {
-        st.hand_out(id, &tx);
-    }
     let (mut polls, mut failures) = (0u64, 0u32);
     loop {
         if st.waiting.is_empty() || st.last_pass {
             // Nothing to poll for: let the in-flight ids settle (a pending one comes back).
-            while !st.in_flight.is_empty() {
+            while st.in_flight > 0 {
                 match done.recv().await {
                     Some(d) => st.settle(d),
                     None => return,

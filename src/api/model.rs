@@ -4,8 +4,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+use crate::ids::IdList;
 
 /// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
 #[derive(Debug, Default, Deserialize)]
@@ -115,17 +118,14 @@ pub struct Batch {
     pub request_counts: Option<Value>,
     /// Per-item status, keyed by custom_id; only on `GET /batches/{id}`.
     #[serde(default)]
-    pub request_status: Option<BTreeMap<String, ItemStatus>>,
+    pub request_status: Option<RequestStatus>,
 }
 
 impl Batch {
-    /// The status string of each listed item, as given; an entry without a readable status
-    /// maps to [`MISSING_STATUS`].
+    /// The status string of each listed item, as given, in the order the API listed them;
+    /// an entry without a readable status maps to [`MISSING_STATUS`].
     pub fn item_statuses(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.request_status.iter().flatten().map(|(id, s)| {
-            let status = s.status.as_deref().unwrap_or(MISSING_STATUS);
-            (id.as_str(), status)
-        })
+        self.request_status.iter().flat_map(RequestStatus::iter)
     }
 
     /// The items whose status is not terminal (id → status). Items finished, or not listed,
@@ -173,34 +173,190 @@ pub fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
 /// The status recorded for a `request_status` entry that has no status string.
 pub const MISSING_STATUS: &str = "(none)";
 
-/// An entry of `request_status`.
-#[derive(Debug, Default, Deserialize)]
-pub struct ItemStatus {
-    /// UPPERCASE status string as given (`COMPLETED`, `RUNNING`, ...). The usual values are
-    /// shared statics, so a 100,000-item map holds no string per status.
-    #[serde(default, deserialize_with = "lenient_status")]
-    pub status: Option<Cow<'static, str>>,
+/// `request_status`, held compactly: the custom_ids in one [`IdList`] and, per id, the
+/// index of its status among the distinct status strings met. 100,000 items cost about 2 MB in a few blocks, not a map node and a string
+/// each. A custom_id listed twice keeps its last status, as a JSON object would.
+#[derive(Debug, Default, Clone)]
+pub struct RequestStatus {
+    ids: IdList,
+    codes: Vec<u32>,
+    names: Vec<String>,
 }
 
-/// The status strings seen in `request_status`, kept as statics when they are met.
-const ITEM_STATUSES: &[&str] = &[
-    "COMPLETED",
-    "RUNNING",
-    "PENDING",
-    "QUEUED",
-    "IN_PROGRESS",
-    "FAILED",
-    "CANCELLED",
-    "CANCELED",
-];
+impl RequestStatus {
+    /// How many items are listed.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
 
-fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'static, str>>, D::Error> {
-    Ok(
-        lenient_string(d)?.map(|s| match ITEM_STATUSES.iter().find(|k| **k == s) {
-            Some(k) => Cow::Borrowed(*k),
-            None => Cow::Owned(s),
-        }),
-    )
+    /// Whether no item is listed.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The listed custom_ids, in the order the API gave them.
+    pub fn ids(&self) -> &IdList {
+        &self.ids
+    }
+
+    /// `(custom_id, status)` of every item, in the order the API gave them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ids
+            .iter()
+            .zip(&self.codes)
+            .map(|(id, &c)| (id, self.names[c as usize].as_ref()))
+    }
+
+    /// Takes out the custom_ids (the statuses are dropped).
+    pub fn into_ids(self) -> IdList {
+        self.ids
+    }
+
+    fn push(&mut self, id: &str, status: Option<String>, codes: &mut HashMap<String, u32>) {
+        let status = status.as_deref().unwrap_or(MISSING_STATUS);
+        let code = match codes.get(status) {
+            Some(&c) => c,
+            None => {
+                // As many codes as distinct status strings: a handful in practice.
+                let c = self.names.len() as u32;
+                self.names.push(status.to_owned());
+                codes.insert(status.to_owned(), c);
+                c
+            }
+        };
+        self.ids.push(id);
+        self.codes.push(code);
+    }
+
+    /// Drops earlier entries of ids listed more than once (a JSON object keeps the last).
+    fn without_repeats(self) -> RequestStatus {
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(self.len());
+        for (i, id) in self.ids.iter().enumerate() {
+            last.insert(id, i);
+        }
+        if last.len() == self.len() {
+            drop(last);
+            return self;
+        }
+        let mut out = RequestStatus {
+            ids: IdList::with_capacity(last.len(), 0),
+            codes: Vec::with_capacity(last.len()),
+            names: self.names.clone(),
+        };
+        for (i, (id, &code)) in self.ids.iter().zip(&self.codes).enumerate() {
+            if last[id] == i {
+                out.ids.push(id);
+                out.codes.push(code);
+            }
+        }
+        out
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestStatus {
+    /// A map of custom_id → `{"status": "..."}` (a bare status string is taken too); the
+    /// keys are copied straight into the list without a string of their own. Anything but
+    /// a map reads as an empty list; an entry's odd value as [`MISSING_STATUS`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RequestStatus, D::Error> {
+        d.deserialize_any(RequestStatusVisitor)
+    }
+}
+
+struct RequestStatusVisitor;
+
+impl<'de> Visitor<'de> for RequestStatusVisitor {
+    type Value = RequestStatus;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of custom_id to item status")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestStatus, A::Error> {
+        let n = map.size_hint().unwrap_or(0);
+        let mut out = RequestStatus {
+            ids: IdList::with_capacity(n, n * 16),
+            codes: Vec::with_capacity(n),
+            names: Vec::new(),
+        };
+        let mut codes = HashMap::new();
+        while let Some(Key(id)) = map.next_key::<Key>()? {
+            let StatusValue(status) = map.next_value()?;
+            out.push(&id, status, &mut codes);
+        }
+        Ok(out.without_repeats())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestStatus, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RequestStatus, E> {
+        Ok(RequestStatus::default())
+    }
+}
+
+/// A map key, borrowed from the body when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a custom_id")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The status of one `request_status` entry: `{"status": "..."}` or a bare string.
+struct StatusValue(Option<String>);
+
+impl<'de> Deserialize<'de> for StatusValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StatusValue, D::Error> {
+        Ok(StatusValue(match Value::deserialize(d)? {
+            Value::Object(mut o) => match o.remove("status") {
+                Some(Value::String(s)) => Some(s),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            },
+            Value::String(s) => Some(s),
+            _ => None,
+        }))
+    }
 }
 
 /// Whether a `request_status` value is final (COMPLETED, FAILED, CANCELLED/CANCELED).
@@ -310,6 +466,41 @@ mod tests {
         assert_eq!(counts["EXPIRED_SOMEDAY"], 1);
         assert_eq!(counts[MISSING_STATUS], 1);
         assert_eq!(b.request_counts_text(), "3");
+    }
+
+    #[test]
+    fn request_status_keeps_order_escapes_and_the_last_of_a_repeated_id() {
+        let b: Batch = serde_json::from_str(
+            r#"{"id":"b","request_status":{
+                "z":{"status":"RUNNING"},"a\"q\u00e9":{"status":"COMPLETED","x":1},
+                "m":"FAILED","z":{"status":"COMPLETED"},"n":{"status":7},"o":null}}"#,
+        )
+        .unwrap();
+        let items: Vec<_> = b.item_statuses().collect();
+        assert_eq!(
+            items,
+            [
+                ("a\"qé", "COMPLETED"),
+                ("m", "FAILED"),
+                ("z", "COMPLETED"),
+                ("n", "7"),
+                ("o", MISSING_STATUS)
+            ]
+        );
+        let mut unfinished: Vec<_> = b.unfinished().into_iter().collect();
+        unfinished.sort();
+        assert_eq!(unfinished, [("n", "7"), ("o", MISSING_STATUS)]);
+        assert_eq!(b.request_status.unwrap().len(), 5);
+    }
+
+    #[test]
+    fn request_status_of_another_shape_reads_as_empty() {
+        for odd in ["[1,[2],{}]", "null", "\"all done\"", "3", "true"] {
+            let b: Batch =
+                serde_json::from_str(&format!(r#"{{"id":"b","request_status":{odd}}}"#)).unwrap();
+            assert_eq!(b.item_statuses().count(), 0, "{odd}");
+            assert_eq!(b.id.as_deref(), Some("b"));
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::api::{Client, Outcome};
 use crate::cli::FetchArgs;
 use crate::error::{exit, UsageError};
 use crate::fetch::{self, Plan, Settings};
+use crate::ids::IdList;
 use crate::manifest::Manifest;
 use crate::sink::{self, Format};
 use crate::summary::{now_unix, Stop, Summary};
@@ -25,7 +26,7 @@ pub struct FetchConfig {
     /// The batch.
     pub batch_id: String,
     /// Unique ids in manifest order; `None` takes the keys of the batch's `request_status`.
-    pub ids: Option<Vec<String>>,
+    pub ids: Option<IdList>,
     /// The output file.
     pub out: PathBuf,
     /// The output format.
@@ -168,10 +169,10 @@ fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
 /// manifest. Only unfinished statuses are kept: a 100,000-item batch costs no second map.
 fn resolve_ids(
     id: &str,
-    given: Option<Vec<String>>,
+    given: Option<IdList>,
     status: Outcome<Batch>,
     base_url: &str,
-) -> anyhow::Result<(Vec<String>, HashMap<String, String>)> {
+) -> anyhow::Result<(IdList, HashMap<String, String>)> {
     let (batch, given) = match (status, given) {
         (Outcome::Ok { value, .. }, given) => (value, given),
         (Outcome::AuthRejected, _) => return Err(auth_error()),
@@ -194,23 +195,29 @@ fn resolve_ids(
     if let Some(w) = retention_warning(id, batch.created_at, now_unix()) {
         eprintln!("{w}");
     }
-    let unfinished = batch.unfinished();
+    let unfinished: HashMap<String, String> = batch
+        .unfinished()
+        .into_iter()
+        .map(|(i, s)| (i.to_owned(), s.to_owned()))
+        .collect();
+    let listed = batch.request_status.map(|r| r.into_ids());
     let ids = match given {
         Some(ids) => ids,
-        None => batch.item_statuses().map(|(i, _)| i.to_owned()).collect(),
+        None => listed.unwrap_or_default(),
     };
     if ids.is_empty() {
         return Err(anyhow!(
             "batch '{id}' lists no requests in request_status; pass -m/--manifest"
         ));
     }
-    let not_ready = ids
-        .iter()
-        .filter_map(|i| {
-            let s = unfinished.get(i.as_str())?;
-            Some((i.clone(), (*s).to_owned()))
-        })
-        .collect();
+    let not_ready = if unfinished.is_empty() {
+        unfinished
+    } else {
+        ids.iter()
+            .filter_map(|i| unfinished.get_key_value(i))
+            .map(|(i, s)| (i.clone(), s.clone()))
+            .collect()
+    };
     Ok((ids, not_ready))
 }
 

@@ -3,9 +3,9 @@
 pub mod parquet;
 pub mod sqlite;
 
-use std::collections::HashSet;
 use std::path::Path;
 
+use crate::ids::IdSet;
 use crate::row::Row;
 use crate::summary::Summary;
 
@@ -48,7 +48,7 @@ pub struct RunStart {
 /// returns (one transaction or one checkpoint), so a crash loses at most the rows in flight.
 pub trait Sink: Send {
     /// The custom_ids of `batch_id` already stored with `fetch_state = 'fetched'`.
-    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<HashSet<String>>;
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet>;
     /// Records the start of a run.
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()>;
     /// Upserts rows on `(batch_id, custom_id)`; a `fetched` row is never replaced by a

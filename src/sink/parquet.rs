@@ -10,7 +10,6 @@ pub mod merge;
 pub mod parts;
 pub mod schema;
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +26,7 @@ use self::merge::{Batches, Cursor};
 use self::parts::Parts;
 use super::{RunStart, Sink};
 use crate::error::UsageError;
+use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
 use crate::summary::Summary;
 
@@ -214,11 +214,7 @@ fn read_export(path: &Path, columns: Option<usize>) -> anyhow::Result<Batches> {
 }
 
 /// Adds to `ids` the custom_ids of `batch_id` in state `fetched` found in `batches`.
-fn collect_fetched(
-    batches: Batches,
-    batch_id: &str,
-    ids: &mut HashSet<String>,
-) -> anyhow::Result<()> {
+fn collect_fetched(batches: Batches, batch_id: &str, ids: &mut IdList) -> anyhow::Result<()> {
     let fetched = FetchState::Fetched.as_str();
     for b in batches {
         let b = b?;
@@ -229,7 +225,7 @@ fn collect_fetched(
         );
         for i in 0..b.num_rows() {
             if bid.value(i) == batch_id && st.value(i) == fetched {
-                ids.insert(cid.value(i).to_owned());
+                ids.push(cid.value(i));
             }
         }
     }
@@ -237,17 +233,17 @@ fn collect_fetched(
 }
 
 impl Sink for ParquetSink {
-    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<HashSet<String>> {
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
         // batch_id, custom_id and fetch_state lead the column list.
         debug_assert_eq!(schema::index_of("fetch_state"), 2);
-        let mut ids = HashSet::new();
+        let mut ids = IdList::new();
         if self.base {
             collect_fetched(read_export(&self.out, Some(3))?, batch_id, &mut ids)?;
         }
         for batches in self.parts()?.scan(vec![0, 1, 2])? {
             collect_fetched(batches, batch_id, &mut ids)?;
         }
-        Ok(ids)
+        Ok(IdSet::from(ids))
     }
 
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {

@@ -1,7 +1,6 @@
 //! The SQLite sink: upserts rows into `results` in one transaction per `write`, logs each
 //! run in `runs`, and writes the bundled price table when it creates the export.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context;
@@ -9,6 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::{RunStart, Sink};
 use crate::db;
+use crate::ids::{IdList, IdSet};
 use crate::row::Row;
 use crate::summary::Summary;
 
@@ -66,14 +66,16 @@ impl SqliteSink {
 }
 
 impl Sink for SqliteSink {
-    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<HashSet<String>> {
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
         let mut stmt = self.conn.prepare(
             "SELECT custom_id FROM results WHERE batch_id = ?1 AND fetch_state = 'fetched'",
         )?;
-        let ids = stmt
-            .query_map([batch_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<HashSet<String>>>()?;
-        Ok(ids)
+        let mut ids = IdList::new();
+        let mut rows = stmt.query([batch_id])?;
+        while let Some(row) = rows.next()? {
+            ids.push(row.get_ref(0)?.as_str()?);
+        }
+        Ok(IdSet::from(ids))
     }
 
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {
