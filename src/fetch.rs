@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context};
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::api::model::ResponseObject;
 use crate::api::{Client, Fetched, Outcome};
@@ -117,7 +117,8 @@ pub async fn run(
     summary.fetched = summary.skipped;
 
     let (tx, rx) = mpsc::channel::<Vec<Row>>(4);
-    let writer = std::thread::spawn(move || write_all(sink, rx));
+    let (finish_tx, finish_rx) = oneshot::channel::<Summary>();
+    let writer = std::thread::spawn(move || write_all(sink, rx, finish_rx));
     let mut out = Batcher {
         tx,
         rows: Vec::with_capacity(CHUNK_ROWS),
@@ -208,15 +209,16 @@ pub async fn run(
     bar.finish_and_clear();
     out.flush().await?;
     drop(out);
-    let mut sink = writer
-        .join()
-        .map_err(|_| anyhow!("the writer thread panicked"))??;
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
     summary.requests = client.requests();
     summary.retries = client.retries();
     summary.elapsed_s = started.elapsed().as_secs_f64();
-    sink.finish(&summary)?;
+    // A writer that failed has dropped its end; its error comes out of `join`.
+    let _ = finish_tx.send(summary.clone());
+    writer
+        .join()
+        .map_err(|_| anyhow!("the writer thread panicked"))??;
     Ok(summary)
 }
 
@@ -288,15 +290,21 @@ impl Batcher {
     }
 }
 
-/// The writer thread: the only owner of the sink. Returns the sink for `finish`.
+/// The writer thread: the only owner of the sink, from the first row to `finish` (so a
+/// Parquet export's final merge reuses the memory its checkpoint compactions freed, which
+/// stays with this thread's allocator arena).
 fn write_all(
     mut sink: Box<dyn Sink>,
     mut rx: mpsc::Receiver<Vec<Row>>,
-) -> anyhow::Result<Box<dyn Sink>> {
+    finish: oneshot::Receiver<Summary>,
+) -> anyhow::Result<()> {
     while let Some(rows) = rx.blocking_recv() {
         sink.write(&rows)?;
     }
-    Ok(sink)
+    match finish.blocking_recv() {
+        Ok(summary) => sink.finish(&summary),
+        Err(_) => Err(anyhow!("the run ended before its summary was made")),
+    }
 }
 
 /// One fetch outcome as a row; `None` when no request was made (the run was stopping).
