@@ -21,6 +21,10 @@ use crate::wait::{self, Waiter};
 
 /// Rows per transaction at most.
 const CHUNK_ROWS: usize = 1000;
+/// Bytes of `output_text` + `raw_json` per transaction at most (give or take one row): with
+/// the one chunk queued for the writer and the one it writes, this bounds the rows held in
+/// memory whatever their size.
+const CHUNK_BYTES: usize = 1 << 20;
 /// Longest time a fetched row waits before it is committed.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
@@ -116,12 +120,13 @@ pub async fn run(
     summary.skipped = summary.total - (todo.len() + waiting.len()) as u64;
     summary.fetched = summary.skipped;
 
-    let (tx, rx) = mpsc::channel::<Vec<Row>>(4);
+    let (tx, rx) = mpsc::channel::<Vec<Row>>(1);
     let (finish_tx, finish_rx) = oneshot::channel::<Summary>();
     let writer = std::thread::spawn(move || write_all(sink, rx, finish_rx));
     let mut out = Batcher {
         tx,
         rows: Vec::with_capacity(CHUNK_ROWS),
+        bytes: 0,
     };
 
     for id in &waiting {
@@ -268,12 +273,15 @@ fn halted(client: &Client) -> Option<Stop> {
 struct Batcher {
     tx: mpsc::Sender<Vec<Row>>,
     rows: Vec<Row>,
+    bytes: usize,
 }
 
 impl Batcher {
     async fn push(&mut self, row: Row) -> anyhow::Result<()> {
+        self.bytes += row.output_text.as_ref().map_or(0, String::len)
+            + row.raw_json.as_ref().map_or(0, String::len);
         self.rows.push(row);
-        if self.rows.len() >= CHUNK_ROWS {
+        if self.rows.len() >= CHUNK_ROWS || self.bytes >= CHUNK_BYTES {
             self.flush().await?;
         }
         Ok(())
@@ -284,6 +292,7 @@ impl Batcher {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.rows, Vec::with_capacity(CHUNK_ROWS));
+        self.bytes = 0;
         // A closed channel means the writer failed; its error is reported by `join`.
         let _ = self.tx.send(chunk).await;
         Ok(())
@@ -362,4 +371,48 @@ fn progress_bar(show: bool, len: u64, wait: bool) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: usize, text: usize, raw: usize) -> Row {
+        let mut r = Row::bare("b", &format!("id{i}"), FetchState::Fetched);
+        r.output_text = (text > 0).then(|| "t".repeat(text));
+        r.raw_json = (raw > 0).then(|| "r".repeat(raw));
+        r
+    }
+
+    #[tokio::test]
+    async fn the_batcher_hands_over_a_chunk_at_the_row_or_the_byte_limit() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut b = Batcher {
+            tx,
+            rows: Vec::new(),
+            bytes: 0,
+        };
+        for i in 0..=CHUNK_ROWS {
+            b.push(row(i, 10, 0)).await.unwrap();
+        }
+        assert_eq!(rx.try_recv().unwrap().len(), CHUNK_ROWS);
+        assert!(rx.try_recv().is_err(), "the last row waits for more");
+        b.flush().await.unwrap();
+        assert_eq!(rx.try_recv().unwrap().len(), 1);
+
+        // Large rows: output_text and raw_json both count towards the byte limit.
+        let third = CHUNK_BYTES / 3 + 1;
+        b.push(row(0, third, 0)).await.unwrap();
+        b.push(row(1, 0, third)).await.unwrap();
+        assert!(rx.try_recv().is_err(), "two thirds of the limit");
+        b.push(row(2, third / 2, third / 2 + 1)).await.unwrap();
+        assert_eq!(rx.try_recv().unwrap().len(), 3);
+        b.push(row(3, 10, 0)).await.unwrap();
+        b.flush().await.unwrap();
+        assert_eq!(
+            rx.try_recv().unwrap().len(),
+            1,
+            "the byte count starts again"
+        );
+    }
 }

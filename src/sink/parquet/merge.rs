@@ -11,8 +11,10 @@ use crate::row::FetchState;
 
 /// Rows per merged output batch at most: small batches keep what every source holds small.
 pub const OUT_ROWS: usize = 64;
-/// Bytes of raw_json + output_text per merged output batch at most.
-const OUT_BYTES: usize = 256 << 10;
+/// Bytes of raw_json + output_text per batch at most (give or take one row), in merged
+/// output and in checkpoint parts alike: a merge holds about one batch per source, so
+/// this bounds its memory per source.
+pub const OUT_BYTES: usize = 64 << 10;
 
 /// Batches of the export schema, in key order within and across batches.
 pub type Batches = Box<dyn Iterator<Item = anyhow::Result<RecordBatch>> + Send>;

@@ -143,12 +143,18 @@ impl Parts {
             hi: self.next,
         };
         self.next += 1;
-        let batch = schema::to_batch(rows, &kept);
         self.write_part(&part, |w| {
-            // Small batches: the merge holds one batch of every part at a time.
-            for off in (0..batch.num_rows()).step_by(merge::OUT_ROWS) {
-                let len = merge::OUT_ROWS.min(batch.num_rows() - off);
-                w.write(&batch.slice(off, len))?;
+            // Small batches (rows and bytes, as merged ones): a merge holds one batch of
+            // every part at a time, and only one small batch is built here at a time.
+            let mut rest = kept.as_slice();
+            while !rest.is_empty() {
+                let (mut n, mut bytes) = (0, 0);
+                while n < rest.len() && n < merge::OUT_ROWS && bytes < merge::OUT_BYTES {
+                    bytes += text_bytes(&rows[rest[n]]);
+                    n += 1;
+                }
+                w.write(&schema::to_batch(rows, &rest[..n]))?;
+                rest = &rest[n..];
             }
             Ok(())
         })?;
@@ -300,6 +306,11 @@ impl Parts {
 
 fn key(r: &Row) -> (&str, &str) {
     (&r.batch_id, &r.custom_id)
+}
+
+/// The bytes of a row's two large columns, as the merge counts them.
+fn text_bytes(r: &Row) -> usize {
+    r.raw_json.as_ref().map_or(0, String::len) + r.output_text.as_ref().map_or(0, String::len)
 }
 
 /// The batches of one part file.

@@ -3,6 +3,7 @@
 use super::*;
 use crate::row::FetchState;
 use arrow_array::cast::AsArray;
+use arrow_array::RecordBatch;
 
 fn row(id: &str, state: FetchState, input: i64) -> Row {
     let mut r = Row::bare("b", id, state);
@@ -136,4 +137,32 @@ fn reopening_after_a_kill_drops_temporary_files_and_inputs_of_a_finished_compact
     );
     assert_eq!(parts.next, 4);
     assert_eq!(merged(&mut parts).len(), 3);
+}
+
+#[test]
+fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut parts = Parts::open(&dir.path().join("p")).unwrap();
+    // 100 small rows, then 10 rows of 40 KB of text each.
+    let mut rows: Vec<Row> = (0..100)
+        .map(|i| row(&format!("a{i:03}"), FetchState::Fetched, i))
+        .collect();
+    rows.extend((0..10).map(|i| {
+        let mut r = row(&format!("b{i:03}"), FetchState::Fetched, i);
+        r.output_text = Some("x".repeat(40 << 10));
+        r
+    }));
+    parts.add(&rows).unwrap();
+    let batches: Vec<RecordBatch> = parts
+        .scan((0..schema::schema().fields().len()).collect())
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(Result::unwrap)
+        .collect();
+    let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 110);
+    assert!(sizes.iter().all(|&n| n <= merge::OUT_ROWS), "{sizes:?}");
+    // 64 rows close the first batch; after that two 40 KB rows pass the 64 KB bound.
+    assert_eq!(sizes, [64, 38, 2, 2, 2, 2]);
 }
