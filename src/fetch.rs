@@ -316,7 +316,7 @@ pub fn to_row(
 ) -> Option<Row> {
     let mut row = match f.outcome {
         Outcome::Ok { value, body } => {
-            let raw = keep_raw.then(|| body_text(body));
+            let raw = keep_raw.then(|| String::from_utf8_lossy(&body).into_owned());
             Row::from_response(batch_id, custom_id, value, raw)
         }
         Outcome::NotFound { message } => {
@@ -340,13 +340,6 @@ pub fn to_row(
     row.attempts = Some(i64::from(f.attempts));
     row.fetched_at = Some(now_unix());
     Some(row)
-}
-
-/// A body as text, invalid UTF-8 replaced. The buffer is taken over when it is valid and
-/// not shared, so the usual body is not copied again.
-fn body_text(body: bytes::Bytes) -> String {
-    String::from_utf8(Vec::from(body))
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The bar on stderr; with `--wait` the poller's counts lead it and rate and ETA are left
