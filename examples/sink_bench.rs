@@ -58,7 +58,7 @@ fn row(i: usize, raw: bool) -> Row {
         }
         s
     });
-    let mut r = Row::from_response("batch_bench", &id, &resp, raw_text.as_deref());
+    let mut r = Row::from_response("batch_bench", &id, resp, raw_text);
     r.http_status = Some(200);
     r.attempts = Some(1);
     r.fetched_at = Some(1_764_100_000 + (i / 1000) as i64);

@@ -325,8 +325,8 @@ pub fn to_row(
 ) -> Option<Row> {
     let mut row = match f.outcome {
         Outcome::Ok { value, body } => {
-            let raw = keep_raw.then(|| String::from_utf8_lossy(&body));
-            Row::from_response(batch_id, custom_id, &value, raw.as_deref())
+            let raw = keep_raw.then(|| String::from_utf8_lossy(&body).into_owned());
+            Row::from_response(batch_id, custom_id, value, raw)
         }
         Outcome::NotFound { message } => {
             let mut r = Row::bare(batch_id, custom_id, FetchState::NotFound);

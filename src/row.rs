@@ -227,26 +227,26 @@ impl Row {
     pub fn from_response(
         batch_id: &str,
         custom_id: &str,
-        resp: &ResponseObject,
-        raw: Option<&str>,
+        resp: ResponseObject,
+        raw: Option<String>,
     ) -> Row {
         let state = match resp.status.as_deref() {
             Some(s) if is_non_terminal(s) => FetchState::Pending,
             _ => FetchState::Fetched,
         };
         let mut row = Row::bare(batch_id, custom_id, state);
-        row.response_id = resp.id.clone();
-        row.status = resp.status.clone();
-        row.model = resp.model.clone();
+        row.response_id = resp.id;
+        row.status = resp.status;
+        row.model = resp.model;
         row.created_at = resp.created_at;
         if let Some(u) = &resp.usage {
             row.set_usage(u);
         }
-        row.output_text = resp.output.as_ref().and_then(output_text);
-        if let Some(err) = resp.error.as_ref().filter(|e| !e.is_null()) {
+        row.output_text = resp.output_text;
+        if let Some(err) = resp.error.filter(|e| !e.is_null()) {
             row.error_code = err.get("code").and_then(scalar_text);
             row.error_message = match err {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => Some(s),
                 _ => err.get("message").and_then(scalar_text),
             };
         }
@@ -260,9 +260,10 @@ impl Row {
         row.top_p = resp.top_p;
         if let Some(meta) = resp.metadata.as_ref().filter(|m| !m.is_null()) {
             row.completion_window = meta.get("completion_window").and_then(scalar_text);
-            row.metadata_json = Some(meta.to_string());
+            // The same compact text as `meta.to_string()`, in one allocation.
+            row.metadata_json = serde_json::to_string(meta).ok();
         }
-        row.raw_json = raw.map(str::to_owned);
+        row.raw_json = raw;
         row
     }
 
@@ -293,71 +294,9 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// The SDK-style `output_text`: a string output as is; otherwise the `text` of every
-/// `output_text` part of every `message` item, joined with no separator. `None` when there
-/// is no such part.
-pub fn output_text(output: &Value) -> Option<String> {
-    let items: &[Value] = match output {
-        Value::String(s) => return Some(s.clone()),
-        Value::Array(items) => items,
-        Value::Object(_) => std::slice::from_ref(output),
-        _ => return None,
-    };
-    let mut text: Option<String> = None;
-    for item in items {
-        if item.get("type").and_then(Value::as_str) != Some("message") {
-            continue;
-        }
-        match item.get("content") {
-            Some(Value::String(s)) => text.get_or_insert_with(String::new).push_str(s),
-            Some(Value::Array(parts)) => {
-                for part in parts {
-                    if part.get("type").and_then(Value::as_str) == Some("output_text") {
-                        if let Some(t) = part.get("text").and_then(Value::as_str) {
-                            text.get_or_insert_with(String::new).push_str(t);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn output_text_joins_message_parts_and_skips_reasoning_and_tools() {
-        let out = json!([
-            {"type": "reasoning", "summary": [{"text": "thinking"}]},
-            {"type": "message", "content": [
-                {"type": "output_text", "text": "Hello, "},
-                {"type": "refusal", "refusal": "no"},
-                {"type": "output_text", "text": "wörld"}
-            ]},
-            {"type": "function_call", "name": "f", "arguments": "{}"},
-            {"type": "message", "content": [{"type": "output_text", "text": "!"}]}
-        ]);
-        assert_eq!(output_text(&out).as_deref(), Some("Hello, wörld!"));
-    }
-
-    #[test]
-    fn output_text_of_string_null_and_partless_outputs() {
-        assert_eq!(output_text(&json!("plain")).as_deref(), Some("plain"));
-        assert_eq!(output_text(&Value::Null), None);
-        assert_eq!(output_text(&json!([{"type": "reasoning"}])), None);
-        assert_eq!(
-            output_text(
-                &json!({"type": "message", "content": [{"type": "output_text", "text": "x"}]})
-            )
-            .as_deref(),
-            Some("x")
-        );
-    }
 
     #[test]
     fn fetch_state_round_trips_through_text() {

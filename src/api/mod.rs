@@ -1,6 +1,8 @@
 //! The only part of the crate that talks to the network: Sail's Batch API.
 
 pub mod client;
+mod lenient;
 pub mod model;
+mod output;
 
 pub use client::{Client, ClientConfig, Fetched, Outcome};

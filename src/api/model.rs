@@ -8,6 +8,8 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::lenient::{Fields, Object, Scalar, Skip};
+use super::output;
 use crate::ids::IdList;
 
 /// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
@@ -34,9 +36,10 @@ pub struct ResponseObject {
     /// Request metadata echoed back (holds `completion_window`).
     #[serde(default)]
     pub metadata: Option<Value>,
-    /// String, array of items, object or null.
-    #[serde(default)]
-    pub output: Option<Value>,
+    /// The SDK-style text of `output` (a string, an array of items, an object or null),
+    /// gathered while parsing (see `output::output_text`).
+    #[serde(default, rename = "output", deserialize_with = "output::output_text")]
+    pub output_text: Option<String>,
     /// Free-form error object.
     #[serde(default)]
     pub error: Option<Value>,
@@ -64,41 +67,77 @@ impl ResponseObject {
     }
 }
 
-/// `usage` of a response; every count optional (absent stays NULL, never 0).
-#[derive(Debug, Default, Deserialize)]
+/// `usage` of a response; every count optional (absent stays NULL, never 0). Read with
+/// [`Fields`]: each count as by `lenient_int`, each breakdown as an object or `None`.
+#[derive(Debug, Default, PartialEq)]
 pub struct Usage {
     /// All input tokens, cached ones included.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub input_tokens: Option<i64>,
     /// Breakdown of input tokens.
-    #[serde(default, deserialize_with = "lenient_details")]
     pub input_tokens_details: Option<Details>,
     /// All output tokens, reasoning ones included.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub output_tokens: Option<i64>,
     /// Breakdown of output tokens.
-    #[serde(default, deserialize_with = "lenient_details")]
     pub output_tokens_details: Option<Details>,
     /// Input + output.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub total_tokens: Option<i64>,
     /// Chat-Completions-style alias of `input_tokens`.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub prompt_tokens: Option<i64>,
     /// Chat-Completions-style alias of `output_tokens`.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub completion_tokens: Option<i64>,
 }
 
+impl Fields for Usage {
+    const NAMES: &'static [&'static str] = &[
+        "input_tokens",
+        "input_tokens_details",
+        "output_tokens",
+        "output_tokens_details",
+        "total_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+    ];
+
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+        let int = |map: &mut A| map.next_value::<Scalar>().map(Scalar::int);
+        let details = |map: &mut A| map.next_value::<Object<Details>>().map(|o| o.0);
+        match name {
+            "input_tokens" => self.input_tokens = int(map)?,
+            "input_tokens_details" => self.input_tokens_details = details(map)?,
+            "output_tokens" => self.output_tokens = int(map)?,
+            "output_tokens_details" => self.output_tokens_details = details(map)?,
+            "total_tokens" => self.total_tokens = int(map)?,
+            "prompt_tokens" => self.prompt_tokens = int(map)?,
+            "completion_tokens" => self.completion_tokens = int(map)?,
+            _ => {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `*_tokens_details`: Sail uses one schema for both sides.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Details {
     /// Tokens served from cache.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub cached_tokens: Option<i64>,
     /// Reasoning tokens.
-    #[serde(default, deserialize_with = "lenient_int")]
     pub reasoning_tokens: Option<i64>,
+}
+
+impl Fields for Details {
+    const NAMES: &'static [&'static str] = &["cached_tokens", "reasoning_tokens"];
+
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+        let n = map.next_value::<Scalar>()?.int();
+        match name {
+            "cached_tokens" => self.cached_tokens = n,
+            "reasoning_tokens" => self.reasoning_tokens = n,
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// One batch as returned by `GET /batches` and `GET /batches/{id}`.
@@ -379,43 +418,19 @@ pub fn error_message(body: &[u8]) -> Option<String> {
 }
 
 fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+    Scalar::deserialize(d).map(Scalar::int)
 }
 
 fn lenient_float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+    Scalar::deserialize(d).map(Scalar::float)
 }
 
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+    Scalar::deserialize(d).map(Scalar::string)
 }
 
 fn lenient_usage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Usage>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(v.is_object()
-        .then(|| serde_json::from_value(v).ok())
-        .flatten())
-}
-
-fn lenient_details<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Details>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(v.is_object()
-        .then(|| serde_json::from_value(v).ok())
-        .flatten())
+    Object::deserialize(d).map(|o| o.0)
 }
 
 #[cfg(test)]
@@ -434,6 +449,69 @@ mod tests {
         assert!(r.usage.is_none());
         assert_eq!(r.temperature, Some(0.5));
         assert_eq!(r.max_output_tokens, Some(12));
+    }
+
+    #[test]
+    fn usage_reads_as_through_a_value_map() {
+        let usage = |json: &str| {
+            serde_json::from_str::<ResponseObject>(&format!(r#"{{"id":"r","usage":{json}}}"#))
+                .unwrap()
+                .usage
+        };
+        let u = usage(
+            r#"{"input_tokens":"10","input_tokens":11,"output_tokens":3.0,"total_tokens":null,
+                "input_tokens_details":{"cached_tokens":"2","reasoning_tokens":[0],"x":{}},
+                "output_tokens_details":"n/a","prompt_tokens":1.5,"completion_tokens":"3 ",
+                "extra":{"deep":[1,{"a":"b"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            u,
+            Usage {
+                input_tokens: Some(11),
+                input_tokens_details: Some(Details {
+                    cached_tokens: Some(2),
+                    reasoning_tokens: None
+                }),
+                output_tokens: Some(3),
+                output_tokens_details: None,
+                total_tokens: None,
+                prompt_tokens: None,
+                completion_tokens: Some(3),
+            }
+        );
+        let u = usage(r#"{"input_tokens_details":{"cached_tokens":1},"input_tokens_details":{}}"#);
+        assert_eq!(u.unwrap().input_tokens_details, Some(Details::default()));
+        assert_eq!(usage("{}"), Some(Usage::default()));
+        for odd in ["null", "[1]", "\"x\"", "3", "false"] {
+            assert_eq!(usage(odd), None, "{odd}");
+        }
+        let bad = br#"{"id":"r","usage":{"input_tokens":1,"note":"\ud800"}}"#;
+        assert!(serde_json::from_slice::<ResponseObject>(bad).is_err());
+    }
+
+    #[test]
+    fn a_response_reads_the_same_from_text_and_from_a_value() {
+        let text = r#"{"id":"r","object":"response","created_at":1.0,"status":"completed",
+            "model":7,"metadata":{"b":1,"a":"x"},"temperature":"0.25","top_p":1,
+            "output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],
+            "usage":{"input_tokens":5,"output_tokens_details":{"reasoning_tokens":"2"}},
+            "max_output_tokens":"64","error":null}"#;
+        let a: ResponseObject = serde_json::from_str(text).unwrap();
+        let v: Value = serde_json::from_str(text).unwrap();
+        let b: ResponseObject = serde_json::from_value(v).unwrap();
+        for r in [&a, &b] {
+            assert_eq!(r.created_at, Some(1));
+            assert_eq!(r.model.as_deref(), Some("7"));
+            assert_eq!(r.temperature, Some(0.25));
+            assert_eq!(r.top_p, Some(1.0));
+            assert_eq!(r.max_output_tokens, Some(64));
+            assert_eq!(r.output_text.as_deref(), Some("hi"));
+            assert_eq!(r.usage.as_ref().unwrap().input_tokens, Some(5));
+            let out = r.usage.as_ref().unwrap().output_tokens_details.as_ref();
+            assert_eq!(out.unwrap().reasoning_tokens, Some(2));
+            assert!(r.is_response());
+        }
     }
 
     #[test]

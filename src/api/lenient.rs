@@ -1,0 +1,421 @@
+//! Lenient reading without a `serde_json::Value` tree: scalars taken as number or string
+//! (anything else is `None`), objects read field by field, and skipped values checked as
+//! strictly as a `Value` would check them, so a body is accepted or rejected exactly as when
+//! each field went through a `Value`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Number;
+
+/// One JSON value seen as a scalar: a number, a string (borrowed from the body when it has no
+/// escapes), or anything else (null, a boolean, an array, an object), which is read and
+/// dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'de> {
+    /// A number, as a `Value` would hold it.
+    Number(Number),
+    /// A string.
+    Str(Cow<'de, str>),
+    /// Null, a boolean, an array or an object.
+    Other,
+}
+
+impl Scalar<'_> {
+    /// An integer: a whole number (floats with no fraction included) or a string holding
+    /// one (surrounding whitespace allowed).
+    pub fn int(self) -> Option<i64> {
+        match self {
+            Scalar::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Other => None,
+        }
+    }
+
+    /// A float: any number, or a string holding one (surrounding whitespace allowed).
+    pub fn float(self) -> Option<f64> {
+        match self {
+            Scalar::Number(n) => n.as_f64(),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Other => None,
+        }
+    }
+
+    /// A string as given, or a number as `serde_json` prints it.
+    pub fn string(self) -> Option<String> {
+        match self {
+            Scalar::Number(n) => Some(n.to_string()),
+            Scalar::Str(s) => Some(s.into_owned()),
+            Scalar::Other => None,
+        }
+    }
+
+    /// Whether this is the string `s`.
+    pub fn is_str(&self, s: &str) -> bool {
+        matches!(self, Scalar::Str(t) if t == s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
+        // A `Value` holds a non-finite float (never in JSON text) as null.
+        Ok(Number::from_f64(v).map_or(Scalar::Other, Scalar::Number))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Other)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar<'de>, D::Error> {
+        Scalar::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
+        Skip::drain_seq(seq).map(|_| Scalar::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
+        Skip::drain_map(map).map(|_| Scalar::Other)
+    }
+}
+
+/// Any JSON value, read and dropped. Unlike `serde::de::IgnoredAny`, which `serde_json`
+/// skips over without looking inside, every string is still checked for valid UTF-8 and
+/// escapes, every number for range, and nesting against the recursion limit, as building
+/// a `Value` does: skipping a field never lets through a body that was rejected before.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Skip;
+
+impl Skip {
+    /// Reads the rest of a sequence.
+    pub fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    /// Reads the rest of a map.
+    pub fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Skip, D::Error> {
+        Skip::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
+        Skip::drain_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
+        Skip::drain_map(map)
+    }
+}
+
+/// A map key matched against the field names a reader knows: the matching name, or `None`
+/// for any other key. Escapes are decoded first and nothing is allocated.
+#[derive(Debug, Clone, Copy)]
+pub struct Field(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Field {
+    type Value = Option<&'static str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<&'static str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Field {
+    type Value = Option<&'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<&'static str>, E> {
+        Ok(self.0.iter().copied().find(|name| *name == v))
+    }
+}
+
+/// A struct read leniently from a JSON object, field by field.
+pub trait Fields: Default {
+    /// The keys it reads; others are skipped.
+    const NAMES: &'static [&'static str];
+
+    /// Reads the value of the key `name` (one of [`Fields::NAMES`]). A repeated key is read
+    /// again and the last one wins, as in a `Value` map.
+    fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// A lenient object: `Some` for a JSON object (whatever its fields hold), `None` for any
+/// other value.
+#[derive(Debug)]
+pub struct Object<T>(pub Option<T>);
+
+impl<'de, T: Fields> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<T>, D::Error> {
+        d.deserialize_any(ObjectVisitor(PhantomData))
+    }
+}
+
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Fields> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Object<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<T>, A::Error> {
+        let mut out = T::default();
+        while let Some(key) = map.next_key_seed(Field(T::NAMES))? {
+            match key {
+                Some(name) => out.read(name, &mut map)?,
+                None => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Object(Some(out)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Object<T>, E> {
+        Ok(Object(None))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Object<T>, D::Error> {
+        Object::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Object<T>, A::Error> {
+        Skip::drain_seq(seq).map(|_| Object(None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// The rules as they were written against a `Value`: the reference for `Scalar`.
+    fn int_of(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn float_of(v: &Value) -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn string_of(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn scalars_follow_the_value_rules() {
+        for json in [
+            "0",
+            "-7",
+            "12.0",
+            "12.5",
+            "-0.0",
+            "1e3",
+            "1.5e300",
+            "18446744073709551615",
+            "9223372036854775808",
+            "123456789012345678901234567890",
+            "0.1",
+            r#""42""#,
+            r#"" 42 ""#,
+            r#""4.5""#,
+            r#""x""#,
+            r#""""#,
+            r#""\u0034\u0032""#,
+            r#""é\n""#,
+            "true",
+            "null",
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
+            let v: Value = serde_json::from_str(json).unwrap();
+            let s = || serde_json::from_str::<Scalar>(json).unwrap();
+            assert_eq!(s().int(), int_of(&v), "int {json}");
+            assert_eq!(s().float(), float_of(&v), "float {json}");
+            assert_eq!(s().string(), string_of(&v), "string {json}");
+            let from_value = || Scalar::deserialize(v.clone()).unwrap();
+            assert_eq!(from_value().int(), int_of(&v), "int {json} from a Value");
+            assert_eq!(from_value().string(), string_of(&v), "{json} from a Value");
+        }
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let s: Scalar = serde_json::from_str(r#""plain""#).unwrap();
+        assert!(matches!(s, Scalar::Str(Cow::Borrowed("plain"))));
+        let s: Scalar = serde_json::from_str(r#""a\"b""#).unwrap();
+        assert_eq!(s, Scalar::Str(Cow::Owned("a\"b".to_owned())));
+        assert!(s.is_str("a\"b"));
+    }
+
+    #[test]
+    fn skipping_checks_what_a_value_checks() {
+        for json in [
+            r#"["\ud800"]"#,
+            r#"{"a":"\x"}"#,
+            "[1e400]",
+            "[1,]",
+            r#"{"a" 1}"#,
+        ] {
+            assert!(serde_json::from_str::<Skip>(json).is_err(), "{json}");
+            assert!(serde_json::from_str::<Scalar>(json).is_err(), "{json}");
+            assert!(serde_json::from_str::<Value>(json).is_err(), "{json}");
+        }
+        let bad_utf8 = b"{\"a\":[\"\xff\"]}";
+        assert!(serde_json::from_slice::<Skip>(bad_utf8).is_err());
+        assert!(serde_json::from_slice::<Value>(bad_utf8).is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<Skip>(&deep).is_err());
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(serde_json::from_str::<Skip>(&fine).is_ok());
+    }
+
+    #[test]
+    fn fields_match_names_after_decoding_escapes() {
+        let key = |json: &str| {
+            Field(&["type", "text"]).deserialize(&mut serde_json::Deserializer::from_str(json))
+        };
+        assert_eq!(key(r#""type""#).unwrap(), Some("type"));
+        assert_eq!(key(r#""t\u0065xt""#).unwrap(), Some("text"));
+        assert_eq!(key(r#""types""#).unwrap(), None);
+    }
+}

@@ -1,0 +1,517 @@
+//! A response's `output` read straight into its SDK-style `output_text`, without a `Value`
+//! tree: the text pieces are appended to one string as they are met, and whatever turns out
+//! not to count (a later key of the same name wins, and an item's `type` may come after its
+//! content) is cut off again.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::lenient::{Field, Scalar, Skip};
+
+/// Deserializes `output` into its `output_text`: a string output as is; otherwise the `text`
+/// of every `output_text` part of every `message` item, joined with no separator (an object
+/// is taken as a single item). `None` when there is no such part, and for null, booleans and
+/// numbers.
+pub fn output_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(OutputVisitor)
+}
+
+/// The text gathered so far; `any` tells an empty text (an empty piece was met) from none.
+#[derive(Default)]
+struct Text {
+    buf: String,
+    any: bool,
+}
+
+/// Where a [`Text`] stood, to cut back to.
+#[derive(Clone, Copy)]
+struct Mark {
+    len: usize,
+    any: bool,
+}
+
+impl Text {
+    fn push(&mut self, piece: &str) {
+        self.buf.push_str(piece);
+        self.any = true;
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            len: self.buf.len(),
+            any: self.any,
+        }
+    }
+
+    fn cut_back(&mut self, to: Mark) {
+        self.buf.truncate(to.len);
+        self.any = to.any;
+    }
+
+    fn finish(self) -> Option<String> {
+        self.any.then_some(self.buf)
+    }
+}
+
+struct OutputVisitor;
+
+impl<'de> Visitor<'de> for OutputVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok(Some(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
+        let mut text = Text::default();
+        while seq.next_element_seed(Item(&mut text))?.is_some() {}
+        Ok(text.finish())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<String>, A::Error> {
+        let mut text = Text::default();
+        Item(&mut text).visit_map(map)?;
+        Ok(text.finish())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        output_text(d)
+    }
+}
+
+/// Implements the visitor methods of a seed that reads nothing from a value of the wrong
+/// shape: scalars are taken as they come, arrays and maps are read through.
+macro_rules! ignore_other_shapes {
+    ($out:expr; $($skip:ident),*) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            self.deserialize(d)
+        }
+        $(ignore_other_shapes!(@$skip $out);)*
+    };
+    (@str $out:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+    (@seq $out:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Skip::drain_seq(seq).map(|_| $out)
+        }
+    };
+    (@map $out:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Skip::drain_map(map).map(|_| $out)
+        }
+    };
+}
+
+/// One output item: only a `message` item's `content` counts.
+struct Item<'a>(&'a mut Text);
+
+impl<'de> DeserializeSeed<'de> for Item<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an output item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let start = self.0.mark();
+        let mut message = false;
+        while let Some(key) = map.next_key_seed(Field(&["type", "content"]))? {
+            match key {
+                Some("type") => message = map.next_value::<Scalar>()?.is_str("message"),
+                Some(_) => {
+                    self.0.cut_back(start);
+                    map.next_value_seed(Content(self.0))?;
+                }
+                None => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        if !message {
+            self.0.cut_back(start);
+        }
+        Ok(())
+    }
+
+    ignore_other_shapes!((); str, seq);
+}
+
+/// A message's `content`: a string, or parts of which only `output_text` ones count.
+struct Content<'a>(&'a mut Text);
+
+impl<'de> DeserializeSeed<'de> for Content<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Content<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("message content")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push(v);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Part(self.0))?.is_some() {}
+        Ok(())
+    }
+
+    ignore_other_shapes!((); map);
+}
+
+/// One content part: its `text` counts when the part is of type `output_text`.
+struct Part<'a>(&'a mut Text);
+
+impl<'de> DeserializeSeed<'de> for Part<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Part<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a content part")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let start = self.0.mark();
+        let (mut output_text, mut has_text) = (false, false);
+        while let Some(key) = map.next_key_seed(Field(&["type", "text"]))? {
+            match key {
+                Some("type") => output_text = map.next_value::<Scalar>()?.is_str("output_text"),
+                Some(_) => {
+                    self.0.cut_back(start);
+                    has_text = map.next_value_seed(Piece(self.0))?;
+                }
+                None => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        if !(output_text && has_text) {
+            self.0.cut_back(start);
+        }
+        Ok(())
+    }
+
+    ignore_other_shapes!((); str, seq);
+}
+
+/// A part's `text`: appended when it is a string (then `true`).
+struct Piece<'a>(&'a mut Text);
+
+impl<'de> DeserializeSeed<'de> for Piece<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Piece<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a text piece")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        self.0.push(v);
+        Ok(true)
+    }
+
+    ignore_other_shapes!(false; seq, map);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// What `output_text` computed from a `Value` tree before it was read while parsing:
+    /// the reference the streaming reader must match for every shape.
+    fn from_value(output: &Value) -> Option<String> {
+        let items: &[Value] = match output {
+            Value::String(s) => return Some(s.clone()),
+            Value::Array(items) => items,
+            Value::Object(_) => std::slice::from_ref(output),
+            _ => return None,
+        };
+        let mut text: Option<String> = None;
+        for item in items {
+            if item.get("type").and_then(Value::as_str) != Some("message") {
+                continue;
+            }
+            match item.get("content") {
+                Some(Value::String(s)) => text.get_or_insert_with(String::new).push_str(s),
+                Some(Value::Array(parts)) => {
+                    for part in parts {
+                        if part.get("type").and_then(Value::as_str) == Some("output_text") {
+                            if let Some(t) = part.get("text").and_then(Value::as_str) {
+                                text.get_or_insert_with(String::new).push_str(t);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        text
+    }
+
+    /// The streaming reader on JSON text, the whole text consumed.
+    fn parse(json: &str) -> serde_json::Result<Option<String>> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let text = super::output_text(&mut de)?;
+        de.end()?;
+        Ok(text)
+    }
+
+    /// Parses `json` both ways and checks they agree (both failing counts as agreeing).
+    fn agree(json: &str) -> Option<String> {
+        let streamed = parse(json);
+        match serde_json::from_str::<Value>(json) {
+            Ok(v) => {
+                let want = from_value(&v);
+                assert_eq!(streamed.as_ref().ok(), Some(&want), "{json}");
+                // Through a `Value` deserializer too (what `from_value` callers use).
+                let via_value = super::output_text(v).unwrap();
+                assert_eq!(via_value, want, "{json} (from a Value)");
+                want
+            }
+            Err(e) => {
+                assert!(
+                    streamed.is_err(),
+                    "{json}: a Value rejects it ({e}), so must we"
+                );
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn message_parts_are_joined_and_reasoning_and_tools_skipped() {
+        let got = agree(
+            r#"[
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking"}],
+             "content": [{"type": "reasoning_text", "text": "secret"}]},
+            {"type": "message", "role": "assistant", "content": [
+                {"type": "output_text", "text": "Hello, ", "annotations": []},
+                {"type": "refusal", "refusal": "no"},
+                {"type": "output_text", "text": "w\u00f6rld \"q\"\n\ud83d\ude00 ✓"}
+            ]},
+            {"type": "function_call", "name": "f", "arguments": "{}"},
+            {"type": "message", "content": [{"type": "output_text", "text": "!"}]}
+        ]"#,
+        );
+        assert_eq!(got.as_deref(), Some("Hello, wörld \"q\"\n😀 ✓!"));
+    }
+
+    #[test]
+    fn every_output_shape_reads_as_before() {
+        let cases = [
+            // Scalars: a string as is (empty included), anything else none.
+            (r#""plain""#, Some("plain")),
+            (r#""""#, Some("")),
+            (r#""esc\u00e9\n""#, Some("esc\u{e9}\n")),
+            ("null", None),
+            ("true", None),
+            ("12", None),
+            ("-1.5", None),
+            ("[]", None),
+            ("{}", None),
+            // An object is one item.
+            (
+                r#"{"type":"message","content":[{"type":"output_text","text":"x"}]}"#,
+                Some("x"),
+            ),
+            // Items that are not messages, or not objects.
+            (r#"[{"type":"reasoning"}]"#, None),
+            (
+                r#"[1, "s", null, [{"type":"message","content":"in array"}]]"#,
+                None,
+            ),
+            (r#"[{"type":"Message","content":"case matters"}]"#, None),
+            (r#"[{"type":["message"],"content":"typed oddly"}]"#, None),
+            (r#"[{"content":"no type"}]"#, None),
+            // Content as a string, empty string, or other shapes.
+            (r#"[{"type":"message","content":"whole"}]"#, Some("whole")),
+            (r#"[{"type":"message","content":""}]"#, Some("")),
+            (r#"[{"type":"message","content":null}]"#, None),
+            (r#"[{"type":"message","content":{"text":"obj"}}]"#, None),
+            (r#"[{"type":"message","content":7}]"#, None),
+            (r#"[{"type":"message"}]"#, None),
+            // Parts: only output_text with a string text.
+            (
+                r#"[{"type":"message","content":[{"type":"output_text","text":""}]}]"#,
+                Some(""),
+            ),
+            (
+                r#"[{"type":"message","content":[{"type":"output_text","text":5}]}]"#,
+                None,
+            ),
+            (
+                r#"[{"type":"message","content":[{"type":"output_text"}]}]"#,
+                None,
+            ),
+            (
+                r#"[{"type":"message","content":[{"text":"untyped"}, "bare", 3, null]}]"#,
+                None,
+            ),
+            (
+                r#"[{"type":"message","content":[{"type":"refusal","text":"no"},
+                    {"type":"output_text","text":"yes"}]}]"#,
+                Some("yes"),
+            ),
+            // The type may come after the content or the text.
+            (
+                r#"[{"content":[{"text":"late","type":"output_text"}],"type":"message"}]"#,
+                Some("late"),
+            ),
+            (
+                r#"[{"content":"a","type":"reasoning"},{"type":"message","content":"b"}]"#,
+                Some("b"),
+            ),
+            (
+                r#"[{"type":"message","content":"a"},{"content":"gone","type":"tool"}]"#,
+                Some("a"),
+            ),
+            (r#"[{"content":"","type":"function_call"}]"#, None),
+            // A repeated key: the last one wins, as in a Value map.
+            (
+                r#"[{"type":"message","type":"reasoning","content":"x"}]"#,
+                None,
+            ),
+            (
+                r#"[{"type":"reasoning","content":"x","type":"message"}]"#,
+                Some("x"),
+            ),
+            (
+                r#"[{"type":"message","content":"first","content":"second"}]"#,
+                Some("second"),
+            ),
+            (
+                r#"[{"type":"message","content":"first","content":null}]"#,
+                None,
+            ),
+            (
+                r#"[{"type":"message","content":"keep"},
+                    {"type":"message","content":"first","content":[]}]"#,
+                Some("keep"),
+            ),
+            (
+                r#"[{"type":"message","content":[
+                    {"type":"output_text","text":"one","text":"two"},
+                    {"type":"output_text","text":"three","text":null},
+                    {"type":"output_text","type":"refusal","text":"four"},
+                    {"text":"five","type":"refusal","type":"output_text"}]}]"#,
+                Some("twofive"),
+            ),
+            // Escaped keys are decoded before they are matched.
+            (
+                r#"[{"t\u0079pe":"message","content":[{"type":"output\u005ftext","te\u0078t":"k"}]}]"#,
+                Some("k"),
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(agree(json).as_deref(), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn bodies_a_value_rejects_are_still_rejected() {
+        // Invalid in places the reader skips: a lone surrogate, a bad escape, a number out
+        // of range, nesting past the recursion limit, broken syntax.
+        let deep = format!("[{}{}]", "[".repeat(200), "]".repeat(200));
+        let deep_item = format!(
+            r#"[{{"type":"message","x":{}{}}}]"#,
+            "{\"a\":".repeat(200),
+            "1".to_owned() + &"}".repeat(200)
+        );
+        for json in [
+            r#"[{"type":"message","id":"\ud800","content":"x"}]"#,
+            r#"[{"type":"reasoning","summary":[{"text":"\q"}]}]"#,
+            r#"[{"type":"message","content":[{"type":"output_text","text":"x","n":1e400}]}]"#,
+            r#"[{"type":"message","content":"x"},]"#,
+            r#"[{"type":"message" "content":"x"}]"#,
+            &deep,
+            &deep_item,
+        ] {
+            assert!(parse(json).is_err(), "{json}");
+            assert!(serde_json::from_str::<Value>(json).is_err(), "{json}");
+        }
+    }
+}
