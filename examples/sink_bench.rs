@@ -175,6 +175,8 @@ fn verdict(ok: bool) -> &'static str {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 4 && args[1] == "rss" {
+        // The allocator setting of the `sail-export` binary, so the figure is the product's.
+        sail_export::memory::return_freed_memory();
         rss_child(args[2].parse().expect("rows"), args[3] == "raw");
         return;
     }

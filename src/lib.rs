@@ -29,9 +29,12 @@ pub mod load;
 pub mod cost;
 pub mod summary;
 
-// The simulated API, the subcommands that wire it all, and the exit codes.
+// The simulated API, the subcommands that wire it all, the exit codes and the allocator
+// setting of the binary.
 pub mod sim;
 
 pub mod cmd;
 
 pub mod error;
+
+pub mod memory;

@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() {
-    return_freed_memory();
+    sail_export::memory::return_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -32,20 +32,3 @@ fn main() {
     drop(runtime);
     std::process::exit(code);
 }
-
-/// Makes glibc's allocator hand blocks of 128 KiB and more straight back to the system when
-/// they are freed. By default the threshold rises each time such a block is freed, so
-/// later large buffers (Parquet row groups, merge batches, status bodies) stay in the heap
-/// after use and the peak RSS creeps up with the length of the run.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn return_freed_memory() {
-    // SAFETY: mallopt only sets an allocator parameter; it is called first thing in
-    // main, before any other thread exists. A refusal (0) leaves glibc's default.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}

@@ -143,13 +143,13 @@ fn reopening_after_a_kill_drops_temporary_files_and_inputs_of_a_finished_compact
 fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mut parts = Parts::open(&dir.path().join("p")).unwrap();
-    // 100 small rows, then 10 rows of 40 KB of text each.
+    // 100 small rows, then 10 rows each holding half the byte bound in text.
     let mut rows: Vec<Row> = (0..100)
         .map(|i| row(&format!("a{i:03}"), FetchState::Fetched, i))
         .collect();
     rows.extend((0..10).map(|i| {
         let mut r = row(&format!("b{i:03}"), FetchState::Fetched, i);
-        r.output_text = Some("x".repeat(40 << 10));
+        r.output_text = Some("x".repeat(merge::OUT_BYTES / 2));
         r
     }));
     parts.add(&rows).unwrap();
@@ -163,6 +163,6 @@ fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
     let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
     assert_eq!(sizes.iter().sum::<usize>(), 110);
     assert!(sizes.iter().all(|&n| n <= merge::OUT_ROWS), "{sizes:?}");
-    // 64 rows close the first batch; after that two 40 KB rows pass the 64 KB bound.
+    // 64 rows close the first batch; after that every two large rows reach the bound.
     assert_eq!(sizes, [64, 38, 2, 2, 2, 2]);
 }
