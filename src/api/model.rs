@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -325,9 +325,8 @@ impl<'de> Visitor<'de> for RequestStatusVisitor {
         Ok(out.without_repeats())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestStatus, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(RequestStatus::default())
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RequestStatus, A::Error> {
+        Skip::drain_seq(seq).map(|_| RequestStatus::default())
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<RequestStatus, E> {
