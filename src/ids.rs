@@ -1,7 +1,6 @@
 //! Compact lists of custom_ids: one text buffer and one end offset per id, so 100,000 ids
 //! cost about 1.4 MB in two allocations instead of a `String` (and a heap block) each.
 
-use std::collections::HashSet;
 use std::fmt;
 
 /// Custom_ids in order, stored end to end in one buffer.
@@ -65,22 +64,6 @@ impl IdList {
     pub fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
-    }
-
-    /// The list without repeated ids (the first of each kept, in order), and how many
-    /// entries were dropped.
-    pub fn deduplicated(self) -> (IdList, usize) {
-        let mut seen = HashSet::with_capacity(self.len());
-        let repeats = self.iter().filter(|id| !seen.insert(*id)).count();
-        if repeats == 0 {
-            return (self, 0);
-        }
-        seen.clear();
-        let mut out = IdList::with_capacity(self.len() - repeats, self.text.len());
-        for id in self.iter().filter(|id| seen.insert(*id)) {
-            out.push(id);
-        }
-        (out, repeats)
     }
 }
 
@@ -253,18 +236,6 @@ mod tests {
         assert_eq!(list.get(5), None);
         assert_eq!(list.clone().into_iter().collect::<Vec<String>>(), ids);
         assert_eq!(format!("{list:?}"), format!("{ids:?}"));
-    }
-
-    #[test]
-    fn deduplicated_keeps_the_first_of_each() {
-        let (list, dropped) = ["b", "a", "b", "c", "a"]
-            .iter()
-            .collect::<IdList>()
-            .deduplicated();
-        assert_eq!(list.iter().collect::<Vec<_>>(), ["b", "a", "c"]);
-        assert_eq!(dropped, 2);
-        let (same, none) = list.clone().deduplicated();
-        assert_eq!((same, none), (list, 0));
     }
 
     #[test]

@@ -233,11 +233,6 @@ impl RequestStatus {
         self.ids.is_empty()
     }
 
-    /// The listed custom_ids, in the order the API gave them.
-    pub fn ids(&self) -> &IdList {
-        &self.ids
-    }
-
     /// `(custom_id, status)` of every item, in the order the API gave them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.ids
