@@ -203,6 +203,52 @@ impl<'de> Visitor<'de> for SkipVisitor {
     }
 }
 
+/// Implements the visitor methods of a visitor (or seed) that reads nothing from a value of
+/// the wrong shape: each gives `$out`, scalars as they come, and the listed `str`, `seq`
+/// or `map` shapes too, arrays and maps read through with [`Skip`].
+macro_rules! ignore_other_shapes {
+    ($out:expr; $($skip:ident),*) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        $(ignore_other_shapes!(@$skip $out);)*
+    };
+    (@str $out:expr) => {
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+    (@seq $out:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            $crate::api::lenient::Skip::drain_seq(seq).map(|_| $out)
+        }
+    };
+    (@map $out:expr) => {
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            $crate::api::lenient::Skip::drain_map(map).map(|_| $out)
+        }
+    };
+}
+pub(crate) use ignore_other_shapes;
+
 /// A map key matched against the field names a reader knows: the matching name, or `None`
 /// for any other key. Escapes are decoded first and nothing is allocated.
 #[derive(Debug, Clone, Copy)]
@@ -271,41 +317,7 @@ impl<'de, T: Fields> Visitor<'de> for ObjectVisitor<T> {
         Ok(Object(Some(out)))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Object<T>, E> {
-        Ok(Object(None))
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Object<T>, D::Error> {
-        Object::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Object<T>, A::Error> {
-        Skip::drain_seq(seq).map(|_| Object(None))
-    }
+    ignore_other_shapes!(Object(None); str, seq);
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::lenient::{Fields, Object, Scalar, Skip};
+use super::lenient::{ignore_other_shapes, Fields, Object, Scalar, Skip};
 use super::output;
 use crate::ids::IdList;
 
@@ -320,37 +320,7 @@ impl<'de> Visitor<'de> for RequestStatusVisitor {
         Ok(out.without_repeats())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RequestStatus, A::Error> {
-        Skip::drain_seq(seq).map(|_| RequestStatus::default())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<RequestStatus, E> {
-        Ok(RequestStatus::default())
-    }
+    ignore_other_shapes!(RequestStatus::default(); str, seq);
 }
 
 /// A map key, borrowed from the body when it has no escapes.

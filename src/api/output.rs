@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::lenient::{Field, Scalar, Skip};
+use super::lenient::{ignore_other_shapes, Field, Scalar, Skip};
 
 /// Deserializes `output` into its `output_text`: a string output as is; otherwise the `text`
 /// of every `output_text` part of every `message` item, joined with no separator (an object
@@ -110,50 +110,6 @@ impl<'de> Visitor<'de> for OutputVisitor {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
         output_text(d)
     }
-}
-
-/// Implements the visitor methods of a seed that reads nothing from a value of the wrong
-/// shape: scalars are taken as they come, arrays and maps are read through.
-macro_rules! ignore_other_shapes {
-    ($out:expr; $($skip:ident),*) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            self.deserialize(d)
-        }
-        $(ignore_other_shapes!(@$skip $out);)*
-    };
-    (@str $out:expr) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($out)
-        }
-    };
-    (@seq $out:expr) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            Skip::drain_seq(seq).map(|_| $out)
-        }
-    };
-    (@map $out:expr) => {
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            Skip::drain_map(map).map(|_| $out)
-        }
-    };
 }
 
 /// One output item: only a `message` item's `content` counts.
