@@ -104,19 +104,20 @@ pub async fn run(
         ..Summary::default()
     };
     // What is held for the run is one compact list of the ids still to fetch: the plan's
-    // list and the set of done ids are dropped once it is made.
+    // list, the set of done ids and the statuses of unfinished ids are dropped once it is
+    // made (the unfinished ids themselves only as long as `--wait` needs them).
     let ids = std::mem::take(&mut plan.ids);
+    let mut not_ready = std::mem::take(&mut plan.not_ready);
     let mut todo = IdList::with_capacity(ids.len(), 0);
-    let mut waiting = Vec::new();
+    let mut waiting: Vec<(String, String)> = Vec::new();
     for id in ids.iter().filter(|id| !already.contains(id)) {
-        if plan.not_ready.contains_key(id) {
-            waiting.push(id.to_owned());
-        } else {
-            todo.push(id);
+        match not_ready.remove_entry(id) {
+            Some(entry) => waiting.push(entry),
+            None => todo.push(id),
         }
     }
     todo.shrink_to_fit();
-    drop((ids, already));
+    drop((ids, already, not_ready));
     summary.skipped = summary.total - (todo.len() + waiting.len()) as u64;
     summary.fetched = summary.skipped;
 
@@ -129,11 +130,10 @@ pub async fn run(
         bytes: 0,
     };
 
-    for id in &waiting {
+    for (id, status) in &waiting {
         let mut row = Row::bare(&plan.batch_id, id, FetchState::Pending);
         row.fetch_error = Some(format!(
-            "batch reports {} for this item; not requested yet",
-            plan.not_ready[id]
+            "batch reports {status} for this item; not requested yet"
         ));
         row.fetched_at = Some(now_unix());
         row.attempts = Some(0);
@@ -152,7 +152,10 @@ pub async fn run(
         to_fetch as u64,
         plan.settings.wait.is_some(),
     );
-    let (ids, mut poller) = id_source(client, &plan, todo, &waiting, &summary, &bar);
+    if plan.settings.wait.is_none() {
+        waiting = Vec::new();
+    }
+    let (ids, mut poller) = id_source(client, &plan, todo, waiting, &summary, &bar);
     let mut rows = ids
         .map(|id| {
             let (client, batch, keep_raw) = (
@@ -233,7 +236,7 @@ fn id_source(
     client: &Client,
     plan: &Plan,
     todo: IdList,
-    waiting: &[String],
+    waiting: Vec<(String, String)>,
     summary: &Summary,
     bar: &ProgressBar,
 ) -> (BoxStream<'static, String>, Option<wait::Poller>) {
@@ -245,10 +248,7 @@ fn id_source(
         batch_id: plan.batch_id.clone(),
         interval,
         ready: todo,
-        waiting: waiting
-            .iter()
-            .map(|id| (id.clone(), plan.not_ready[id].clone()))
-            .collect(),
+        waiting: waiting.into_iter().collect(),
         fetched: summary.fetched,
         total: summary.total,
         bar: bar.clone(),

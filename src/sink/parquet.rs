@@ -101,6 +101,9 @@ impl ParquetSink {
     /// Merges the previous output and the parts into the temporary file, then renames it
     /// over the output.
     fn write_output(&mut self) -> anyhow::Result<u64> {
+        // What the fetch and the compactions freed goes back before the merge allocates.
+        self.parts()?.stop_compaction();
+        crate::memory::release_free_pages();
         let mut sources: Vec<Cursor> = Vec::new();
         if self.base {
             let name = self.out.display().to_string();

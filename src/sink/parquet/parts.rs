@@ -267,13 +267,18 @@ impl Parts {
         Ok(())
     }
 
-    /// Cursors over every part, oldest first, for the final merge. A compaction in
-    /// progress is dropped first (its inputs are still parts) so its memory is free.
-    pub fn all_cursors(&mut self) -> anyhow::Result<Vec<Cursor>> {
+    /// Drops a compaction in progress (its inputs are still parts), freeing its memory.
+    pub fn stop_compaction(&mut self) {
         if let Some(c) = self.ongoing.take() {
             drop(c.writer);
             fs::remove_file(&c.tmp).ok();
         }
+    }
+
+    /// Cursors over every part, oldest first, for the final merge; a compaction in
+    /// progress is dropped first.
+    pub fn all_cursors(&mut self) -> anyhow::Result<Vec<Cursor>> {
+        self.stop_compaction();
         self.cursors(&self.parts)
     }
 
