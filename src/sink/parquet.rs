@@ -1,10 +1,12 @@
 //! The Parquet sink: the same columns as SQLite, written crash-safely and resumably.
 //!
 //! Every `write` becomes a sorted checkpoint part in `.<name>.parts/` beside the output
-//! (see [`parts`]); `finish` merges the previous output and the parts into `.<name>.tmp`,
-//! fsyncs it, renames it over the output and removes the parts. The output path therefore
-//! always holds the previous complete file or the new complete file, and a killed run is
-//! resumed from its parts by the next run on the same output.
+//! (see [`parts`]). `finish` merges the parts down to at most `parts::FAN_IN` sources (the
+//! previous output counting as one), so its memory does not grow with the length of the
+//! run; merges those into `.<name>.tmp`, fsyncs it, renames it over the output and removes
+//! the parts. The output path therefore always holds the previous complete file or the new
+//! complete file, and a killed run is resumed from its parts by the next run on the same
+//! output.
 
 pub mod merge;
 pub mod parts;
@@ -101,8 +103,10 @@ impl ParquetSink {
     /// Merges the previous output and the parts into the temporary file, then renames it
     /// over the output.
     fn write_output(&mut self) -> anyhow::Result<u64> {
-        // What the fetch and the compactions freed goes back before the merge allocates.
-        self.parts()?.stop_compaction();
+        // A bounded number of sources (the previous output counts as one), then what the
+        // fetch and the compactions freed goes back before the merge allocates.
+        let max = parts::FAN_IN - usize::from(self.base);
+        self.parts()?.reduce(max)?;
         crate::memory::release_free_pages();
         let mut sources: Vec<Cursor> = Vec::new();
         if self.base {

@@ -15,8 +15,9 @@ use super::merge::{self, Batches, Cursor, Merger};
 use super::schema;
 use crate::row::Row;
 
-/// Parts of one level merged into one part of the next level, when this many accumulate.
-const FAN_IN: usize = 16;
+/// Parts of one level merged into one part of the next level, when this many accumulate;
+/// also the most sources a merge reads at once.
+pub const FAN_IN: usize = 16;
 
 /// One complete part: rows of writes `lo..=hi`, merged `level` times.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,11 +269,41 @@ impl Parts {
     }
 
     /// Drops a compaction in progress (its inputs are still parts), freeing its memory.
-    pub fn stop_compaction(&mut self) {
+    fn stop_compaction(&mut self) {
         if let Some(c) = self.ongoing.take() {
             drop(c.writer);
             fs::remove_file(&c.tmp).ok();
         }
+    }
+
+    /// Merges the newest parts, at most `FAN_IN` at a time, until no more than `max`
+    /// parts are left, so the final merge reads a bounded number of sources however many
+    /// writes a long run made (every level would otherwise leave up to `FAN_IN - 1`).
+    /// Compaction merges the oldest parts first, so the newest are the smallest and this
+    /// rewrites a small share of the rows. A compaction in progress is dropped first.
+    pub fn reduce(&mut self, max: usize) -> anyhow::Result<()> {
+        self.stop_compaction();
+        let max = max.max(1);
+        while self.parts.len() > max {
+            let take = (self.parts.len() - max + 1).min(FAN_IN);
+            let at = self.parts.len() - take;
+            let inputs = self.parts[at..].to_vec();
+            let target = Part {
+                level: inputs.iter().map(|p| p.level).max().unwrap_or(0) + 1,
+                lo: inputs[0].lo,
+                hi: inputs[take - 1].hi,
+            };
+            let cursors = self.cursors(&inputs)?;
+            self.write_part(&target, |w| {
+                merge::merge(cursors, |b| w.write(&b).map_err(Into::into)).map(drop)
+            })?;
+            for p in &inputs {
+                fs::remove_file(self.dir.join(p.file_name()))?;
+            }
+            self.parts.truncate(at);
+            self.parts.push(target);
+        }
+        Ok(())
     }
 
     /// Cursors over every part, oldest first, for the final merge; a compaction in

@@ -166,3 +166,37 @@ fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
     // 64 rows close the first batch; after that every two large rows reach the bound.
     assert_eq!(sizes, [64, 38, 2, 2, 2, 2]);
 }
+
+#[test]
+fn reducing_leaves_at_most_the_given_number_of_parts_and_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    let mut parts = Parts::open(&p).unwrap();
+    // 15 × 16 + 15 writes: 15 parts of level 1 and 15 of level 0 are left.
+    let writes = (FAN_IN * (FAN_IN - 1) + FAN_IN - 1) as i64;
+    let mut want = std::collections::BTreeMap::new();
+    for w in 0..writes {
+        let id = format!("id{:03}", (w * 7) % 100);
+        parts.add(&[row(&id, FetchState::Pending, w)]).unwrap();
+        want.insert(id, w);
+    }
+    assert_eq!(parts.parts.len(), 2 * (FAN_IN - 1), "{:?}", parts.parts);
+    let want: Vec<(String, String, i64)> = want
+        .into_iter()
+        .map(|(id, w)| (id, "pending".to_owned(), w))
+        .collect();
+    for max in [FAN_IN, 3] {
+        parts.reduce(max).unwrap();
+        assert!(parts.parts.len() <= max, "{:?}", parts.parts);
+        let mut names: Vec<String> = std::fs::read_dir(&p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let listed: Vec<String> = parts.parts.iter().map(Part::file_name).collect();
+        assert_eq!(names, listed);
+        assert_eq!(merged(&mut parts), want, "after reducing to {max}");
+        // A reopened checkpoint sees the same parts.
+        assert_eq!(Parts::open(&p).unwrap().parts, parts.parts);
+    }
+}
