@@ -57,9 +57,10 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(kind: Kind, rows: usize) -> Builder {
+    /// A builder with room for `rows` values and, for text, `bytes` bytes of them.
+    fn new(kind: Kind, rows: usize, bytes: usize) -> Builder {
         match kind {
-            Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, rows * 16)),
+            Kind::Text => Builder::Text(StringBuilder::with_capacity(rows, bytes)),
             Kind::Int => Builder::Int(Int64Builder::with_capacity(rows)),
             Kind::Real => Builder::Real(Float64Builder::with_capacity(rows)),
             Kind::Time => Builder::Time(TimestampMillisecondBuilder::with_capacity(rows)),
@@ -91,9 +92,20 @@ impl Builder {
 
 /// The rows at `order` (indices into `rows`) as one record batch of the export schema.
 pub fn to_batch(rows: &[Row], order: &[usize]) -> RecordBatch {
+    // Text columns are sized exactly first: growing them by doubling would copy the text
+    // (most of a batch's bytes) again.
+    let mut bytes = [0usize; Row::COLUMNS.len()];
+    for &i in order {
+        for (n, cell) in bytes.iter_mut().zip(rows[i].cells()) {
+            if let Cell::Text(s) = cell {
+                *n += s.len();
+            }
+        }
+    }
     let mut builders: Vec<Builder> = Row::COLUMNS
         .iter()
-        .map(|c| Builder::new(c.kind, order.len()))
+        .zip(bytes)
+        .map(|(c, n)| Builder::new(c.kind, order.len(), n))
         .collect();
     for &i in order {
         for (b, cell) in builders.iter_mut().zip(rows[i].cells()) {
