@@ -1,8 +1,8 @@
 //! The checkpoint beside a Parquet output: a folder of sorted Arrow IPC parts, one per
 //! `write`, compacted as they accumulate and reduced to a bounded number before the final
-//! merge. A part appears under its final name only once it
-//! is complete (written to a temporary name, then renamed), so a killed process leaves
-//! every committed part readable and loses only the write in flight.
+//! merge. A part appears under its final name only once it is complete (written to a
+//! temporary name, then renamed), so a killed process leaves every committed part readable
+//! and loses only the write in flight.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
