@@ -219,15 +219,21 @@ impl Parts {
             return Ok(());
         };
         self.commit_part(&c.target, c.writer, &c.tmp)?;
-        for p in &c.inputs {
+        self.replace(&c.inputs, c.target)
+    }
+
+    /// Puts a committed merged part in place of its neighbouring `inputs`, whose files are
+    /// removed.
+    fn replace(&mut self, inputs: &[Part], merged: Part) -> anyhow::Result<()> {
+        for p in inputs {
             fs::remove_file(self.dir.join(p.file_name()))?;
         }
         let at = self
             .parts
             .iter()
-            .position(|p| *p == c.inputs[0])
+            .position(|p| *p == inputs[0])
             .context("a compacted part vanished")?;
-        self.parts.splice(at..at + c.inputs.len(), [c.target]);
+        self.parts.splice(at..at + inputs.len(), [merged]);
         Ok(())
     }
 
@@ -298,11 +304,7 @@ impl Parts {
             self.write_part(&target, |w| {
                 merge::merge(cursors, |b| w.write(&b).map_err(Into::into)).map(drop)
             })?;
-            for p in &inputs {
-                fs::remove_file(self.dir.join(p.file_name()))?;
-            }
-            self.parts.truncate(at);
-            self.parts.push(target);
+            self.replace(&inputs, target)?;
         }
         Ok(())
     }
