@@ -36,6 +36,7 @@ pub struct Cursor {
     pos: usize,
     last: Option<(String, String)>,
     slot: usize,
+    age: usize,
 }
 
 impl Cursor {
@@ -61,6 +62,7 @@ impl Cursor {
                         pos: 0,
                         last: None,
                         slot: usize::MAX,
+                        age: 0,
                     };
                     c.load_keys();
                     return Ok(Some(c));
@@ -129,6 +131,29 @@ impl Cursor {
         }
     }
 
+    /// How many rows from the current one on (at most `max`, and within the current batch)
+    /// are strictly increasing and below `bound`, the smallest key of the other sources;
+    /// at least 1, the current row being below `bound` already.
+    fn run_len(&self, bound: Option<(&str, &str)>, max: usize) -> usize {
+        let end = self.batch.num_rows().min(self.pos + max);
+        let mut q = self.pos + 1;
+        while q < end {
+            let k = (self.bid.value(q), self.cid.value(q));
+            if k <= (self.bid.value(q - 1), self.cid.value(q - 1)) || bound.is_some_and(|b| k >= b)
+            {
+                break;
+            }
+            q += 1;
+        }
+        q - self.pos
+    }
+
+    /// Moves past `n` rows (`n >= 1`, within the current batch); `false` at the end.
+    fn skip(&mut self, n: usize) -> anyhow::Result<bool> {
+        self.pos += n - 1;
+        self.advance()
+    }
+
     fn unsorted(&self) -> anyhow::Error {
         let (b, c) = self.key();
         crate::error::UsageError::new(format!(
@@ -144,10 +169,11 @@ impl Cursor {
 /// pulled one at a time. For a key present in several sources the newest row wins unless it
 /// would replace a fetched row with a non-fetched one.
 pub struct Merger {
-    sources: Vec<Cursor>,
+    /// The sources not yet exhausted, as a binary heap on (key, age): the smallest first.
+    heap: Vec<Cursor>,
     held: Vec<RecordBatch>,
     picks: Vec<(usize, usize)>,
-    at: Vec<usize>,
+    tied: Vec<Cursor>,
     raw: usize,
     text: usize,
 }
@@ -155,9 +181,17 @@ pub struct Merger {
 impl Merger {
     /// A merger over `sources`, oldest first.
     pub fn new(sources: Vec<Cursor>) -> Merger {
+        let mut heap: Vec<Cursor> = Vec::with_capacity(sources.len());
+        for (age, mut c) in sources.into_iter().enumerate() {
+            c.age = age;
+            heap.push(c);
+        }
+        for i in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, i);
+        }
         Merger {
-            at: Vec::with_capacity(sources.len()),
-            sources,
+            tied: Vec::with_capacity(heap.len()),
+            heap,
             held: Vec::new(),
             picks: Vec::with_capacity(OUT_ROWS),
             raw: schema::index_of("raw_json"),
@@ -166,11 +200,16 @@ impl Merger {
     }
 
     /// The next merged batch (at most `OUT_ROWS` rows or about `OUT_BYTES` of text), or
-    /// `None` when every source is exhausted.
+    /// `None` when every source is exhausted. A run of rows that one source holds alone
+    /// comes out as a slice of that source's batch, without copying.
     pub fn next_batch(&mut self) -> anyhow::Result<Option<RecordBatch>> {
         let mut bytes = 0usize;
-        while !self.sources.is_empty() && self.picks.len() < OUT_ROWS && bytes < OUT_BYTES {
-            bytes += self.pick()?;
+        while !self.heap.is_empty() && self.picks.len() < OUT_ROWS && bytes < OUT_BYTES {
+            match self.pick(OUT_ROWS - self.picks.len())? {
+                Pick::Rows(n) => bytes += n,
+                Pick::Slice(b) => return Ok(Some(b)),
+                Pick::Stop => break,
+            }
         }
         if self.picks.is_empty() {
             return Ok(None);
@@ -181,47 +220,137 @@ impl Merger {
         // Keep only the batches the sources still stand on.
         self.picks.clear();
         self.held.clear();
-        for c in self.sources.iter_mut() {
+        for c in self.heap.iter_mut() {
             c.slot = usize::MAX;
         }
         Ok(Some(out))
     }
 
-    /// Picks the winning row of the smallest key and moves past that key in every source;
-    /// returns the text bytes of the picked row.
-    fn pick(&mut self) -> anyhow::Result<usize> {
-        let (sources, at) = (&mut self.sources, &mut self.at);
-        at.clear();
-        for (i, c) in sources.iter().enumerate() {
-            match at.first() {
-                Some(&m) if c.key() > sources[m].key() => {}
-                Some(&m) if c.key() == sources[m].key() => at.push(i),
-                _ => {
-                    at.clear();
-                    at.push(i);
+    /// Takes the rows of the smallest key, at most `room` of them: a run that one source
+    /// holds below every other source's key, or the winning row of a key several sources
+    /// hold (moving past that key in all of them).
+    fn pick(&mut self, room: usize) -> anyhow::Result<Pick> {
+        let heap = &mut self.heap;
+        // The next smallest key is on one of the root's children.
+        let next = match (heap.get(1), heap.get(2)) {
+            (Some(a), Some(b)) if before(b, a) => Some(b),
+            (a, _) => a,
+        };
+        let bound = next.map(|c| c.key());
+        if bound != Some(heap[0].key()) {
+            let n = heap[0].run_len(bound, room);
+            let c = &mut heap[0];
+            let taken = if n >= RUN_SLICE {
+                if !self.picks.is_empty() {
+                    return Ok(Pick::Stop);
                 }
+                Pick::Slice(c.batch.slice(c.pos, n))
+            } else {
+                if c.slot == usize::MAX {
+                    c.slot = self.held.len();
+                    self.held.push(c.batch.clone());
+                }
+                let mut bytes = 0;
+                for row in c.pos..c.pos + n {
+                    self.picks.push((c.slot, row));
+                    bytes += text_len(&c.batch, self.raw, row) + text_len(&c.batch, self.text, row);
+                }
+                Pick::Rows(bytes)
+            };
+            if c.skip(n)? {
+                sift_down(heap, 0);
+            } else {
+                pop(heap);
             }
+            return Ok(taken);
         }
-        let mut win = at[0];
-        for &i in &at[1..] {
-            if replaces(sources[i].state(), sources[win].state()) {
+        // Several sources hold the smallest key: they leave the heap oldest first, the
+        // newest row wins by the upsert rule, and all of them move past the key.
+        let tied = &mut self.tied;
+        tied.push(pop(heap));
+        while heap.first().is_some_and(|c| c.key() == tied[0].key()) {
+            tied.push(pop(heap));
+        }
+        let mut win = 0;
+        for i in 1..tied.len() {
+            if replaces(tied[i].state(), tied[win].state()) {
                 win = i;
             }
         }
-        let w = &mut sources[win];
+        let w = &mut tied[win];
         if w.slot == usize::MAX {
             w.slot = self.held.len();
             self.held.push(w.batch.clone());
         }
         self.picks.push((w.slot, w.pos));
         let bytes = text_len(&w.batch, self.raw, w.pos) + text_len(&w.batch, self.text, w.pos);
-        for &i in at.iter().rev() {
-            if !sources[i].advance()? {
-                sources.remove(i);
+        for mut c in tied.drain(..) {
+            if c.advance()? {
+                heap.push(c);
+                let at = heap.len() - 1;
+                sift_up(heap, at);
             }
         }
-        Ok(bytes)
+        Ok(Pick::Rows(bytes))
     }
+}
+
+/// Whether cursor `a` comes before `b`: a smaller key, or the same key in an older source.
+fn before(a: &Cursor, b: &Cursor) -> bool {
+    (a.key(), a.age) < (b.key(), b.age)
+}
+
+/// Restores the heap order below `i` after the cursor at `i` moved forward.
+fn sift_down(heap: &mut [Cursor], mut i: usize) {
+    loop {
+        let l = 2 * i + 1;
+        if l >= heap.len() {
+            return;
+        }
+        let c = if l + 1 < heap.len() && before(&heap[l + 1], &heap[l]) {
+            l + 1
+        } else {
+            l
+        };
+        if !before(&heap[c], &heap[i]) {
+            return;
+        }
+        heap.swap(c, i);
+        i = c;
+    }
+}
+
+/// Restores the heap order above `i` after a cursor was put at `i`.
+fn sift_up(heap: &mut [Cursor], mut i: usize) {
+    while i > 0 {
+        let p = (i - 1) / 2;
+        if !before(&heap[i], &heap[p]) {
+            return;
+        }
+        heap.swap(i, p);
+        i = p;
+    }
+}
+
+/// Takes the smallest cursor out of the heap.
+fn pop(heap: &mut Vec<Cursor>) -> Cursor {
+    let c = heap.swap_remove(0);
+    sift_down(heap, 0);
+    c
+}
+
+/// Rows of a run from one source that come out as a slice of its batch rather than being
+/// copied row by row.
+const RUN_SLICE: usize = 8;
+
+/// What one [`Merger::pick`] took.
+enum Pick {
+    /// Rows added to the picks, with their text bytes.
+    Rows(usize),
+    /// A run of one source, ready to emit.
+    Slice(RecordBatch),
+    /// A run is next, but rows are already picked: emit them first.
+    Stop,
 }
 
 /// Merges `sources` (oldest first) to the end, handing each merged batch to `emit`;
@@ -271,6 +400,114 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A cursor over `rows` (already sorted), in batches of `per` rows.
+    fn source(name: &str, rows: &[Row], per: usize) -> Option<Cursor> {
+        let batches: Vec<anyhow::Result<RecordBatch>> = rows
+            .chunks(per)
+            .map(|c| Ok(schema::to_batch(c, &(0..c.len()).collect::<Vec<_>>())))
+            .collect();
+        Cursor::open(name.into(), Box::new(batches.into_iter())).unwrap()
+    }
+
+    /// (custom_id, fetch_state, model) of every merged row, in order.
+    fn merged(sources: Vec<Cursor>) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        merge(sources, |b| {
+            assert!(b.num_rows() <= OUT_ROWS, "{} rows", b.num_rows());
+            let col = |n: &str| b.column(schema::index_of(n)).as_string::<i32>().clone();
+            let (cid, st, model) = (col("custom_id"), col("fetch_state"), col("model"));
+            for i in 0..b.num_rows() {
+                let m = model.value(i).to_owned();
+                out.push((cid.value(i).to_owned(), st.value(i).to_owned(), m));
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn runs_and_interleaved_rows_merge_like_the_upsert_rule() {
+        // Sources whose keys come in runs of every length, from whole batches to single
+        // rows, with keys that several sources share in every pair of states.
+        let mut seed = 7u64;
+        let mut rand = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut want: std::collections::BTreeMap<String, (String, String)> = Default::default();
+        let mut sources = Vec::new();
+        for s in 0..6 {
+            let mut keys = std::collections::BTreeSet::new();
+            let mut k = rand(50);
+            while keys.len() < 300 {
+                // Mostly consecutive keys (runs), sometimes a jump.
+                k += if rand(10) == 0 { 1 + rand(400) } else { 1 };
+                keys.insert(k % 2000);
+            }
+            let rows: Vec<Row> = keys
+                .iter()
+                .map(|k| {
+                    let state = FetchState::ALL[rand(FetchState::ALL.len() as u64) as usize];
+                    let mut r = Row::bare("b", &format!("id-{k:05}"), state);
+                    r.model = Some(format!("source {s}"));
+                    r
+                })
+                .collect();
+            for r in &rows {
+                let new = (r.fetch_state.as_str().to_owned(), r.model.clone().unwrap());
+                match want.get(&r.custom_id) {
+                    Some(old) if !replaces(&new.0, &old.0) => {}
+                    _ => {
+                        want.insert(r.custom_id.clone(), new);
+                    }
+                }
+            }
+            sources.push(source("s", &rows, [1, 5, 64, 64, 13, 300][s]).unwrap());
+        }
+        let want: Vec<(String, String, String)> =
+            want.into_iter().map(|(k, (st, m))| (k, st, m)).collect();
+        assert_eq!(merged(sources), want);
+    }
+
+    #[test]
+    fn disjoint_sources_come_out_as_slices_in_order() {
+        let rows: Vec<Row> = (0..200)
+            .map(|i| Row::bare("b", &format!("id-{i:03}"), FetchState::Fetched))
+            .collect();
+        let (a, b) = rows.split_at(120);
+        let sources = vec![source("b", b, 64).unwrap(), source("a", a, 64).unwrap()];
+        let (mut ids, mut sizes) = (Vec::new(), Vec::new());
+        merge(sources, |batch| {
+            let cid = batch.column(1).as_string::<i32>();
+            ids.extend((0..batch.num_rows()).map(|i| cid.value(i).to_owned()));
+            sizes.push(batch.num_rows());
+            Ok(())
+        })
+        .unwrap();
+        let expect: Vec<String> = rows.iter().map(|r| r.custom_id.clone()).collect();
+        assert_eq!(ids, expect);
+        // Each output batch is a whole source batch: 64 + 56 rows of `a`, 64 + 16 of `b`.
+        assert_eq!(sizes, [64, 56, 64, 16]);
+    }
+
+    #[test]
+    fn a_row_out_of_order_inside_a_run_is_refused() {
+        let mut rows: Vec<Row> = (0..40)
+            .map(|i| Row::bare("b", &format!("id-{i:03}"), FetchState::Fetched))
+            .collect();
+        rows.swap(30, 31);
+        let c = source("x.parquet", &rows, 64).unwrap();
+        let err = merge(vec![c], |_| Ok(())).unwrap_err();
+        assert!(
+            format!("{err}")
+                .contains("'x.parquet' is not sorted by (batch_id, custom_id) at ('b', 'id-030')"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Arrow side of `Row::COLUMNS`: the schema built from the column list, rows → record
 //! batches, and typed, validated read access to the columns of a batch read back.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{
     Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
@@ -33,11 +33,15 @@ pub fn data_type(kind: Kind) -> DataType {
 
 /// The Arrow schema of an export: `Row::COLUMNS`, in order, with their nullability.
 pub fn schema() -> SchemaRef {
-    let fields: Vec<Field> = Row::COLUMNS
-        .iter()
-        .map(|c| Field::new(c.name, data_type(c.kind), c.nullable))
-        .collect();
-    Arc::new(Schema::new(fields))
+    // Built once: every record batch the sink makes shares it.
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let fields: Vec<Field> = Row::COLUMNS
+            .iter()
+            .map(|c| Field::new(c.name, data_type(c.kind), c.nullable))
+            .collect();
+        Arc::new(Schema::new(fields))
+    });
+    Arc::clone(&SCHEMA)
 }
 
 /// Index of a column in `Row::COLUMNS`.
