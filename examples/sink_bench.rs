@@ -69,18 +69,19 @@ fn rows(n: usize, raw: bool) -> Vec<Row> {
     (0..n).map(|i| row(i, raw)).collect()
 }
 
-/// `rows` in a fixed pseudo-random order: every write then spans the whole id range, as
-/// with a manifest of random ids (UUIDs), so no run of ids is left for the merges to slice.
-fn shuffled(rows: &[Row]) -> Vec<Row> {
-    let mut out = rows.to_vec();
+/// `rows(n, raw)` in a fixed pseudo-random order, made in that order (as fetched rows are
+/// made in the order they arrive): every write then spans the whole id range, as with a
+/// manifest of random ids (UUIDs), so no run of ids is left for the merges to slice.
+fn shuffled_rows(n: usize, raw: bool) -> Vec<Row> {
+    let mut order: Vec<usize> = (0..n).collect();
     let mut k = 0x2545_f491_4f6c_dd1du64;
-    for i in (1..out.len()).rev() {
+    for i in (1..n).rev() {
         k ^= k << 13;
         k ^= k >> 7;
         k ^= k << 17;
-        out.swap(i, (k % (i as u64 + 1)) as usize);
+        order.swap(i, (k % (i as u64 + 1)) as usize);
     }
-    out
+    order.into_iter().map(|i| row(i, raw)).collect()
 }
 
 /// Writes `rows` through the sink for `path` in chunks, then finishes it; returns rows/s.
@@ -218,7 +219,7 @@ fn main() {
         let random = through_sink(
             &dir.path().join(format!("r{raw}.parquet")),
             Format::Parquet,
-            &shuffled(&data),
+            &shuffled_rows(n, raw),
         );
         let ld = load(
             &dir.path().join(format!("p{raw}.parquet")),

@@ -143,8 +143,8 @@ fn reopening_after_a_kill_drops_temporary_files_and_inputs_of_a_finished_compact
 fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mut parts = Parts::open(&dir.path().join("p")).unwrap();
-    // 100 small rows, then 10 rows each holding half the byte bound in text.
-    let mut rows: Vec<Row> = (0..100)
+    // OUT_ROWS + 36 small rows, then 10 rows each holding half the byte bound in text.
+    let mut rows: Vec<Row> = (0..merge::OUT_ROWS as i64 + 36)
         .map(|i| row(&format!("a{i:03}"), FetchState::Fetched, i))
         .collect();
     rows.extend((0..10).map(|i| {
@@ -161,10 +161,9 @@ fn a_part_is_written_in_batches_bounded_in_rows_and_bytes() {
         .map(Result::unwrap)
         .collect();
     let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
-    assert_eq!(sizes.iter().sum::<usize>(), 110);
-    assert!(sizes.iter().all(|&n| n <= merge::OUT_ROWS), "{sizes:?}");
-    // 64 rows close the first batch; after that every two large rows reach the bound.
-    assert_eq!(sizes, [64, 38, 2, 2, 2, 2]);
+    assert_eq!(sizes.iter().sum::<usize>(), merge::OUT_ROWS + 46);
+    // OUT_ROWS rows close the first batch; after that every two large rows reach the bound.
+    assert_eq!(sizes, [merge::OUT_ROWS, 38, 2, 2, 2, 2]);
 }
 
 #[test]
