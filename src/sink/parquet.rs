@@ -47,6 +47,21 @@ const NO_DICTIONARY: &[&str] = &[
     "metadata_json",
     "raw_json",
 ];
+/// Free text and JSON: a minimum and maximum of them would filter nothing, and computing
+/// them costs time and footer space on every page.
+const NO_STATISTICS: &[&str] = &["output_text", "metadata_json", "raw_json"];
+/// Columns with a handful of values per batch, which the dictionary and run-length encodings
+/// already shrink to a few bytes per page: zstd would not make them smaller (it adds its
+/// frame), and each compressed column costs a compressor and a decompressor per row group.
+const NO_COMPRESSION: &[&str] = &[
+    "batch_id",
+    "fetch_state",
+    "http_status",
+    "attempts",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+];
 
 /// A Parquet output file and its checkpoint.
 pub struct ParquetSink {
@@ -154,7 +169,7 @@ impl ParquetSink {
 }
 
 /// Zstd, page statistics, row groups bounded in rows and bytes, no dictionary where values
-/// are unique.
+/// are unique, no statistics on free text, no compression where it gains nothing.
 pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -166,6 +181,12 @@ pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
         .set_key_value_metadata(meta);
     for name in NO_DICTIONARY {
         b = b.set_column_dictionary_enabled(ColumnPath::from(*name), false);
+    }
+    for name in NO_STATISTICS {
+        b = b.set_column_statistics_enabled(ColumnPath::from(*name), EnabledStatistics::None);
+    }
+    for name in NO_COMPRESSION {
+        b = b.set_column_compression(ColumnPath::from(*name), Compression::UNCOMPRESSED);
     }
     b.build()
 }
