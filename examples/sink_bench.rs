@@ -1,7 +1,7 @@
 //! Sink throughput and memory: rows/s of the SQLite sink, the Parquet writer alone and the
-//! Parquet sink end to end, with and without ~2 KB of raw_json, plus the peak RSS of a
-//! 10,000-row vs a 100,000-row Parquet export (each measured in a fresh process), and `load`
-//! of an export into SQLite.
+//! Parquet sink end to end, with and without ~2 KB of raw_json (and with ids in random
+//! order), plus the peak RSS of the Parquet sink alone over 10,000 vs 100,000 rows (each
+//! measured in a fresh process), and `load` of an export into SQLite.
 //!
 //! Run: `cargo run --release --example sink_bench`
 
@@ -241,7 +241,7 @@ fn main() {
             verdict(ps >= target)
         );
         println!(
-            "  parquet sink, ids in random order {random:>10.0} rows/s  ({})",
+            "  parquet sink, random ids {random:>8.0} rows/s  (target >= {target:.0}: {})",
             verdict(random >= target)
         );
         println!("  load parquet -> sqlite {ld:>10.0} rows/s");
@@ -255,12 +255,14 @@ fn main() {
         };
         let (small, big) = (median(10_000), median(100_000));
         let ratio = big as f64 / small as f64;
+        // No verdict: the 10 % target is on the whole export (`bench`), whose fixed part
+        // (runtime, HTTP client, connections) this process does not have.
         println!(
-            "peak RSS (median of 3), parquet export {}: 10k rows {} KiB, 100k rows {} KiB, ratio {ratio:.3} (target <= 1.10: {})",
+            "peak RSS (median of 3), parquet sink in isolation {}: 10k rows {} KiB, 100k rows {} KiB, +{} KiB, ratio {ratio:.3}",
             if raw { "with raw_json" } else { "without raw_json" },
             small,
             big,
-            verdict(ratio <= 1.10)
+            big.saturating_sub(small),
         );
     }
 }
