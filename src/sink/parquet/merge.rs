@@ -208,7 +208,7 @@ impl Merger {
     pub fn next_batch(&mut self) -> anyhow::Result<Option<RecordBatch>> {
         let mut bytes = 0usize;
         while !self.heap.is_empty() && self.picks.len() < OUT_ROWS && bytes < OUT_BYTES {
-            match self.pick(OUT_ROWS - self.picks.len())? {
+            match self.pick(OUT_ROWS - self.picks.len(), OUT_BYTES - bytes)? {
                 Pick::Rows(n) => bytes += n,
                 Pick::Slice(b) => return Ok(Some(b)),
                 Pick::Stop => break,
@@ -229,10 +229,11 @@ impl Merger {
         Ok(Some(out))
     }
 
-    /// Takes the rows of the smallest key, at most `room` of them: a run that one source
-    /// holds below every other source's key, or the winning row of a key several sources
-    /// hold (moving past that key in all of them).
-    fn pick(&mut self, room: usize) -> anyhow::Result<Pick> {
+    /// Takes the rows of the smallest key, at most `room` of them (and picked ones up to
+    /// the row that reaches `bytes_left` of text): a run that one source holds below every
+    /// other source's key, or the winning row of a key several sources hold (moving past
+    /// that key in all of them).
+    fn pick(&mut self, room: usize, bytes_left: usize) -> anyhow::Result<Pick> {
         let heap = &mut self.heap;
         // The next smallest key is on one of the root's children.
         let next = match (heap.get(1), heap.get(2)) {
@@ -241,7 +242,7 @@ impl Merger {
         };
         let bound = next.map(|c| c.key());
         if bound != Some(heap[0].key()) {
-            let n = heap[0].run_len(bound, room);
+            let mut n = heap[0].run_len(bound, room);
             let c = &mut heap[0];
             let taken = if n >= RUN_SLICE {
                 if !self.picks.is_empty() {
@@ -257,6 +258,10 @@ impl Merger {
                 for row in c.pos..c.pos + n {
                     self.picks.push((c.slot, row));
                     bytes += text_len(&c.batch, self.raw, row) + text_len(&c.batch, self.text, row);
+                    if bytes >= bytes_left {
+                        n = row + 1 - c.pos;
+                        break;
+                    }
                 }
                 Pick::Rows(bytes)
             };
@@ -496,6 +501,30 @@ mod tests {
         assert_eq!(ids, expect);
         // Each output batch is a whole source batch: 64 + 56 rows of `a`, 64 + 16 of `b`.
         assert_eq!(sizes, [64, 56, 64, 16]);
+    }
+
+    #[test]
+    fn merged_batches_stop_at_the_row_that_reaches_the_byte_bound() {
+        // Source a holds runs of 6 keys (too short to slice), b one key between them; every
+        // row carries a quarter of the byte bound in text, so 4 rows reach it.
+        let big = |k: usize| {
+            let mut r = Row::bare("b", &format!("id-{k:03}"), FetchState::Fetched);
+            r.output_text = Some("x".repeat(OUT_BYTES / 4));
+            r
+        };
+        let a: Vec<Row> = (0..70).filter(|k| k % 7 != 6).map(big).collect();
+        let b: Vec<Row> = (0..70).filter(|k| k % 7 == 6).map(big).collect();
+        let mut sizes = Vec::new();
+        let n = merge(
+            vec![source("a", &a, 64).unwrap(), source("b", &b, 64).unwrap()],
+            |batch| {
+                sizes.push(batch.num_rows());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 70);
+        assert!(sizes.iter().all(|&s| s <= 4), "{sizes:?}");
     }
 
     #[test]
