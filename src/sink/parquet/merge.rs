@@ -177,8 +177,8 @@ pub struct Merger {
     held: Vec<RecordBatch>,
     picks: Vec<(usize, usize)>,
     tied: Vec<Cursor>,
-    raw: usize,
-    text: usize,
+    /// raw_json and output_text, whose bytes count against `OUT_BYTES`.
+    text_cols: [usize; 2],
 }
 
 impl Merger {
@@ -197,8 +197,10 @@ impl Merger {
             heap,
             held: Vec::new(),
             picks: Vec::with_capacity(OUT_ROWS),
-            raw: schema::index_of("raw_json"),
-            text: schema::index_of("output_text"),
+            text_cols: [
+                schema::index_of("raw_json"),
+                schema::index_of("output_text"),
+            ],
         }
     }
 
@@ -250,14 +252,9 @@ impl Merger {
                 }
                 Pick::Slice(c.batch.slice(c.pos, n))
             } else {
-                if c.slot == usize::MAX {
-                    c.slot = self.held.len();
-                    self.held.push(c.batch.clone());
-                }
                 let mut bytes = 0;
                 for row in c.pos..c.pos + n {
-                    self.picks.push((c.slot, row));
-                    bytes += text_len(&c.batch, self.raw, row) + text_len(&c.batch, self.text, row);
+                    bytes += take_row(&mut self.held, &mut self.picks, c, row, self.text_cols);
                     if bytes >= bytes_left {
                         n = row + 1 - c.pos;
                         break;
@@ -286,12 +283,8 @@ impl Merger {
             }
         }
         let w = &mut tied[win];
-        if w.slot == usize::MAX {
-            w.slot = self.held.len();
-            self.held.push(w.batch.clone());
-        }
-        self.picks.push((w.slot, w.pos));
-        let bytes = text_len(&w.batch, self.raw, w.pos) + text_len(&w.batch, self.text, w.pos);
+        let row = w.pos;
+        let bytes = take_row(&mut self.held, &mut self.picks, w, row, self.text_cols);
         for mut c in tied.drain(..) {
             if c.advance()? {
                 heap.push(c);
@@ -301,6 +294,23 @@ impl Merger {
         }
         Ok(Pick::Rows(bytes))
     }
+}
+
+/// Adds row `row` of cursor `c`'s batch to the picks (holding the batch for the merged
+/// batch to copy from); returns the row's bytes in the `text` columns.
+fn take_row(
+    held: &mut Vec<RecordBatch>,
+    picks: &mut Vec<(usize, usize)>,
+    c: &mut Cursor,
+    row: usize,
+    text: [usize; 2],
+) -> usize {
+    if c.slot == usize::MAX {
+        c.slot = held.len();
+        held.push(c.batch.clone());
+    }
+    picks.push((c.slot, row));
+    text.iter().map(|&col| text_len(&c.batch, col, row)).sum()
 }
 
 /// Whether cursor `a` comes before `b`: a smaller key, or the same key in an older source.
