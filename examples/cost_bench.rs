@@ -7,8 +7,9 @@
 
 use std::time::Instant;
 
-use sail_export::cli::{CostArgs, ReportFormat};
-use sail_export::cost::{PriceTable, Usd};
+use sail_export::cmd::cost::Request;
+use sail_export::cost::{Format, Key};
+use sail_export::prices::{PriceTable, Usd};
 use sail_export::row::{FetchState, Row};
 use sail_export::sink::sqlite::SqliteSink;
 use sail_export::sink::Sink;
@@ -71,7 +72,7 @@ fn expected(rows: u64, prices: &PriceTable) -> (Usd, u64) {
             .completion_window
             .clone()
             .unwrap_or_else(|| prices.default_window().to_owned());
-        let day = sail_export::cost::day::of_unix(r.created_at.unwrap());
+        let day = sail_export::time::day::of_unix(r.created_at.unwrap());
         match prices.lookup(r.model.as_deref().unwrap(), &window, Some(day)) {
             Some(m) => {
                 let (inp, cached, out) = (
@@ -142,9 +143,9 @@ fn main() -> anyhow::Result<()> {
     let mut best = f64::INFINITY;
     for run in 1..=3 {
         let (t, cpu) = (Instant::now(), cpu_seconds());
-        let mut args = CostArgs::for_path(path.clone());
-        args.format = ReportFormat::Json;
-        let code = sail_export::cmd::cost::run_to(args, &mut std::io::sink())?;
+        let mut req = Request::new(path.clone());
+        req.format = Format::Json;
+        let code = sail_export::cmd::cost::run_to(&req, &mut std::io::sink())?;
         let s = t.elapsed().as_secs_f64();
         best = best.min(s);
         println!(
@@ -153,9 +154,9 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let prices = PriceTable::bundled();
-    let conn = sail_export::cost::export::open(&path)?;
-    let report =
-        sail_export::cost::report::build(&conn, &prices, &[sail_export::cost::Key::Model], None)?;
+    let conn = sail_export::export::open(&path)?;
+    let scanned = sail_export::cost::scan::scan(&conn, None, false, false)?;
+    let report = sail_export::cost::report::build(scanned, &prices, &[Key::Model], None);
     let (want, want_unpriced) = expected(rows, &prices);
     let ok = report.total.cost == want && report.total.unpriced_requests() == want_unpriced;
     println!(

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use sail_export::api::{Client, ClientConfig};
-use sail_export::cmd::fetch::{execute, shutdown_signal, FetchConfig};
+use sail_export::fetch::{self, shutdown_signal};
 use sail_export::manifest::Manifest;
 
 #[tokio::main]
@@ -25,10 +25,10 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::new(ClientConfig::new(&base, &key))?;
 
     let manifest = Manifest::read(&PathBuf::from(ids))?;
-    let mut cfg = FetchConfig::new(batch, PathBuf::from(out));
+    let mut cfg = fetch::Config::new(batch, PathBuf::from(out));
     cfg.ids = Some(manifest.ids);
 
-    let summary = execute(&client, cfg, shutdown_signal()).await?;
+    let summary = fetch::run(&client, cfg, shutdown_signal()).await?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }

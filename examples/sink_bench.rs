@@ -105,8 +105,8 @@ fn through_sink(path: &Path, format: Format, rows: &[Row]) -> f64 {
 /// `load` of the Parquet export at `from` into a fresh SQLite file; returns rows/s.
 fn load(from: &Path, into: &Path) -> f64 {
     let t = Instant::now();
-    let mut conn = sail_export::db::open(into).expect("open sqlite");
-    let n = sail_export::load::into_sqlite(&mut conn, &[from.to_owned()]).expect("load");
+    let mut conn = sail_export::sink::sqlite::open(into).expect("open sqlite");
+    let n = sail_export::export::load::into_sqlite(&mut conn, &[from.to_owned()]).expect("load");
     n as f64 / t.elapsed().as_secs_f64()
 }
 

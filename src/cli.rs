@@ -1,10 +1,11 @@
-//! What the user typed: clap derive, one `Args` struct per subcommand. No I/O here.
+//! What the user typed: clap derive, one `Args` struct per subcommand, and clap's enums
+//! mapped to the engine's plain ones. No I/O here; clap stops here and in `cmd`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::sink::Format;
+use crate::{cost, fetch, sink};
 
 /// Export Sail Research batch results to SQLite or Parquet and see what they cost.
 #[derive(Debug, Parser)]
@@ -67,9 +68,9 @@ pub struct FetchArgs {
     pub out: Option<PathBuf>,
     /// Output format [default: from the extension of --out, else sqlite].
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<OutputFormat>,
     /// Requests in flight at most.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 64,
+    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
     /// Request every id again, even those already fetched in the output.
@@ -90,6 +91,24 @@ pub struct FetchArgs {
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// Output formats of `fetch --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A SQLite database (the default).
+    Sqlite,
+    /// An Apache Parquet file.
+    Parquet,
+}
+
+impl From<OutputFormat> for sink::Format {
+    fn from(f: OutputFormat) -> sink::Format {
+        match f {
+            OutputFormat::Sqlite => sink::Format::Sqlite,
+            OutputFormat::Parquet => sink::Format::Parquet,
+        }
+    }
 }
 
 /// `sail-export load`.
@@ -116,6 +135,17 @@ pub enum ReportFormat {
     Markdown,
 }
 
+impl From<ReportFormat> for cost::Format {
+    fn from(f: ReportFormat) -> cost::Format {
+        match f {
+            ReportFormat::Table => cost::Format::Table,
+            ReportFormat::Json => cost::Format::Json,
+            ReportFormat::Csv => cost::Format::Csv,
+            ReportFormat::Markdown => cost::Format::Markdown,
+        }
+    }
+}
+
 /// `sail-export cost`.
 #[derive(Debug, Clone, Args)]
 pub struct CostArgs {
@@ -136,20 +166,6 @@ pub struct CostArgs {
     /// Only rows of this batch.
     #[arg(long, value_name = "ID")]
     pub batch: Option<String>,
-}
-
-impl CostArgs {
-    /// The default report (table, by model and window) for one export.
-    pub fn for_path(path: PathBuf) -> CostArgs {
-        CostArgs {
-            path,
-            by: vec!["model".into(), "completion_window".into()],
-            prices: None,
-            format: ReportFormat::Table,
-            strict: false,
-            batch: None,
-        }
-    }
 }
 
 /// `sail-export status`.

@@ -1,40 +1,43 @@
 //! sail-export: pulls every result of a Sail Research batch, flattens its usage into typed
 //! columns, writes SQLite or Parquet, and prices it.
 //!
-//! Modules in data-flow order: what the user typed → the ids to fetch → the API → one row per
-//! result → the pipeline → where rows go → reading exports back → what they cost → what the
-//! run did; then the simulated API, the subcommands that wire it all, and the exit codes.
+//! Modules in data-flow order, each importing only modules listed before it: the
+//! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
+//! the price table; where rows go; reading exports back; the engines (fetch, `--wait`,
+//! cost); then what the user typed and the subcommands that wire it all, and the simulated
+//! API the demo, the tests and the benchmarks run against.
 
-// What the user typed, and the ids to fetch.
-pub mod cli;
+// Foundations: exit codes and usage errors, time as people read it, the allocator setting.
+pub mod error;
+pub mod memory;
+pub mod time;
+
+// The ids to fetch.
 pub mod ids;
 pub mod manifest;
 
-// The API, and one row per result.
+// The API: the only module that talks to the network.
 pub mod api;
-pub mod row;
 
-// The pipeline, and `--wait`.
+// One row per result, and what a run did.
+pub mod row;
+pub mod summary;
+
+// The price table every export carries and every report uses.
+pub mod prices;
+
+// Where rows go, and reading them back.
+pub mod export;
+pub mod sink;
+
+// The engines.
+pub mod cost;
 pub mod fetch;
 pub mod wait;
 
-// Where rows go.
-pub mod sink;
-
-// Reading exports back into SQLite.
-pub mod db;
-pub mod load;
-
-// What they cost, and what the run did.
-pub mod cost;
-pub mod summary;
-
-// The simulated API, the subcommands that wire it all, the exit codes and the allocator
-// setting of the binary.
-pub mod sim;
-
+// What the user typed, and the subcommands that wire it all.
+pub mod cli;
 pub mod cmd;
 
-pub mod error;
-
-pub mod memory;
+// The simulated Sail API (demo, tests, benchmarks).
+pub mod sim;

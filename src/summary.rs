@@ -115,13 +115,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Now, in unix seconds.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

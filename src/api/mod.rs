@@ -2,6 +2,7 @@
 
 pub mod client;
 mod lenient;
+pub mod messages;
 pub mod model;
 mod output;
 

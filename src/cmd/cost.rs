@@ -1,30 +1,80 @@
 //! `sail-export cost`: prices an export and prints the report; `--strict` turns unpriced
 //! requests into exit code 3.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 
 use crate::cli::CostArgs;
-use crate::cost::{export, render, report, Key, PriceTable};
+use crate::cost::{render, report, scan, Format, Key};
 use crate::error::{exit, UsageError};
+use crate::export;
+use crate::prices::PriceTable;
+
+/// A cost report to make, resolved from what the user typed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// A SQLite or Parquet export (file or folder).
+    pub path: PathBuf,
+    /// Grouping keys, in order.
+    pub keys: Vec<Key>,
+    /// A price file over the bundled one.
+    pub prices: Option<PathBuf>,
+    /// How to print it.
+    pub format: Format,
+    /// Exit 3 when any request is unpriced.
+    pub strict: bool,
+    /// Only rows of this batch.
+    pub batch: Option<String>,
+}
+
+impl Request {
+    /// The default report (table, by model and window) for one export.
+    pub fn new(path: PathBuf) -> Request {
+        Request {
+            path,
+            keys: vec![Key::Model, Key::CompletionWindow],
+            prices: None,
+            format: Format::Table,
+            strict: false,
+            batch: None,
+        }
+    }
+
+    /// Checks the flags (usage errors, exit 2).
+    fn from_args(args: CostArgs) -> anyhow::Result<Request> {
+        Ok(Request {
+            keys: parse_keys(&args.by)?,
+            path: args.path,
+            prices: args.prices,
+            format: args.format.into(),
+            strict: args.strict,
+            batch: args.batch,
+        })
+    }
+}
 
 /// Runs `cost`; returns the exit code: 0, or 3 with `--strict` when any request is unpriced.
 pub fn run(args: CostArgs) -> anyhow::Result<i32> {
-    run_to(args, &mut std::io::stdout().lock())
+    run_to(&Request::from_args(args)?, &mut std::io::stdout().lock())
 }
 
-/// Runs `cost`, writing the report to `out` (stdout for the command).
-pub fn run_to(args: CostArgs, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
-    let keys = parse_keys(&args.by)?;
-    let prices = PriceTable::load(args.prices.as_deref())?;
-    let conn = export::open(&args.path)?;
-    if let Some(batch) = &args.batch {
-        check_batch(&conn, batch, &args.path)?;
+/// Makes the report and writes it to `out` (stdout for the command); returns the exit code.
+pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
+    let prices = PriceTable::load(req.prices.as_deref())?;
+    let conn = export::open(&req.path)?;
+    if let Some(batch) = &req.batch {
+        export::check_batch(&conn, batch, &req.path)?;
     }
-    let report = report::build(&conn, &prices, &keys, args.batch.as_deref())?;
-    out.write_all(render::render(&report, &prices, args.format)?.as_bytes())
+    let keys = &req.keys;
+    let by = |k| keys.contains(&k);
+    let batch = req.batch.as_deref();
+    let scanned = scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?;
+    let report = report::build(scanned, &prices, keys, batch);
+    out.write_all(render::render(&report, &prices, req.format)?.as_bytes())
         .context("writing the report")?;
     let unpriced = report.total.unpriced_requests();
-    if args.strict && unpriced > 0 {
+    if req.strict && unpriced > 0 {
         eprintln!(
             "error: --strict: {unpriced} of {} requests are unpriced; add their prices with --prices FILE",
             report.total.requests
@@ -57,34 +107,4 @@ pub fn parse_keys(by: &[String]) -> Result<Vec<Key>, UsageError> {
         )));
     }
     Ok(keys)
-}
-
-/// `--batch ID` must name a batch of the export: a typo would otherwise print an empty report.
-fn check_batch(
-    conn: &rusqlite::Connection,
-    batch: &str,
-    path: &std::path::Path,
-) -> anyhow::Result<()> {
-    let found: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM results WHERE batch_id = ?1)",
-        [batch],
-        |r| r.get(0),
-    )?;
-    if found {
-        return Ok(());
-    }
-    let mut stmt = conn.prepare("SELECT DISTINCT batch_id FROM results ORDER BY 1 LIMIT 6")?;
-    let ids: Vec<String> = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let have = if ids.is_empty() {
-        "it has no rows".to_owned()
-    } else {
-        format!("it holds {}", ids.join(", "))
-    };
-    Err(UsageError::new(format!(
-        "--batch '{batch}' has no rows in '{}'; {have}",
-        path.display()
-    ))
-    .into())
 }

@@ -14,10 +14,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::fetch::{execute, shutdown_signal, FetchConfig};
 use crate::api::{Client, ClientConfig};
-use crate::cli::{CostArgs, DemoArgs};
+use crate::cli::DemoArgs;
 use crate::error::{exit, UsageError};
+use crate::fetch::{self, shutdown_signal};
 use crate::sim::{Sim, SimConfig, SimHandle, StatsSnapshot, DEMO_KEY};
 use crate::sink::Format;
 use crate::summary::Summary;
@@ -33,7 +33,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let summary = outcome?;
     eprintln!("{summary}");
     eprintln!("{}", describe_faults(&served, summary.retries));
-    if let Err(e) = super::cost::run(CostArgs::for_path(args.out.clone())) {
+    let report = super::cost::Request::new(args.out.clone());
+    if let Err(e) = super::cost::run_to(&report, &mut std::io::stdout().lock()) {
         eprintln!("warning: no cost report: {e:#}");
     }
     Ok(exit_code(&summary, &expected))
@@ -97,10 +98,10 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     print_status(&client, &batch_id).await?;
     // From here on exactly what `sail-export fetch BATCH_ID -o OUT` does: one status read
     // (unfinished items become `pending` rows without a request), then the pipeline.
-    let mut fetch = FetchConfig::new(&batch_id, args.out.clone());
-    fetch.format = Format::Sqlite;
-    fetch.settings.concurrency = args.concurrency as usize;
-    fetch.settings.options_json = serde_json::json!({
+    let mut cfg = fetch::Config::new(&batch_id, args.out.clone());
+    cfg.format = Format::Sqlite;
+    cfg.concurrency = args.concurrency as usize;
+    cfg.options_json = serde_json::json!({
         "demo": true,
         "seed": args.seed,
         "format": "sqlite",
@@ -108,7 +109,7 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
         "base_url": base_url,
     })
     .to_string();
-    execute(&client, fetch, shutdown_signal()).await
+    fetch::run(&client, cfg, shutdown_signal()).await
 }
 
 /// Prints a line of per-status counts from the batch's `request_status`.

@@ -7,12 +7,12 @@ use anyhow::anyhow;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::json;
 
-use super::status::{age_text, auth_error, utc_text, WARN_AGE_S};
+use crate::api::messages::{auth_error, WARN_AGE_S};
 use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::cli::ListArgs;
 use crate::error::{exit, UsageError};
-use crate::summary::now_unix;
+use crate::time::{age_text, now_unix, utc_text};
 
 /// The largest page the API serves.
 pub const MAX_PAGE: u64 = 200;

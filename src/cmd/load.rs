@@ -4,14 +4,15 @@ use std::time::Instant;
 
 use crate::cli::LoadArgs;
 use crate::error::exit;
+use crate::export;
 
 /// Runs `load`; returns the exit code.
 pub fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     // Bad files are refused before the target is even created.
-    crate::load::check(&args.files)?;
-    let mut conn = crate::sink::sqlite::open_export(&args.into)?;
-    let rows = crate::load::into_sqlite(&mut conn, &args.files)?;
+    export::load::check(&args.files)?;
+    let mut conn = crate::sink::sqlite::open(&args.into)?;
+    let rows = export::load::into_sqlite(&mut conn, &args.files)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .ok();

@@ -1,15 +1,9 @@
-//! What an export cost: the price table (bundled TOML + `--prices`), exact money, the report
-//! over a SQLite export's `results` (Parquet is loaded into memory first), and its rendering.
+//! What an export cost: one scan of its `results` folded into buckets, each priced exactly
+//! against the price table (pure), and the report rendered as a table, JSON, CSV or Markdown.
 
-pub mod day;
-pub mod export;
-pub mod money;
-pub mod prices;
 pub mod render;
 pub mod report;
 pub mod scan;
-pub mod store;
 
-pub use money::{Rate, Usd};
-pub use prices::PriceTable;
+pub use render::Format;
 pub use report::{Key, Report};

@@ -3,25 +3,32 @@
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde_json::{json, Map, Value};
 
-use super::money::Usd;
-use super::prices::PriceTable;
 use super::report::{Report, Totals};
-use crate::cli::ReportFormat;
+use crate::prices::{PriceTable, Usd};
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A table for the terminal.
+    Table,
+    /// One JSON object.
+    Json,
+    /// CSV, one line per group.
+    Csv,
+    /// A Markdown table.
+    Markdown,
+}
 
 /// Renders `report` in `format`; the text ends with a newline.
-pub fn render(
-    report: &Report,
-    prices: &PriceTable,
-    format: ReportFormat,
-) -> anyhow::Result<String> {
+pub fn render(report: &Report, prices: &PriceTable, format: Format) -> anyhow::Result<String> {
     Ok(match format {
-        ReportFormat::Table => text_table(report, prices, false),
-        ReportFormat::Markdown => text_table(report, prices, true),
-        ReportFormat::Json => format!(
+        Format::Table => text_table(report, prices, false),
+        Format::Markdown => text_table(report, prices, true),
+        Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&to_json(report, prices))?
         ),
-        ReportFormat::Csv => csv(report)?,
+        Format::Csv => csv(report)?,
     })
 }
 
@@ -283,9 +290,16 @@ fn requests(n: u64) -> String {
     format!("{n} request{}", if n == 1 { "" } else { "s" })
 }
 
-/// The lines under the table.
+/// The lines under the table: prices used, then warnings and assumptions.
 fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
-    let t = &report.total;
+    let mut v = price_notes(prices);
+    v.extend(unpriced_note(report));
+    v.extend(assumption_notes(report));
+    v
+}
+
+/// Which price file(s) priced the report.
+fn price_notes(prices: &PriceTable) -> Vec<String> {
     let mut v = vec![format!(
         "prices: version {}{}",
         prices.version(),
@@ -302,40 +316,54 @@ fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
             .collect();
         v.push(format!("price files: {}", files.join(" over ")));
     }
-    if t.unpriced_requests() > 0 {
-        let mut what: Vec<String> = report
-            .unpriced
-            .iter()
-            .take(5)
-            .map(|u| {
-                format!(
-                    "{} × '{}' ({})",
-                    u.model
-                        .as_deref()
-                        .map_or("no model".to_owned(), |m| format!("'{m}'")),
-                    u.window,
-                    u.requests
-                )
-            })
-            .collect();
-        if report.unpriced.len() > 5 {
-            what.push(format!("and {} more", report.unpriced.len() - 5));
-        }
-        if t.no_usage_requests > 0 {
-            what.push(format!("no usage object ({})", t.no_usage_requests));
-        }
-        let fix = if report.unpriced.is_empty() {
-            "their tokens are unknown"
-        } else {
-            "add their prices with --prices FILE"
-        };
-        v.push(format!(
-            "warning: {} of {} requests are unpriced and not in the cost: {}; {fix}",
-            t.unpriced_requests(),
-            t.requests,
-            what.join(", ")
-        ));
+    v
+}
+
+/// The warning about requests left out of the cost, naming the first few model × window.
+fn unpriced_note(report: &Report) -> Option<String> {
+    let t = &report.total;
+    if t.unpriced_requests() == 0 {
+        return None;
     }
+    let mut what: Vec<String> = report
+        .unpriced
+        .iter()
+        .take(5)
+        .map(|u| {
+            format!(
+                "{} × '{}' ({})",
+                u.model
+                    .as_deref()
+                    .map_or("no model".to_owned(), |m| format!("'{m}'")),
+                u.window,
+                u.requests
+            )
+        })
+        .collect();
+    if report.unpriced.len() > 5 {
+        what.push(format!("and {} more", report.unpriced.len() - 5));
+    }
+    if t.no_usage_requests > 0 {
+        what.push(format!("no usage object ({})", t.no_usage_requests));
+    }
+    let fix = if report.unpriced.is_empty() {
+        "their tokens are unknown"
+    } else {
+        "add their prices with --prices FILE"
+    };
+    Some(format!(
+        "warning: {} of {} requests are unpriced and not in the cost: {}; {fix}",
+        t.unpriced_requests(),
+        t.requests,
+        what.join(", ")
+    ))
+}
+
+/// What was assumed or left out: default window, aliases, anomalies, rows not fetched, the
+/// basis of the savings.
+fn assumption_notes(report: &Report) -> Vec<String> {
+    let t = &report.total;
+    let mut v = Vec::new();
     if t.assumed_window_requests > 0 {
         v.push(format!(
             "note: {} had no completion_window; priced as '{}' (Sail's documented batch default)",

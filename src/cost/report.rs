@@ -3,12 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
-
-use super::day;
-use super::money::{Rate, Usd};
-use super::prices::{normalize_window, Entry, PriceTable};
-use super::scan;
+use super::scan::{Bucket, Scan};
+use crate::prices::{normalize_window, Entry, PriceTable, Rate, Usd};
+use crate::time::day;
 
 /// A grouping key of `cost --by`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,61 +226,11 @@ fn price(billed: &[i64; 3], e: &Entry) -> Usd {
     billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
 }
 
-/// Builds the report over the `results` table of an open export.
-pub fn build(
-    conn: &Connection,
-    prices: &PriceTable,
-    keys: &[Key],
-    batch: Option<&str>,
-) -> anyhow::Result<Report> {
-    let default = prices.default_window().to_owned();
-    let mut groups: BTreeMap<Vec<Option<String>>, Totals> = BTreeMap::new();
-    let mut unpriced: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
-    let mut aliases_used = BTreeMap::new();
-    let by = |k| keys.contains(&k);
-    let scanned = scan::scan(conn, batch, by(Key::BatchId), by(Key::Status))?;
+/// Builds the report from a scan of an export: pure, no I/O.
+pub fn build(scanned: Scan, prices: &PriceTable, keys: &[Key], batch: Option<&str>) -> Report {
+    let mut acc = Accumulator::default();
     for mut b in scanned.buckets {
-        let window = b
-            .window
-            .as_deref()
-            .map(normalize_window)
-            .filter(|w| !w.is_empty());
-        if window.is_none() {
-            b.totals.assumed_window_requests = b.totals.requests;
-        }
-        b.totals.no_usage_requests = b.totals.requests - b.usage_rows;
-        let window = window.unwrap_or_else(|| default.clone());
-        let own = b
-            .model
-            .as_deref()
-            .and_then(|m| prices.lookup(m, &window, b.day));
-        match own {
-            Some(m) if b.usage_rows > 0 => {
-                let t = &mut b.totals;
-                t.priced_requests = b.usage_rows;
-                t.cost = price(&b.billed, m.entry);
-                if m.via_alias {
-                    *aliases_used
-                        .entry((window.clone(), m.entry.window.clone()))
-                        .or_insert(0) += b.usage_rows;
-                }
-                let asap = b
-                    .model
-                    .as_deref()
-                    .and_then(|md| prices.lookup(md, "asap", b.day));
-                if let Some(a) = asap {
-                    t.comparable_requests = b.usage_rows;
-                    t.comparable_cost = t.cost;
-                    t.asap_cost = price(&b.billed, a.entry);
-                }
-            }
-            None if b.usage_rows > 0 => {
-                *unpriced
-                    .entry((b.model.clone(), window.clone()))
-                    .or_insert(0) += b.usage_rows;
-            }
-            _ => {}
-        }
+        let window = acc.price(&mut b, prices);
         let key = keys
             .iter()
             .map(|k| match k {
@@ -294,11 +241,12 @@ pub fn build(
                 Key::Day => b.day.map(day::format),
             })
             .collect();
-        groups.entry(key).or_default().add(&b.totals);
+        acc.groups.entry(key).or_default().add(&b.totals);
     }
     let mut total = Totals::default();
-    groups.values().for_each(|t| total.add(t));
-    let mut unpriced: Vec<Unpriced> = unpriced
+    acc.groups.values().for_each(|t| total.add(t));
+    let mut unpriced: Vec<Unpriced> = acc
+        .unpriced
         .into_iter()
         .map(|((model, window), requests)| Unpriced {
             model,
@@ -307,17 +255,70 @@ pub fn build(
         })
         .collect();
     unpriced.sort_by_key(|u| std::cmp::Reverse(u.requests));
-    Ok(Report {
+    Report {
         keys: keys.to_vec(),
-        groups: groups
+        groups: acc
+            .groups
             .into_iter()
             .map(|(key, totals)| Group { key, totals })
             .collect(),
         total,
         unpriced,
-        aliases_used,
-        default_window: default,
+        aliases_used: acc.aliases_used,
+        default_window: prices.default_window().to_owned(),
         not_fetched_requests: scanned.not_fetched,
         batch: batch.map(str::to_owned),
-    })
+    }
+}
+
+/// What `build` gathers while it prices the buckets one by one.
+#[derive(Default)]
+struct Accumulator {
+    groups: BTreeMap<Vec<Option<String>>, Totals>,
+    unpriced: BTreeMap<(Option<String>, String), u64>,
+    aliases_used: BTreeMap<(String, String), u64>,
+}
+
+impl Accumulator {
+    /// Prices one bucket in its window (the default when it has none), and at `asap` for the
+    /// savings; records unpriced requests and aliases used. Returns the window priced in.
+    fn price(&mut self, b: &mut Bucket, prices: &PriceTable) -> String {
+        let window = b
+            .window
+            .as_deref()
+            .map(normalize_window)
+            .filter(|w| !w.is_empty());
+        if window.is_none() {
+            b.totals.assumed_window_requests = b.totals.requests;
+        }
+        b.totals.no_usage_requests = b.totals.requests - b.usage_rows;
+        let window = window.unwrap_or_else(|| prices.default_window().to_owned());
+        if b.usage_rows == 0 {
+            return window;
+        }
+        let lookup = |w: &str| b.model.as_deref().and_then(|m| prices.lookup(m, w, b.day));
+        let Some(own) = lookup(&window) else {
+            *self
+                .unpriced
+                .entry((b.model.clone(), window.clone()))
+                .or_insert(0) += b.usage_rows;
+            return window;
+        };
+        let asap = lookup("asap");
+        let t = &mut b.totals;
+        t.priced_requests = b.usage_rows;
+        t.cost = price(&b.billed, own.entry);
+        if own.via_alias {
+            *self
+                .aliases_used
+                .entry((window.clone(), own.entry.window.clone()))
+                .or_insert(0) += b.usage_rows;
+        }
+        if let Some(a) = asap {
+            t.comparable_requests = b.usage_rows;
+            t.comparable_cost = t.cost;
+            t.asap_cost = price(&b.billed, a.entry);
+        }
+        window
+    }
 }

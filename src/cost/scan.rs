@@ -8,8 +8,8 @@ use anyhow::Context;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::day;
 use super::report::{Anomalies, Totals};
+use crate::time::day;
 
 /// Fetched rows sharing the pricing and grouping keys; `totals` lacks the priced figures.
 #[derive(Debug, Default)]
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn the_scan_reads_the_covering_index_not_the_table() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&mut conn).unwrap();
+        crate::sink::sqlite::schema::migrate(&mut conn).unwrap();
         for by_batch in [false, true] {
             let plan: Vec<String> = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {}", query_sql(by_batch)))

@@ -81,7 +81,7 @@ impl SimConfig {
     /// `items` items in one batch, seed 42, the demo key, no latency, no faults, no limit.
     /// The epoch is two hours ago, rounded down to the hour.
     pub fn new(items: u64) -> SimConfig {
-        let now = crate::summary::now_unix();
+        let now = crate::time::now_unix();
         SimConfig {
             seed: 42,
             items,

@@ -10,7 +10,7 @@ use crate::row::Row;
 use crate::summary::Summary;
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A SQLite database (the default).
     Sqlite,
@@ -19,6 +19,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format's name, as `--format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Sqlite => "sqlite",
+            Format::Parquet => "parquet",
+        }
+    }
+
     /// The format an output path implies: `.parquet`/`.pq` is Parquet, anything else SQLite.
     pub fn from_path(path: &Path) -> Format {
         match path

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use sail_export::cost::PriceTable;
+use sail_export::prices::PriceTable;
 
 use crate::cost::{cost_json, export, group, mixed};
 use crate::harness::*;
@@ -149,7 +149,7 @@ output = 6
         .unwrap();
     let mut conn = rusqlite::Connection::open(&db).unwrap();
     let tx = conn.transaction().unwrap();
-    sail_export::cost::store::write(&tx, &table).unwrap();
+    sail_export::sink::sqlite::prices::write(&tx, &table).unwrap();
     tx.commit().unwrap();
     drop(conn);
     let report = cost_json(&db, &["--prices", file.to_str().unwrap()]).await;

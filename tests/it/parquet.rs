@@ -133,7 +133,7 @@ async fn the_parquet_schema_is_the_column_list_and_real_readers_read_the_values(
     let got = py(&python, PYARROW_DUCKDB, &[&out]);
     let fields = got["fields"].as_array().unwrap();
     assert_eq!(fields.len(), Row::COLUMNS.len());
-    let sqlite = sail_export::db::open(&dir.path().join("schema.sqlite")).unwrap();
+    let sqlite = sail_export::sink::sqlite::open(&dir.path().join("schema.sqlite")).unwrap();
     let mut stmt = sqlite
         .prepare("SELECT name, type, \"notnull\" FROM pragma_table_info('results') ORDER BY cid")
         .unwrap();

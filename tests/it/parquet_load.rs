@@ -101,8 +101,8 @@ fn loading_a_parquet_export_gives_the_table_a_sqlite_export_of_the_same_rows_giv
     let pq = dir.path().join("x.parquet");
     export(&pq, Format::Parquet, &rows, 7);
     let loaded = dir.path().join("loaded.sqlite");
-    let mut conn = sail_export::db::open(&loaded).unwrap();
-    let read = sail_export::load::into_sqlite(&mut conn, &[pq]).unwrap();
+    let mut conn = sail_export::sink::sqlite::open(&loaded).unwrap();
+    let read = sail_export::export::load::into_sqlite(&mut conn, &[pq]).unwrap();
     drop(conn);
     let (a, b) = (full_table(&direct), full_table(&loaded));
     assert_eq!(read as usize, a.len(), "one Parquet row per key");
@@ -149,7 +149,7 @@ async fn fetching_to_parquet_and_loading_matches_fetching_to_sqlite() {
         &loaded,
         "SELECT min(fetched_at) AS lo, max(fetched_at) AS hi FROM results",
     );
-    let now = sail_export::summary::now_unix();
+    let now = sail_export::time::now_unix();
     assert!((now - t[0]["lo"].as_i64().unwrap()).abs() < 300, "{t:?}");
     // A loaded export carries the price table too, so its cost view prices the same.
     let cost = "SELECT COUNT(cost_usd) AS priced, ROUND(SUM(cost_usd), 9) AS usd FROM result_costs";
@@ -299,8 +299,8 @@ fn a_kill_between_the_final_rename_and_the_cleanup_changes_nothing_on_the_next_r
     assert!(!parts.exists(), "finish removes the checkpoint");
     let load_table = |name: &str| {
         let db = dir.path().join(name);
-        let mut conn = sail_export::db::open(&db).unwrap();
-        sail_export::load::into_sqlite(&mut conn, std::slice::from_ref(&out)).unwrap();
+        let mut conn = sail_export::sink::sqlite::open(&db).unwrap();
+        sail_export::export::load::into_sqlite(&mut conn, std::slice::from_ref(&out)).unwrap();
         full_table(&db)
     };
     let complete = load_table("a.sqlite");

@@ -1,11 +1,15 @@
-//! Opening an export for reading: a SQLite file read-only, or Parquet file(s) loaded into a
-//! private temporary SQLite file with the same schema, so one query serves both.
+//! Reading exports back: telling what a path holds, opening a SQLite export read-only or
+//! loading Parquet export(s) into a private temporary SQLite file with the same schema (so
+//! one query serves both), and loading Parquet into a SQLite export ([`load`]).
+
+pub mod load;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
+use tempfile::NamedTempFile;
 
 use crate::error::UsageError;
 
@@ -61,36 +65,18 @@ pub fn detect(path: &Path) -> anyhow::Result<Export> {
     }
 }
 
-/// An export opened for reading; derefs to its SQLite connection.
+/// An export opened for reading; derefs to its SQLite connection. A Parquet export is held
+/// in a temporary SQLite file, removed on drop: on disk rather than in memory, so pricing a
+/// multi-GB Parquet export needs only SQLite's page cache.
 pub struct ExportDb {
     conn: Connection,
-    _scratch: Option<Scratch>,
+    _scratch: Option<NamedTempFile>,
 }
 
 impl std::ops::Deref for ExportDb {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         &self.conn
-    }
-}
-
-/// A temporary SQLite file holding a Parquet export for the report, removed on drop. On disk
-/// rather than in memory, so pricing a multi-GB Parquet export needs only SQLite's page cache.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn create() -> Scratch {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(".sail-export-cost-{}-{nanos}.sqlite", std::process::id());
-        Scratch(std::env::temp_dir().join(name))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -109,18 +95,24 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
             conn
         }
         Export::Parquet(files) => {
-            let tmp = scratch.insert(Scratch::create());
-            let mut conn = Connection::open(&tmp.0).with_context(|| {
+            let in_tmp = || {
                 format!(
                     "creating a temporary file in '{}'",
                     std::env::temp_dir().display()
                 )
-            })?;
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".sail-export-cost-")
+                .suffix(".sqlite")
+                .tempfile()
+                .with_context(in_tmp)?;
+            let mut conn = Connection::open(tmp.path()).with_context(in_tmp)?;
+            scratch = Some(tmp);
             // A throwaway copy: no journal, no fsync.
             conn.pragma_update(None, "journal_mode", "OFF")?;
             conn.pragma_update(None, "synchronous", "OFF")?;
-            crate::db::migrate(&mut conn)?;
-            crate::load::into_sqlite(&mut conn, &files)
+            crate::sink::sqlite::schema::migrate(&mut conn)?;
+            load::into_sqlite(&mut conn, &files)
                 .with_context(|| format!("reading Parquet export '{}'", path.display()))?;
             conn
         }
@@ -135,4 +127,31 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
         conn,
         _scratch: scratch,
     })
+}
+
+/// Checks that `batch` has rows in the opened export at `path`: a typo in `--batch` would
+/// otherwise print an empty report. The error lists a few batches the export holds.
+pub fn check_batch(conn: &Connection, batch: &str, path: &Path) -> anyhow::Result<()> {
+    let found: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM results WHERE batch_id = ?1)",
+        [batch],
+        |r| r.get(0),
+    )?;
+    if found {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare("SELECT DISTINCT batch_id FROM results ORDER BY 1 LIMIT 6")?;
+    let ids: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let have = if ids.is_empty() {
+        "it has no rows".to_owned()
+    } else {
+        format!("it holds {}", ids.join(", "))
+    };
+    Err(UsageError::new(format!(
+        "--batch '{batch}' has no rows in '{}'; {have}",
+        path.display()
+    ))
+    .into())
 }

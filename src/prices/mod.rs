@@ -1,5 +1,8 @@
 //! The price table: parsing and checking a price file (TOML), merging `--prices` over the
-//! bundled file, and finding the entry that prices a row (model × window × day).
+//! bundled file, and finding the entry that prices a row (model × window × day); with the
+//! exact money types it is written in.
+
+pub mod money;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -7,9 +10,9 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::day;
-use super::money::Rate;
+pub use self::money::{Rate, Usd};
 use crate::error::UsageError;
+use crate::time::day;
 
 /// The bundled price file, embedded at build time.
 pub const BUNDLED: &str = include_str!("../../prices/sail.toml");

@@ -1,4 +1,4 @@
-//! Reading Parquet exports back: row group by row group, validated against `Row::COLUMNS`,
+//! Loading Parquet exports into SQLite: row group by row group, validated against `Row::COLUMNS`,
 //! upserted into a SQLite export by the SQLite sink's rule, all in one transaction.
 
 use std::path::{Path, PathBuf};

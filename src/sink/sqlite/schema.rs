@@ -1,4 +1,4 @@
-//! The SQLite file: opening it with the pragmas we rely on, and applying the embedded
+//! The SQLite export's schema: opening the file with the pragmas we rely on, and applying the embedded
 //! migrations in order, tracked by `PRAGMA user_version`.
 
 use std::path::Path;
@@ -11,8 +11,14 @@ use crate::row::Cell;
 
 /// Every migration, in order; the file at index `i` brings `user_version` to `i + 1`.
 pub const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_init", include_str!("../migrations/0001_init.sql")),
-    ("0002_prices", include_str!("../migrations/0002_prices.sql")),
+    (
+        "0001_init",
+        include_str!("../../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_prices",
+        include_str!("../../../migrations/0002_prices.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.

@@ -4,8 +4,8 @@
 use anyhow::Context;
 use rusqlite::{params, Connection};
 
-use super::day;
-use super::prices::PriceTable;
+use crate::prices::PriceTable;
+use crate::time::{day, now_unix};
 
 /// Writes `table` into the export unless it already carries prices: a table the user has
 /// edited (repriced) is theirs and is never overwritten. Returns whether it wrote.
@@ -32,7 +32,7 @@ pub fn write(conn: &Connection, table: &PriceTable) -> rusqlite::Result<()> {
             versions.join(" + "),
             table.source(),
             table.default_window(),
-            crate::summary::now_unix()
+            now_unix()
         ],
     )?;
     let mut ins = conn.prepare(

@@ -1,16 +1,20 @@
 //! The SQLite sink: upserts rows into `results` in one transaction per `write`, logs each
 //! run in `runs`, and writes the bundled price table when it creates the export.
 
+pub mod prices;
+pub mod schema;
+
 use std::path::Path;
 
 use anyhow::Context;
 use rusqlite::{params, Connection};
 
 use super::{RunStart, Sink};
-use crate::db;
 use crate::ids::{IdList, IdSet};
+use crate::prices::PriceTable;
 use crate::row::Row;
 use crate::summary::Summary;
+use crate::time::now_unix;
 
 /// A SQLite output file.
 pub struct SqliteSink {
@@ -39,9 +43,9 @@ pub fn upsert_sql() -> String {
 
 /// Opens (creating and migrating) a SQLite export for writing. Every export carries the
 /// price table its `result_costs` view reads: the bundled one, unless it has one already.
-pub fn open_export(path: &Path) -> anyhow::Result<Connection> {
-    let mut conn = db::open(path)?;
-    crate::cost::store::write_if_missing(&mut conn, &crate::cost::PriceTable::bundled())?;
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let mut conn = schema::open(path)?;
+    prices::write_if_missing(&mut conn, &PriceTable::bundled())?;
     Ok(conn)
 }
 
@@ -49,7 +53,7 @@ impl SqliteSink {
     /// Opens or creates the file and migrates it.
     pub fn open(path: &Path) -> anyhow::Result<SqliteSink> {
         Ok(SqliteSink {
-            conn: open_export(path)?,
+            conn: open(path)?,
             insert: upsert_sql(),
             run_id: None,
         })
@@ -103,7 +107,7 @@ impl Sink for SqliteSink {
                  not_found = ?7, error = ?8, requests = ?9, retries = ?10, outcome = ?11 WHERE id = ?1",
                 params![
                     id,
-                    crate::summary::now_unix(),
+                    now_unix(),
                     s.total as i64,
                     s.skipped as i64,
                     s.fetched as i64,

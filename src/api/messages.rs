@@ -1,0 +1,68 @@
+//! What the user is told when an API call fails or a batch is about to expire: errors that
+//! name the flag or variable that fixes them, and the 48-hour retention warning.
+
+use anyhow::anyhow;
+
+use super::Outcome;
+use crate::error::UsageError;
+use crate::time::age_text;
+
+/// Past this age a batch's results may be about to vanish (Sail keeps them at most 48 h).
+pub const WARN_AGE_S: i64 = 40 * 3600;
+
+/// The error for a failed `GET /batches/{id}`: 404 (exit 2) names the batch and
+/// `--base-url`; 401/403 names `SAIL_API_KEY`.
+pub fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str) -> anyhow::Error {
+    match outcome {
+        Outcome::NotFound { .. } => UsageError::new(format!(
+            "batch '{batch_id}' not found at {base_url} (check BATCH_ID and --base-url; \
+             Sail deletes batch data within 48 hours)"
+        ))
+        .into(),
+        Outcome::AuthRejected => auth_error(),
+        Outcome::Failed { reason } => {
+            anyhow!("cannot read the status of batch '{batch_id}': {reason}")
+        }
+        Outcome::Skipped => anyhow!("the API client stopped before reading batch '{batch_id}'"),
+        Outcome::Ok { .. } => anyhow!("internal: batch '{batch_id}' was read fine"),
+    }
+}
+
+/// The error for a rejected key (exit 1).
+pub fn auth_error() -> anyhow::Error {
+    anyhow!("the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file")
+}
+
+/// The API never answered: most likely a wrong base URL or no network.
+pub fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
+    anyhow!(
+        "cannot reach the API at {base_url} ({why}); check --base-url / SAIL_BASE_URL and the network"
+    )
+}
+
+/// The warning to print when the batch is older than [`WARN_AGE_S`], else `None`.
+pub fn retention_warning(batch_id: &str, created_at: Option<i64>, now: i64) -> Option<String> {
+    let age = now - created_at?;
+    (age > WARN_AGE_S).then(|| {
+        format!(
+            "warning: batch '{batch_id}' was created {} ago; Sail deletes prompts and results \
+             within 48 hours of processing, so results may already be gone or vanish soon: \
+             export them now (sail-export fetch {batch_id})",
+            age_text(age)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_batches_past_forty_hours_warn() {
+        let now = 1_800_000_000;
+        assert!(retention_warning("b", Some(now - 39 * 3600), now).is_none());
+        assert!(retention_warning("b", None, now).is_none());
+        let w = retention_warning("b", Some(now - 41 * 3600), now).unwrap();
+        assert!(w.contains("48 hours") && w.contains("41h 0m"), "{w}");
+    }
+}

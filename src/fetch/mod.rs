@@ -1,0 +1,109 @@
+//! The fetch engine: a resolved [`Config`] in, a [`Summary`] out. One status read says which
+//! ids there are and which are not finished; the output says which are in already; the
+//! rest are requested concurrently and written by one writer in bounded transactions.
+
+mod outcome;
+mod pipeline;
+mod plan;
+mod progress;
+mod signal;
+mod writer;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use self::plan::Plan;
+pub use self::signal::shutdown_signal;
+use crate::api::messages::unreachable_error;
+use crate::api::Client;
+use crate::ids::IdList;
+use crate::sink::{self, Format};
+use crate::summary::{Stop, Summary};
+
+/// Requests in flight at most, unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// A fetch, resolved: what the engine needs, every flag already checked. The defaults live
+/// in [`Config::new`] and nowhere else.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The batch.
+    pub batch_id: String,
+    /// Unique ids in manifest order; `None` takes the keys of the batch's `request_status`.
+    pub ids: Option<IdList>,
+    /// The output file.
+    pub out: PathBuf,
+    /// The output format.
+    pub format: Format,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Request ids even when the output already has them fetched.
+    pub refetch_all: bool,
+    /// Keep the body in `raw_json`.
+    pub keep_raw: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Options recorded in the `runs` table (never the key).
+    pub options_json: String,
+    /// `--wait`: poll the batch status this often and fetch unfinished ids as they finish,
+    /// until every id is settled. `None`: one pass.
+    pub wait: Option<Duration>,
+}
+
+impl Config {
+    /// The defaults of `fetch BATCH_ID -o OUT`: ids from the batch status, the format the
+    /// extension implies, [`DEFAULT_CONCURRENCY`] in flight, bodies kept, one pass, a
+    /// progress bar when stderr is a terminal.
+    pub fn new(batch_id: &str, out: PathBuf) -> Config {
+        Config {
+            batch_id: batch_id.to_owned(),
+            ids: None,
+            format: Format::from_path(&out),
+            out,
+            concurrency: DEFAULT_CONCURRENCY,
+            refetch_all: false,
+            keep_raw: true,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            options_json: "{}".to_owned(),
+            wait: None,
+        }
+    }
+}
+
+/// Runs a fetch against `client`: one status read (ids whose batch status is not terminal
+/// get a `pending` row without a request; without a manifest the ids are its keys), then
+/// the pipeline, with `wait` polling until every id is settled. Returns the summary once
+/// every written row is committed; `stop` ends the run early (the caller's signal
+/// handling, e.g. [`shutdown_signal`]).
+pub async fn run(
+    client: &Client,
+    cfg: Config,
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<Summary> {
+    tokio::pin!(stop);
+    let status = tokio::select! {
+        biased;
+        why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
+        fetched = client.batch(&cfg.batch_id) => fetched.outcome,
+    };
+    if let Some(why) = client.unreachable() {
+        return Err(unreachable_error(client.base_url(), why));
+    }
+    let plan = Plan::new(cfg, status, client.base_url())?;
+    let sink = sink::open(&plan.cfg.out, plan.cfg.format)?;
+    pipeline::run(client, sink, plan, stop).await
+}
+
+/// The summary of a run stopped while the batch status was being read: nothing written.
+fn stopped_before_start(cfg: &Config, why: Stop) -> Summary {
+    let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
+    Summary {
+        batch_id: cfg.batch_id.clone(),
+        out: cfg.out.display().to_string(),
+        total,
+        not_attempted: total,
+        stopped: Some(why),
+        ..Summary::default()
+    }
+}

@@ -1,0 +1,41 @@
+//! One request's outcome as a row: a response flattened, or a `not_found` / `error` row
+//! that says why, with the bookkeeping columns (HTTP status, attempts, time) set.
+
+use crate::api::model::ResponseObject;
+use crate::api::{Fetched, Outcome};
+use crate::row::{FetchState, Row};
+use crate::time::now_unix;
+
+/// One fetch outcome as a row; `None` when no request was made (the run was stopping).
+pub(super) fn to_row(
+    batch_id: &str,
+    custom_id: &str,
+    f: Fetched<ResponseObject>,
+    keep_raw: bool,
+) -> Option<Row> {
+    let failed = |state, why: String| {
+        let mut r = Row::bare(batch_id, custom_id, state);
+        r.fetch_error = Some(why);
+        r
+    };
+    let mut row = match f.outcome {
+        Outcome::Ok { value, body } => {
+            let raw = keep_raw.then(|| String::from_utf8_lossy(&body).into_owned());
+            Row::from_response(batch_id, custom_id, value, raw)
+        }
+        Outcome::NotFound { message } => failed(
+            FetchState::NotFound,
+            message.unwrap_or_else(|| "not found (HTTP 404)".to_owned()),
+        ),
+        Outcome::AuthRejected => failed(
+            FetchState::Error,
+            "the API key was rejected; check SAIL_API_KEY".to_owned(),
+        ),
+        Outcome::Failed { reason } => failed(FetchState::Error, reason),
+        Outcome::Skipped => return None,
+    };
+    row.http_status = f.http_status.map(i64::from);
+    row.attempts = Some(i64::from(f.attempts));
+    row.fetched_at = Some(now_unix());
+    Some(row)
+}

@@ -1,0 +1,200 @@
+//! The concurrent pipeline: ids → bounded in-flight requests → rows → the writer, in the
+//! phases of a run: resume and pending rows, the request stream, finishing.
+
+use std::future::Future;
+use std::time::Instant;
+
+use anyhow::Context;
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
+use indicatif::ProgressBar;
+
+use super::plan::{Plan, Work};
+use super::writer::{Batcher, Writer, FLUSH_EVERY};
+use super::{outcome, progress};
+use crate::api::Client;
+use crate::ids::{IdList, IdSet};
+use crate::row::{FetchState, Row};
+use crate::sink::{RunStart, Sink};
+use crate::summary::{Stop, Summary};
+use crate::time::now_unix;
+use crate::wait::{self, Waiter};
+
+/// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
+/// row that was handed to the sink is committed before this returns. Ids not ready get a
+/// `pending` row without a request; with `wait` they are fetched once the batch reports
+/// them terminal.
+pub(super) async fn run(
+    client: &Client,
+    mut sink: Box<dyn Sink>,
+    mut plan: Plan,
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let already = match plan.cfg.refetch_all {
+        true => IdSet::default(),
+        false => sink.fetched_ids(&plan.cfg.batch_id)?,
+    };
+    sink.begin_run(&RunStart {
+        batch_id: plan.cfg.batch_id.clone(),
+        started_at: now_unix(),
+        options_json: plan.cfg.options_json.clone(),
+    })?;
+    let mut summary = Summary {
+        batch_id: plan.cfg.batch_id.clone(),
+        out: plan.cfg.out.display().to_string(),
+        total: plan.ids.len() as u64,
+        ..Summary::default()
+    };
+    let work = plan.work(already);
+    summary.skipped = work.skipped;
+    summary.fetched = work.skipped;
+
+    let mut writer = Writer::start(sink);
+    write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
+    fetch_all(client, &plan, work, &mut writer.rows, &mut summary, stop).await?;
+
+    let written = summary.fetched + summary.pending + summary.not_found + summary.error;
+    summary.not_attempted = summary.total - written;
+    summary.requests = client.requests();
+    summary.retries = client.retries();
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    writer.finish(summary.clone()).await?;
+    Ok(summary)
+}
+
+/// Writes a `pending` row, without a request, for every id the batch reports unfinished.
+async fn write_pending(
+    plan: &Plan,
+    waiting: &[(String, String)],
+    out: &mut Batcher,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    for (id, status) in waiting {
+        let mut row = Row::bare(&plan.cfg.batch_id, id, FetchState::Pending);
+        row.fetch_error = Some(format!(
+            "batch reports {status} for this item; not requested yet"
+        ));
+        row.fetched_at = Some(now_unix());
+        row.attempts = Some(0);
+        summary.count(FetchState::Pending);
+        out.push(row).await?;
+    }
+    Ok(())
+}
+
+/// The request stream: at most `concurrency` requests in flight, each outcome a row pushed
+/// to the writer as it comes, until every id is done, `stop` resolves or the client halts.
+async fn fetch_all(
+    client: &Client,
+    plan: &Plan,
+    work: Work,
+    out: &mut Batcher,
+    summary: &mut Summary,
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<()> {
+    let wait = plan.cfg.wait.is_some();
+    let to_fetch = work.todo.len() + if wait { work.waiting.len() } else { 0 };
+    let bar = progress::bar(plan.cfg.progress, to_fetch as u64, wait);
+    let waiting = if wait { work.waiting } else { Vec::new() };
+    let (ids, mut poller) = id_source(client, plan, work.todo, waiting, summary, &bar);
+    let (batch_id, keep_raw) = (plan.cfg.batch_id.as_str(), plan.cfg.keep_raw);
+    let mut rows = ids
+        .map(|id| {
+            let (client, batch) = (client.clone(), batch_id.to_owned());
+            tokio::spawn(async move {
+                let fetched = client.result(&batch, &id).await;
+                outcome::to_row(&batch, &id, fetched, keep_raw)
+            })
+        })
+        .buffer_unordered(plan.cfg.concurrency.max(1));
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tokio::pin!(stop);
+    let mut done = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            why = &mut stop => { summary.stopped = Some(why); break; }
+            next = rows.next() => {
+                let Some(joined) = next else { break };
+                done += 1;
+                if let Some(row) = joined.context("a fetch task panicked")? {
+                    if let Some(p) = poller.as_mut() {
+                        p.record(&row, summary);
+                    }
+                    show(&bar, &row, poller.is_none(), summary, client, done);
+                    summary.count(row.fetch_state);
+                    out.push(row).await?;
+                }
+                if let Some(why) = halted(client) {
+                    summary.stopped = Some(why);
+                    break;
+                }
+            },
+            _ = tick.tick() => out.flush().await?,
+        }
+    }
+    drop(rows);
+    if let Some(p) = poller.take() {
+        p.stop();
+    }
+    if summary.stopped.is_none() {
+        summary.stopped = halted(client);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Moves the bar for a row that settled its id, and refreshes its counts now and then.
+fn show(bar: &ProgressBar, row: &Row, one_pass: bool, s: &Summary, client: &Client, done: u64) {
+    if one_pass || row.fetch_state != FetchState::Pending {
+        bar.inc(1);
+    }
+    if row.fetch_state != FetchState::Fetched || done % 256 == 0 {
+        bar.set_message(format!(
+            "{} not found · {} errors · {} retries",
+            s.not_found,
+            s.error,
+            client.retries()
+        ));
+    }
+}
+
+/// Where the pipeline's ids come from. Without `--wait` they are all known now; with it a
+/// poller hands them out as the batch reports them finished, and hears back how each ended.
+fn id_source(
+    client: &Client,
+    plan: &Plan,
+    todo: IdList,
+    waiting: Vec<(String, String)>,
+    summary: &Summary,
+    bar: &ProgressBar,
+) -> (BoxStream<'static, String>, Option<wait::Poller>) {
+    let Some(interval) = plan.cfg.wait else {
+        return (stream::iter(todo).boxed(), None);
+    };
+    let wait::Feed { ids, poller } = wait::start(Waiter {
+        client: client.clone(),
+        batch_id: plan.cfg.batch_id.clone(),
+        interval,
+        ready: todo,
+        waiting: waiting.into_iter().collect(),
+        fetched: summary.fetched,
+        total: summary.total,
+        bar: bar.clone(),
+        lines: !plan.cfg.progress,
+    });
+    (ids, Some(poller))
+}
+
+/// Why the client refuses further requests, if it does: the key was rejected, or the API
+/// never answered at all.
+fn halted(client: &Client) -> Option<Stop> {
+    if client.auth_failed() {
+        Some(Stop::AuthRejected)
+    } else if client.unreachable().is_some() {
+        Some(Stop::Unreachable)
+    } else {
+        None
+    }
+}

@@ -1,0 +1,124 @@
+//! What a run will do before it requests anything: the ids from the manifest or the batch's
+//! status, those not finished yet, and what the output already holds (resume).
+
+use std::collections::HashMap;
+
+use anyhow::anyhow;
+
+use super::Config;
+use crate::api::messages::{auth_error, batch_error, retention_warning};
+use crate::api::model::Batch;
+use crate::api::Outcome;
+use crate::ids::{IdList, IdSet};
+use crate::time::now_unix;
+
+/// What to fetch and how.
+pub(super) struct Plan {
+    /// Unique custom_ids, in manifest order.
+    pub(super) ids: IdList,
+    /// Ids known not to be finished (id → the batch's status string): written as `pending`
+    /// without a request.
+    pub(super) not_ready: HashMap<String, String>,
+    /// How to fetch (its `ids` are taken out into `ids`).
+    pub(super) cfg: Config,
+}
+
+/// The ids still to do after resume: the ones to request now and the unfinished ones.
+pub(super) struct Work {
+    /// Ids to request now.
+    pub(super) todo: IdList,
+    /// Unfinished ids (id, the batch's status string), in manifest order.
+    pub(super) waiting: Vec<(String, String)>,
+    /// Ids the output already holds fetched.
+    pub(super) skipped: u64,
+}
+
+impl Plan {
+    /// Makes the plan from the batch's status (`status`) and the manifest in `cfg`. A
+    /// status that cannot be read is worked around when there is a manifest. Only
+    /// unfinished statuses are kept: a 100,000-item batch costs no second map.
+    pub(super) fn new(
+        mut cfg: Config,
+        status: Outcome<Batch>,
+        base_url: &str,
+    ) -> anyhow::Result<Plan> {
+        let id = cfg.batch_id.as_str();
+        let (batch, given) = match (status, cfg.ids.take()) {
+            (Outcome::Ok { value, .. }, given) => (value, given),
+            (Outcome::AuthRejected, _) => return Err(auth_error()),
+            (other, None) => {
+                return Err(batch_error(other, id, base_url)
+                    .context("the ids come from the batch status without -m/--manifest"))
+            }
+            (other, Some(ids)) => {
+                warn_without_status(other, id, base_url);
+                return Ok(Plan {
+                    ids,
+                    not_ready: HashMap::new(),
+                    cfg,
+                });
+            }
+        };
+        if let Some(w) = retention_warning(id, batch.created_at, now_unix()) {
+            eprintln!("{w}");
+        }
+        let unfinished: HashMap<String, String> = batch
+            .unfinished()
+            .into_iter()
+            .map(|(i, s)| (i.to_owned(), s.to_owned()))
+            .collect();
+        let listed = batch.request_status.map(|r| r.into_ids());
+        let ids = given.or(listed).unwrap_or_default();
+        if ids.is_empty() {
+            return Err(anyhow!(
+                "batch '{id}' lists no requests in request_status; pass -m/--manifest"
+            ));
+        }
+        let not_ready = if unfinished.is_empty() {
+            unfinished
+        } else {
+            ids.iter()
+                .filter_map(|i| unfinished.get_key_value(i))
+                .map(|(i, s)| (i.clone(), s.clone()))
+                .collect()
+        };
+        Ok(Plan {
+            ids,
+            not_ready,
+            cfg,
+        })
+    }
+
+    /// Splits the ids into those to request and those still unfinished, leaving out the
+    /// ones `already` fetched. What is held for the run is one compact list of the ids
+    /// still to fetch: the plan's list and its statuses are dropped once it is made.
+    pub(super) fn work(&mut self, already: IdSet) -> Work {
+        let ids = std::mem::take(&mut self.ids);
+        let mut not_ready = std::mem::take(&mut self.not_ready);
+        let mut todo = IdList::with_capacity(ids.len(), 0);
+        let mut waiting: Vec<(String, String)> = Vec::new();
+        for id in ids.iter().filter(|id| !already.contains(id)) {
+            match not_ready.remove_entry(id) {
+                Some(entry) => waiting.push(entry),
+                None => todo.push(id),
+            }
+        }
+        todo.shrink_to_fit();
+        let skipped = (ids.len() - todo.len() - waiting.len()) as u64;
+        Work {
+            todo,
+            waiting,
+            skipped,
+        }
+    }
+}
+
+/// Says why the batch status is not used, when a manifest lets the run go on without it.
+fn warn_without_status(status: Outcome<Batch>, id: &str, base_url: &str) {
+    let why = match status {
+        Outcome::NotFound { .. } => format!("batch '{id}' is not found at {base_url}"),
+        Outcome::Failed { reason } => format!("cannot read the status of '{id}': {reason}"),
+        _ => format!("the status of '{id}' is unavailable"),
+    };
+    eprintln!("warning: {why}; fetching every id without it (unfinished items come back pending)");
+}
