@@ -3,9 +3,9 @@
 //!
 //! Modules in data-flow order, each importing only modules listed before it: the
 //! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
-//! the price table; where rows go; reading exports back; the engines (fetch, `--wait`,
-//! cost); then what the user typed and the subcommands that wire it all, and the simulated
-//! API the demo, the tests and the benchmarks run against.
+//! the price table; where rows go; reading exports back; the engines (cost, `--wait`,
+//! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
+//! the user typed and the subcommands that wire it all.
 
 // Foundations: exit codes and usage errors, time as people read it, the allocator setting.
 pub mod error;
@@ -26,18 +26,20 @@ pub mod summary;
 // The price table every export carries and every report uses.
 pub mod prices;
 
-// Where rows go, and reading them back.
-pub mod export;
+// Where rows go.
 pub mod sink;
+// Reading exports back.
+pub mod export;
 
-// The engines.
+// The engines: what an export cost, and `--wait`'s poller...
 pub mod cost;
-pub mod fetch;
 pub mod wait;
+// ...which the fetch pipeline uses.
+pub mod fetch;
+
+// The simulated Sail API the demo, the tests and the benchmarks run against.
+pub mod sim;
 
 // What the user typed, and the subcommands that wire it all.
 pub mod cli;
 pub mod cmd;
-
-// The simulated Sail API (demo, tests, benchmarks).
-pub mod sim;

@@ -11,6 +11,7 @@ mod fetch_columns;
 mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;
+mod layering;
 mod manifests;
 mod parquet;
 mod parquet_load;
