@@ -8,7 +8,7 @@ pub struct UsageError(String);
 
 impl UsageError {
     /// An error with this message (lowercase, naming what the user gave and the fix).
-    pub fn new(msg: impl Into<String>) -> UsageError {
+    pub(crate) fn new(msg: impl Into<String>) -> UsageError {
         UsageError(msg.into())
     }
 }
@@ -24,17 +24,17 @@ impl std::error::Error for UsageError {}
 /// Process exit codes, as documented in the README.
 pub mod exit {
     /// Every id fetched with a terminal status.
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// Fatal: key rejected, output not writable, anything unexpected.
     pub const FATAL: i32 = 1;
     /// Usage or input error.
-    pub const USAGE: i32 = 2;
+    pub(crate) const USAGE: i32 = 2;
     /// The export was written but some ids are pending / not_found / error.
-    pub const INCOMPLETE: i32 = 3;
+    pub(crate) const INCOMPLETE: i32 = 3;
     /// Stopped by SIGINT (Ctrl-C).
-    pub const SIGINT: i32 = 130;
+    pub(crate) const SIGINT: i32 = 130;
     /// Stopped by SIGTERM.
-    pub const SIGTERM: i32 = 143;
+    pub(crate) const SIGTERM: i32 = 143;
 }
 
 /// The exit code an error maps to.

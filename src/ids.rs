@@ -12,12 +12,12 @@ pub struct IdList {
 
 impl IdList {
     /// An empty list.
-    pub fn new() -> IdList {
+    pub(crate) fn new() -> IdList {
         IdList::default()
     }
 
     /// An empty list with room for `ids` ids of `bytes` bytes in all.
-    pub fn with_capacity(ids: usize, bytes: usize) -> IdList {
+    pub(crate) fn with_capacity(ids: usize, bytes: usize) -> IdList {
         IdList {
             text: String::with_capacity(bytes),
             ends: Vec::with_capacity(ids),
@@ -28,31 +28,31 @@ impl IdList {
     ///
     /// # Panics
     /// When the ids together pass 4 GiB (manifests that large are refused when read).
-    pub fn push(&mut self, id: &str) {
+    pub(crate) fn push(&mut self, id: &str) {
         self.text.push_str(id);
         let end = u32::try_from(self.text.len()).expect("custom_ids above 4 GiB in all");
         self.ends.push(end);
     }
 
     /// How many ids.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
     /// Whether there is no id.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
 
     /// The id at `i`.
-    pub fn get(&self, i: usize) -> Option<&str> {
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)? as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         Some(&self.text[start..end])
     }
 
     /// The ids in order.
-    pub fn iter(&self) -> Iter<'_> {
+    pub(crate) fn iter(&self) -> Iter<'_> {
         Iter {
             list: self,
             front: 0,
@@ -61,7 +61,7 @@ impl IdList {
     }
 
     /// Frees the room reserved beyond what the ids use.
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
     }

@@ -22,7 +22,7 @@ pub struct Manifest {
 }
 
 /// Sail's documented custom_id pattern: `^[a-z0-9][a-z0-9_-]{0,63}$`.
-pub fn is_documented_id(id: &str) -> bool {
+pub(crate) fn is_documented_id(id: &str) -> bool {
     let b = id.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     !b.is_empty()
@@ -91,7 +91,9 @@ impl Manifest {
     /// Builds a manifest from `(line, id)` pairs: duplicates dropped, unusual ids noted.
     /// Duplicates are found over borrowed ids and the kept ones are copied into one
     /// [`IdList`], so a 100,000-id manifest costs a few large blocks, not a block per id.
-    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (usize, &'a str)>) -> Manifest {
+    pub(crate) fn from_entries<'a>(
+        entries: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> Manifest {
         let entries = entries.into_iter();
         let mut seen = HashSet::with_capacity(entries.size_hint().0);
         let mut m = Manifest::default();
@@ -110,7 +112,7 @@ impl Manifest {
     }
 
     /// Warnings worth printing once (duplicates, ids outside the documented pattern).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.duplicates > 0 {
             out.push(format!(

@@ -16,13 +16,13 @@ pub fn return_freed_memory() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn return_freed_memory() {}
+pub(crate) fn return_freed_memory() {}
 
 /// Hands the pages of every freed block back to the system (glibc's `malloc_trim`), so a
 /// phase that follows starts from what is live rather than from what earlier phases touched.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub fn release_free_pages() {
+pub(crate) fn release_free_pages() {
     // SAFETY: malloc_trim locks each arena in turn and only releases pages of free chunks.
     unsafe {
         libc::malloc_trim(0);
@@ -30,4 +30,4 @@ pub fn release_free_pages() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_free_pages() {}
+pub(crate) fn release_free_pages() {}

@@ -56,7 +56,7 @@ pub struct Summary {
 
 impl Summary {
     /// Adds one written row to the counts.
-    pub fn count(&mut self, state: FetchState) {
+    pub(crate) fn count(&mut self, state: FetchState) {
         match state {
             FetchState::Fetched => self.fetched += 1,
             FetchState::Pending => self.pending += 1,
@@ -66,7 +66,7 @@ impl Summary {
     }
 
     /// A word for the `runs` table.
-    pub fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self.stopped {
             Some(Stop::AuthRejected) => "auth_rejected",
             Some(Stop::Unreachable) => "unreachable",
@@ -78,7 +78,7 @@ impl Summary {
     }
 
     /// The process exit code for this outcome.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self.stopped {
             Some(Stop::AuthRejected | Stop::Unreachable) => exit::FATAL,
             Some(Stop::Interrupted) => exit::SIGINT,

@@ -9,7 +9,7 @@ pub fn now_unix() -> i64 {
 }
 
 /// A Unix time as RFC 3339 UTC (`2026-12-01T18:10:01Z`); the number itself when out of range.
-pub fn utc_text(unix: i64) -> String {
+pub(crate) fn utc_text(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map_or_else(
         || unix.to_string(),
         |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -17,7 +17,7 @@ pub fn utc_text(unix: i64) -> String {
 }
 
 /// A duration in seconds as `5m 3s`, `41h 12m` or `3d 4h`.
-pub fn age_text(secs: i64) -> String {
+pub(crate) fn age_text(secs: i64) -> String {
     let s = secs.max(0);
     match s {
         0..3600 => format!("{}m {}s", s / 60, s % 60),
@@ -45,7 +45,7 @@ pub mod day {
 
     /// Parses `YYYY-MM-DD` (exactly that shape) into days since 1970-01-01; `None` unless
     /// it is a real date.
-    pub fn parse(s: &str) -> Option<i64> {
+    pub(crate) fn parse(s: &str) -> Option<i64> {
         let b = s.as_bytes();
         let shaped = b.len() == 10
             && b.iter().enumerate().all(|(i, c)| {
@@ -59,7 +59,7 @@ pub mod day {
     }
 
     /// Formats days since 1970-01-01 as `YYYY-MM-DD`.
-    pub fn format(days: i64) -> String {
+    pub(crate) fn format(days: i64) -> String {
         let date = match u64::try_from(days) {
             Ok(d) => epoch().checked_add_days(Days::new(d)),
             Err(_) => epoch().checked_sub_days(Days::new(days.unsigned_abs())),

@@ -20,7 +20,7 @@ use crate::summary::Summary;
 const MAX_FAILED_POLLS: u32 = 5;
 
 /// What the poller starts from.
-pub struct Waiter {
+pub(crate) struct Waiter {
     /// The API.
     pub client: Client,
     /// The batch.
@@ -42,7 +42,7 @@ pub struct Waiter {
 }
 
 /// The pipeline's side of a running poller.
-pub struct Feed {
+pub(crate) struct Feed {
     /// Ids to fetch: the ready ones, then each waiting one as the batch reports it
     /// terminal; ends when every id is settled or waiting was given up.
     pub ids: BoxStream<'static, String>,
@@ -51,7 +51,7 @@ pub struct Feed {
 }
 
 /// A handle on the poller task.
-pub struct Poller {
+pub(crate) struct Poller {
     done: UnboundedSender<(String, FetchState)>,
     task: JoinHandle<()>,
     /// Ids this run last wrote `pending`: the only ones that can be written again.
@@ -61,7 +61,7 @@ pub struct Poller {
 impl Poller {
     /// Tells the poller how `row`'s id ended (a `pending` one is polled again), and keeps
     /// `summary` at one count per id: an id written `pending` and later `fetched` counts once.
-    pub fn record(&mut self, row: &Row, summary: &mut Summary) {
+    pub(crate) fn record(&mut self, row: &Row, summary: &mut Summary) {
         if self.pending.remove(&row.custom_id) {
             uncount(summary, FetchState::Pending);
         }
@@ -72,14 +72,14 @@ impl Poller {
     }
 
     /// Stops polling (the run is over or was stopped).
-    pub fn stop(self) {
+    pub(crate) fn stop(self) {
         self.task.abort();
     }
 }
 
 /// Starts the poller on the current runtime. The `waiting` ids are taken to be written
 /// `pending` already.
-pub fn start(mut w: Waiter) -> Feed {
+pub(crate) fn start(mut w: Waiter) -> Feed {
     let (ids_tx, mut released) = unbounded_channel();
     let (done, done_rx) = unbounded_channel();
     let pending = w.waiting.keys().cloned().collect();

@@ -55,7 +55,7 @@ impl Request {
 }
 
 /// Runs `cost`; returns the exit code: 0, or 3 with `--strict` when any request is unpriced.
-pub fn run(args: CostArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: CostArgs) -> anyhow::Result<i32> {
     run_to(&Request::from_args(args)?, &mut std::io::stdout().lock())
 }
 
@@ -85,7 +85,7 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
 }
 
 /// The `--by` keys, checked: known names, no repeats.
-pub fn parse_keys(by: &[String]) -> Result<Vec<Key>, UsageError> {
+pub(crate) fn parse_keys(by: &[String]) -> Result<Vec<Key>, UsageError> {
     let names = || Key::ALL.map(Key::name).join(", ");
     let mut keys = Vec::new();
     for s in by {

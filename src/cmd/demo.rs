@@ -23,7 +23,7 @@ use crate::sink::Format;
 use crate::summary::Summary;
 
 /// Runs `demo`; returns the exit code.
-pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     make_room(&args.out)?;
     let sim = Sim::start(SimConfig::demo(args.requests, args.seed)).await?;
     let outcome = export(&args, &sim).await;

@@ -14,7 +14,7 @@ use crate::sink::Format;
 use crate::summary::Stop;
 
 /// Runs `fetch`; returns the exit code.
-pub async fn run(args: FetchArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     let cfg = config(&args)?;
     let client = super::client(&args.api, cfg.concurrency)?;
     let summary = fetch::run(&client, cfg, announced(shutdown_signal())).await?;

@@ -15,10 +15,10 @@ use crate::error::{exit, UsageError};
 use crate::time::{age_text, now_unix, utc_text};
 
 /// The largest page the API serves.
-pub const MAX_PAGE: u64 = 200;
+pub(crate) const MAX_PAGE: u64 = 200;
 
 /// Runs `list`; returns the exit code.
-pub async fn run(args: ListArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: ListArgs) -> anyhow::Result<i32> {
     if args.limit == Some(0) {
         return Err(UsageError::new("--limit must be at least 1").into());
     }
@@ -59,7 +59,7 @@ pub async fn run(args: ListArgs) -> anyhow::Result<i32> {
 /// Every batch, in the order the API gives them, at most `limit`. Pages hold
 /// `min(200, limit)` batches; a page shorter than that is the last one. A page that brings
 /// no new id (a server repeating itself) ends the listing with a warning instead of looping.
-pub async fn list_all(client: &Client, limit: Option<u64>) -> anyhow::Result<Vec<Batch>> {
+pub(crate) async fn list_all(client: &Client, limit: Option<u64>) -> anyhow::Result<Vec<Batch>> {
     let page_size = limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let mut all: Vec<Batch> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();

@@ -7,7 +7,7 @@ use crate::error::exit;
 use crate::export;
 
 /// Runs `load`; returns the exit code.
-pub fn run(args: LoadArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     // Bad files are refused before the target is even created.
     export::load::check(&args.files)?;

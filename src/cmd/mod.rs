@@ -2,11 +2,11 @@
 //! returns the exit code.
 
 pub mod cost;
-pub mod demo;
-pub mod fetch;
-pub mod list;
-pub mod load;
-pub mod status;
+pub(crate) mod demo;
+pub(crate) mod fetch;
+pub(crate) mod list;
+pub(crate) mod load;
+pub(crate) mod status;
 
 use std::path::Path;
 
@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 /// The API key: from `--api-key-file` when given, else `SAIL_API_KEY`. Never printed.
-pub fn api_key(file: Option<&Path>) -> anyhow::Result<String> {
+pub(crate) fn api_key(file: Option<&Path>) -> anyhow::Result<String> {
     let key = match file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
             UsageError::new(format!(
@@ -54,7 +54,7 @@ pub fn api_key(file: Option<&Path>) -> anyhow::Result<String> {
 }
 
 /// Builds the client from the shared API flags.
-pub fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
+pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
     if !(api.timeout.is_finite() && api.timeout > 0.0) {
         return Err(UsageError::new(format!(
             "--timeout must be a positive number of seconds, not {}",

@@ -12,7 +12,7 @@ use crate::error::exit;
 use crate::time::{age_text, now_unix, utc_text};
 
 /// Runs `status`; returns the exit code.
-pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<i32> {
     let client = super::client(&args.api, 1)?;
     let batch = read_batch(&client, &args.batch_id).await?;
     let now = now_unix();
@@ -29,7 +29,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<i32> {
 
 /// `GET /batches/{id}`, with every failure turned into an error a user can act on: 404
 /// (exit 2) names the batch and `--base-url`; 401/403 names `SAIL_API_KEY`.
-pub async fn read_batch(client: &Client, batch_id: &str) -> anyhow::Result<Batch> {
+pub(crate) async fn read_batch(client: &Client, batch_id: &str) -> anyhow::Result<Batch> {
     match client.batch(batch_id).await.outcome {
         Outcome::Ok { value, .. } => Ok(value),
         other => Err(batch_error(other, batch_id, client.base_url())),

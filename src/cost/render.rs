@@ -20,7 +20,11 @@ pub enum Format {
 }
 
 /// Renders `report` in `format`; the text ends with a newline.
-pub fn render(report: &Report, prices: &PriceTable, format: Format) -> anyhow::Result<String> {
+pub(crate) fn render(
+    report: &Report,
+    prices: &PriceTable,
+    format: Format,
+) -> anyhow::Result<String> {
     Ok(match format {
         Format::Table => text_table(report, prices, false),
         Format::Markdown => text_table(report, prices, true),
@@ -33,7 +37,7 @@ pub fn render(report: &Report, prices: &PriceTable, format: Format) -> anyhow::R
 }
 
 /// The report as one JSON object: `rows`, `total`, `prices` and what was assumed.
-pub fn to_json(report: &Report, prices: &PriceTable) -> Value {
+pub(crate) fn to_json(report: &Report, prices: &PriceTable) -> Value {
     let rows: Vec<Value> = report
         .groups
         .iter()

@@ -24,7 +24,7 @@ pub enum Key {
 
 impl Key {
     /// Every key, in the order `--by` documents them.
-    pub const ALL: [Key; 5] = [
+    pub(crate) const ALL: [Key; 5] = [
         Key::Model,
         Key::CompletionWindow,
         Key::BatchId,
@@ -33,7 +33,7 @@ impl Key {
     ];
 
     /// The key's name, as typed after `--by` and used in JSON/CSV.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Key::Model => "model",
             Key::CompletionWindow => "completion_window",
@@ -44,7 +44,7 @@ impl Key {
     }
 
     /// Parses a `--by` key (case-insensitive; `window` is accepted for completion_window).
-    pub fn parse(s: &str) -> Option<Key> {
+    pub(crate) fn parse(s: &str) -> Option<Key> {
         let s = s.trim().to_ascii_lowercase();
         if s == "window" {
             return Some(Key::CompletionWindow);
@@ -68,7 +68,7 @@ pub struct Anomalies {
 
 impl Anomalies {
     /// Every flag as (name, count), in report order.
-    pub fn named(&self) -> [(&'static str, u64); 4] {
+    pub(crate) fn named(&self) -> [(&'static str, u64); 4] {
         [
             ("cached_gt_input", self.cached_gt_input),
             ("reasoning_gt_output", self.reasoning_gt_output),
@@ -78,7 +78,7 @@ impl Anomalies {
     }
 
     /// Rows flagged, counting a row once per flag.
-    pub fn sum(&self) -> u64 {
+    pub(crate) fn sum(&self) -> u64 {
         self.named().iter().map(|(_, n)| n).sum()
     }
 
@@ -128,33 +128,33 @@ impl Totals {
     }
 
     /// The cost, `None` when no request is priced (never a silent 0).
-    pub fn cost_usd(&self) -> Option<Usd> {
+    pub(crate) fn cost_usd(&self) -> Option<Usd> {
         (self.priced_requests > 0).then_some(self.cost)
     }
 
     /// What the comparable requests would have cost at `asap`; `None` when none is comparable.
-    pub fn asap_cost_usd(&self) -> Option<Usd> {
+    pub(crate) fn asap_cost_usd(&self) -> Option<Usd> {
         (self.comparable_requests > 0).then_some(self.asap_cost)
     }
 
     /// asap cost − own cost over the comparable requests.
-    pub fn savings_usd(&self) -> Option<Usd> {
+    pub(crate) fn savings_usd(&self) -> Option<Usd> {
         (self.comparable_requests > 0).then(|| self.asap_cost - self.comparable_cost)
     }
 
     /// Savings as a fraction of the asap cost.
-    pub fn savings_ratio(&self) -> Option<f64> {
+    pub(crate) fn savings_ratio(&self) -> Option<f64> {
         let (asap, saved) = (self.asap_cost_usd()?, self.savings_usd()?);
         (asap.femto() > 0).then(|| saved.femto() as f64 / asap.femto() as f64)
     }
 
     /// Cached / input tokens.
-    pub fn cache_hit_ratio(&self) -> Option<f64> {
+    pub(crate) fn cache_hit_ratio(&self) -> Option<f64> {
         ratio(self.input_cached_tokens, self.input_tokens)
     }
 
     /// Reasoning / output tokens.
-    pub fn reasoning_share(&self) -> Option<f64> {
+    pub(crate) fn reasoning_share(&self) -> Option<f64> {
         ratio(self.output_reasoning_tokens, self.output_tokens)
     }
 

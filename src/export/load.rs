@@ -33,7 +33,7 @@ pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u
 
 /// Checks that every file is a Parquet file with the export columns (names and types),
 /// without reading its rows; the error names the file and the column.
-pub fn check(files: &[PathBuf]) -> anyhow::Result<()> {
+pub(crate) fn check(files: &[PathBuf]) -> anyhow::Result<()> {
     for f in files {
         pq::open_export(f, false)?;
     }

@@ -15,7 +15,7 @@ use crate::error::UsageError;
 
 /// What a path holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Export {
+pub(crate) enum Export {
     /// A SQLite file.
     Sqlite(PathBuf),
     /// One Parquet file, or every `*.parquet` file of a directory.
@@ -36,7 +36,7 @@ fn not_export(path: &Path, why: &str) -> anyhow::Error {
 }
 
 /// Decides what `path` is from its first bytes (directories: the Parquet files in them).
-pub fn detect(path: &Path) -> anyhow::Result<Export> {
+pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
     let meta = std::fs::metadata(path)
         .map_err(|e| UsageError::new(format!("cannot read export '{}': {e}", path.display())))?;
     if meta.is_dir() {
@@ -131,7 +131,7 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
 
 /// Checks that `batch` has rows in the opened export at `path`: a typo in `--batch` would
 /// otherwise print an empty report. The error lists a few batches the export holds.
-pub fn check_batch(conn: &Connection, batch: &str, path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_batch(conn: &Connection, batch: &str, path: &Path) -> anyhow::Result<()> {
     let found: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM results WHERE batch_id = ?1)",
         [batch],

@@ -2,7 +2,7 @@
 //! bundled file, and finding the entry that prices a row (model × window × day); with the
 //! exact money types it is written in.
 
-pub mod money;
+pub(crate) mod money;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -15,13 +15,13 @@ use crate::error::UsageError;
 use crate::time::day;
 
 /// The bundled price file, embedded at build time.
-pub const BUNDLED: &str = include_str!("../../prices/sail.toml");
+pub(crate) const BUNDLED: &str = include_str!("../../prices/sail.toml");
 /// The name the bundled file goes by in messages and reports.
-pub const BUNDLED_NAME: &str = "bundled prices/sail.toml";
+pub(crate) const BUNDLED_NAME: &str = "bundled prices/sail.toml";
 /// The window a price entry may name to cover every window of its model.
-pub const ANY_WINDOW: &str = "*";
+pub(crate) const ANY_WINDOW: &str = "*";
 /// The window assumed for rows with none when no price file names one (Sail's batch default).
-pub const FALLBACK_DEFAULT_WINDOW: &str = "standard";
+pub(crate) const FALLBACK_DEFAULT_WINDOW: &str = "standard";
 
 /// One price entry: what a model costs in one window from a date on.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +98,7 @@ struct RawPrice {
 }
 
 /// Normalises a window name the way SQL `lower(trim(x))` does: ASCII lowercase, spaces trimmed.
-pub fn normalize_window(w: &str) -> String {
+pub(crate) fn normalize_window(w: &str) -> String {
     w.trim_matches(' ').to_ascii_lowercase()
 }
 
@@ -109,7 +109,7 @@ impl PriceTable {
     }
 
     /// The bundled table with `--prices FILE` merged over it when given.
-    pub fn load(overrides: Option<&Path>) -> anyhow::Result<PriceTable> {
+    pub(crate) fn load(overrides: Option<&Path>) -> anyhow::Result<PriceTable> {
         let base = PriceTable::bundled();
         let Some(path) = overrides else {
             return Ok(base);
@@ -226,17 +226,17 @@ impl PriceTable {
     }
 
     /// The version of the top layer (the `--prices` file if any, else the bundled one).
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         self.layers.last().map_or("", |o| o.version.as_str())
     }
 
     /// The source of the top layer.
-    pub fn source(&self) -> Option<&str> {
+    pub(crate) fn source(&self) -> Option<&str> {
         self.layers.last().and_then(|o| o.source.as_deref())
     }
 
     /// Every entry, sorted by model, window and date (for writing the table into SQLite).
-    pub fn entries(&self) -> Vec<&Entry> {
+    pub(crate) fn entries(&self) -> Vec<&Entry> {
         let mut all: Vec<&Entry> = self.entries.values().flatten().collect();
         all.sort_by(|a, b| (&a.model, &a.window, a.from).cmp(&(&b.model, &b.window, b.from)));
         all

@@ -4,9 +4,9 @@
 use std::fmt;
 
 /// Decimal places a price may carry (USD per 1M tokens): 9, i.e. units of 1e-9 USD / 1M tokens.
-pub const PRICE_DECIMALS: u32 = 9;
+pub(crate) const PRICE_DECIMALS: u32 = 9;
 /// Decimal places of an amount: one price unit times one token is 1e-15 USD.
-pub const AMOUNT_DECIMALS: u32 = 15;
+pub(crate) const AMOUNT_DECIMALS: u32 = 15;
 
 /// A price in USD per 1M tokens, held as an integer count of 1e-9 USD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,7 +15,7 @@ pub struct Rate(i64);
 impl Rate {
     /// Converts a price as written in a price file; `None` when it is negative, not finite,
     /// above $1,000,000 per 1M tokens, or finer than 9 decimal places.
-    pub fn from_usd(usd: f64) -> Option<Rate> {
+    pub(crate) fn from_usd(usd: f64) -> Option<Rate> {
         if !usd.is_finite() || !(0.0..=1e6).contains(&usd) {
             return None;
         }
@@ -26,7 +26,7 @@ impl Rate {
     }
 
     /// The price in USD per 1M tokens (the nearest f64).
-    pub fn usd(self) -> f64 {
+    pub(crate) fn usd(self) -> f64 {
         self.0 as f64 / 10f64.powi(PRICE_DECIMALS as i32)
     }
 
@@ -51,7 +51,7 @@ impl Usd {
     pub const ZERO: Usd = Usd(0);
 
     /// The amount in femto-dollars (1e-15 USD).
-    pub fn femto(self) -> i128 {
+    pub(crate) fn femto(self) -> i128 {
         self.0
     }
 
@@ -67,7 +67,7 @@ impl Usd {
     }
 
     /// Rounded half away from zero to `places` decimals (at most 15), zeros kept ("12.3400").
-    pub fn rounded(self, places: u32) -> String {
+    pub(crate) fn rounded(self, places: u32) -> String {
         decimal(self.0, AMOUNT_DECIMALS, Some(places.min(AMOUNT_DECIMALS)))
     }
 }

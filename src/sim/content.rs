@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::data::ItemKind;
 
 /// What identifies one item; the rest is drawn.
-pub struct Item {
+pub(crate) struct Item {
     /// The item's custom_id.
     pub custom_id: String,
     /// The response object's id.
@@ -20,7 +20,7 @@ pub struct Item {
 }
 
 /// The response object's JSON, drawn from `rng` (seeded per item by the caller).
-pub fn response_json(rng: &mut fastrand::Rng, item: &Item) -> Vec<u8> {
+pub(crate) fn response_json(rng: &mut fastrand::Rng, item: &Item) -> Vec<u8> {
     let kind = item.kind;
     let model = pick_model(rng);
     let window = match rng.u32(..100) {

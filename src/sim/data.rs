@@ -37,7 +37,7 @@ const MIX: [(ItemKind, u32); 6] = [
 
 impl ItemKind {
     /// The UPPERCASE value of this item in the batch's `request_status`.
-    pub fn batch_status(self) -> &'static str {
+    pub(crate) fn batch_status(self) -> &'static str {
         match self {
             ItemKind::Completed | ItemKind::Incomplete | ItemKind::Expired => "COMPLETED",
             ItemKind::Failed => "FAILED",
@@ -48,7 +48,7 @@ impl ItemKind {
     }
 
     /// The lowercase `status` of the response object.
-    pub fn response_status(self) -> &'static str {
+    pub(crate) fn response_status(self) -> &'static str {
         match self {
             ItemKind::Completed | ItemKind::Expired => "completed",
             ItemKind::Incomplete => "incomplete",
@@ -77,7 +77,7 @@ pub struct Dataset {
 impl Dataset {
     /// `batches` batches (at least one) of `items` items; the main batch was created at
     /// `epoch` (unix seconds), each older one a day before the next.
-    pub fn new(seed: u64, items: u64, batches: usize, epoch: i64) -> Dataset {
+    pub(crate) fn new(seed: u64, items: u64, batches: usize, epoch: i64) -> Dataset {
         let batch_ids = (0..batches.max(1) as u64)
             .map(|b| format!("batch_{:012x}", mix(seed, b, u64::MAX) >> 16))
             .collect();
@@ -90,12 +90,12 @@ impl Dataset {
     }
 
     /// The main batch's id.
-    pub fn main_batch(&self) -> &str {
+    pub(crate) fn main_batch(&self) -> &str {
         &self.batch_ids[0]
     }
 
     /// Every batch id, oldest first (the list order).
-    pub fn batch_ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn batch_ids(&self) -> impl Iterator<Item = &str> {
         self.batch_ids.iter().rev().map(String::as_str)
     }
 
@@ -105,7 +105,7 @@ impl Dataset {
     }
 
     /// Index of a batch id (0 = main), `None` when unknown.
-    pub fn batch_index(&self, id: &str) -> Option<usize> {
+    pub(crate) fn batch_index(&self, id: &str) -> Option<usize> {
         self.batch_ids.iter().position(|b| b == id)
     }
 
@@ -115,7 +115,7 @@ impl Dataset {
     }
 
     /// The index of a custom_id this dataset serves, `None` for any other string.
-    pub fn item_index(&self, custom_id: &str) -> Option<u64> {
+    pub(crate) fn item_index(&self, custom_id: &str) -> Option<u64> {
         let digits = custom_id.strip_prefix("req-")?;
         let i: u64 = digits.parse().ok()?;
         (digits.bytes().all(|b| b.is_ascii_digit()) && Dataset::custom_id(i) == custom_id)
@@ -137,12 +137,12 @@ impl Dataset {
     }
 
     /// Creation time of batch `b`.
-    pub fn batch_created_at(&self, b: usize) -> i64 {
+    pub(crate) fn batch_created_at(&self, b: usize) -> i64 {
         self.epoch - 86_400 * b as i64
     }
 
     /// `{id, label, created_at, request_counts}` of batch `b`, as in the list.
-    pub fn batch_summary(&self, b: usize) -> Value {
+    pub(crate) fn batch_summary(&self, b: usize) -> Value {
         json!({
             "id": self.batch_ids[b],
             "label": format!("sim-eval-{b}"),
@@ -153,7 +153,7 @@ impl Dataset {
 
     /// `GET /batches/{id}` for batch `b`: the summary plus `request_status` for every item,
     /// with `finished` deciding whether running/queued items have completed meanwhile.
-    pub fn batch_status_json(&self, b: usize, finished: bool) -> Vec<u8> {
+    pub(crate) fn batch_status_json(&self, b: usize, finished: bool) -> Vec<u8> {
         let mut out = serde_json::to_vec(&self.batch_summary(b)).expect("json");
         out.pop(); // the closing brace: request_status is appended by hand to stay lean
         out.extend_from_slice(b",\"request_status\":{");
@@ -177,7 +177,7 @@ impl Dataset {
 
     /// The response object of item `i` of batch `b` as `kind` (the caller decides whether an
     /// unfinished item has finished meanwhile, and answers 404 for `Expired`).
-    pub fn response_json(&self, b: usize, i: u64, kind: ItemKind) -> Vec<u8> {
+    pub(crate) fn response_json(&self, b: usize, i: u64, kind: ItemKind) -> Vec<u8> {
         let mut rng = fastrand::Rng::with_seed(mix(self.seed, b as u64, i));
         let item = content::Item {
             custom_id: Dataset::custom_id(i),

@@ -15,9 +15,9 @@
 //! # Ok(()) }
 //! ```
 
-pub mod content;
-pub mod data;
-pub mod server;
+pub(crate) mod content;
+pub(crate) mod data;
+pub(crate) mod server;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,7 +98,7 @@ impl SimConfig {
 
     /// The demo's setting: 5 ± 3 ms per answer, a rate limit at 48 requests in flight, and a
     /// few of every fault, so retries show in the summary.
-    pub fn demo(items: u64, seed: u64) -> SimConfig {
+    pub(crate) fn demo(items: u64, seed: u64) -> SimConfig {
         SimConfig {
             seed,
             latency: Duration::from_millis(5),
@@ -119,7 +119,7 @@ impl SimConfig {
 
 /// Counters of what the simulator answered.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     requests: AtomicU64,
     ok: AtomicU64,
     not_found: AtomicU64,
@@ -175,7 +175,7 @@ impl Stats {
     }
 
     /// The counters now.
-    pub fn snapshot(&self) -> StatsSnapshot {
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {
             requests: get(&self.requests),

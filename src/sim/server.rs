@@ -23,7 +23,7 @@ use super::{SimConfig, Stats};
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// Everything the handlers share.
-pub struct State {
+pub(crate) struct State {
     /// The knobs.
     pub cfg: SimConfig,
     /// The synthetic account.
@@ -37,7 +37,7 @@ pub struct State {
 
 impl State {
     /// State for a server started at `started`.
-    pub fn new(cfg: SimConfig, data: Dataset, started: Instant) -> State {
+    pub(crate) fn new(cfg: SimConfig, data: Dataset, started: Instant) -> State {
         let auth = format!("Bearer {}", cfg.api_key);
         State {
             cfg,
@@ -58,7 +58,7 @@ impl State {
 }
 
 /// The routes, behind the gate middleware; anything else is a 404 envelope.
-pub fn router(state: Arc<State>) -> Router {
+pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/v1/batches", get(list))
         .route("/v1/batches/{batch_id}", get(batch))

@@ -20,7 +20,7 @@ pub enum Format {
 
 impl Format {
     /// The format's name, as `--format` takes it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Sqlite => "sqlite",
             Format::Parquet => "parquet",
@@ -28,7 +28,7 @@ impl Format {
     }
 
     /// The format an output path implies: `.parquet`/`.pq` is Parquet, anything else SQLite.
-    pub fn from_path(path: &Path) -> Format {
+    pub(crate) fn from_path(path: &Path) -> Format {
         match path
             .extension()
             .and_then(|e| e.to_str())

@@ -8,8 +8,8 @@
 //! complete file, and a killed run is resumed from its parts by the next run on the same
 //! output.
 
-pub mod merge;
-pub mod parts;
+pub(crate) mod merge;
+pub(crate) mod parts;
 pub mod schema;
 
 use std::fs::File;
@@ -36,9 +36,9 @@ use crate::summary::Summary;
 /// bounds its memory whatever the size of the export.
 pub const ROW_GROUP_ROWS: usize = 4 * 1024;
 /// Encoded bytes per row group at most (raw_json can make rows large).
-pub const ROW_GROUP_BYTES: usize = 8 << 20;
+pub(crate) const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Rows per batch when reading an export back.
-pub const READ_BATCH_ROWS: usize = 256;
+pub(crate) const READ_BATCH_ROWS: usize = 256;
 /// Columns whose values are mostly unique: dictionary encoding would only cost time.
 const NO_DICTIONARY: &[&str] = &[
     "custom_id",
@@ -64,7 +64,7 @@ const NO_COMPRESSION: &[&str] = &[
 ];
 
 /// A Parquet output file and its checkpoint.
-pub struct ParquetSink {
+pub(crate) struct ParquetSink {
     out: PathBuf,
     tmp: PathBuf,
     base: bool,
@@ -75,7 +75,7 @@ pub struct ParquetSink {
 impl ParquetSink {
     /// Opens the output `path`: an existing file must be a sail-export Parquet export (it is
     /// merged with what this run writes); a checkpoint left by a killed run is resumed.
-    pub fn open(path: &Path) -> anyhow::Result<ParquetSink> {
+    pub(crate) fn open(path: &Path) -> anyhow::Result<ParquetSink> {
         let name = path
             .file_name()
             .ok_or_else(|| {
@@ -193,7 +193,7 @@ pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
 
 /// Opens a Parquet export for reading; an error names the file and, when the file is
 /// Parquet but not ours, the column. With `exact`, the schema must be the export schema.
-pub fn open_export(
+pub(crate) fn open_export(
     path: &Path,
     exact: bool,
 ) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<usize>)> {

@@ -18,7 +18,7 @@ use crate::row::Row;
 
 /// Parts of one level merged into one part of the next level, when this many accumulate;
 /// also the most sources a merge reads at once.
-pub const FAN_IN: usize = 16;
+pub(crate) const FAN_IN: usize = 16;
 
 /// One complete part: rows of writes `lo..=hi`, merged `level` times.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Part {
 }
 
 /// The checkpoint folder and its parts, oldest first.
-pub struct Parts {
+pub(crate) struct Parts {
     dir: PathBuf,
     parts: Vec<Part>,
     next: u64,
@@ -77,7 +77,7 @@ const WORK_MIN: usize = 1024;
 impl Parts {
     /// Opens (creating if needed) the checkpoint folder `dir`, recovering from a killed
     /// run: unfinished temporary files and already-merged inputs are removed.
-    pub fn open(dir: &Path) -> anyhow::Result<Parts> {
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<Parts> {
         fs::create_dir_all(dir)
             .with_context(|| format!("creating the checkpoint folder '{}'", dir.display()))?;
         let mut parts = Vec::new();
@@ -110,18 +110,13 @@ impl Parts {
     }
 
     /// Whether there is no part.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.parts.is_empty()
-    }
-
-    /// The checkpoint folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Stores `rows` as one new part (sorted, one row per key, later rows replacing
     /// earlier ones by the upsert rule), then compacts.
-    pub fn add(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+    pub(crate) fn add(&mut self, rows: &[Row]) -> anyhow::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -288,7 +283,7 @@ impl Parts {
     /// writes a long run made (every level would otherwise leave up to `FAN_IN - 1`).
     /// Compaction merges the oldest parts first, so the newest are the smallest and this
     /// rewrites a small share of the rows. A compaction in progress is dropped first.
-    pub fn reduce(&mut self, max: usize) -> anyhow::Result<()> {
+    pub(crate) fn reduce(&mut self, max: usize) -> anyhow::Result<()> {
         self.stop_compaction();
         let max = max.max(1);
         while self.parts.len() > max {
@@ -311,7 +306,7 @@ impl Parts {
 
     /// Cursors over every part, oldest first, for the final merge; a compaction in
     /// progress is dropped first.
-    pub fn all_cursors(&mut self) -> anyhow::Result<Vec<Cursor>> {
+    pub(crate) fn all_cursors(&mut self) -> anyhow::Result<Vec<Cursor>> {
         self.stop_compaction();
         self.cursors(&self.parts)
     }
@@ -328,7 +323,7 @@ impl Parts {
     }
 
     /// Every batch of every part, oldest first, reading only `columns` of each.
-    pub fn scan(&self, columns: Vec<usize>) -> anyhow::Result<Vec<Batches>> {
+    pub(crate) fn scan(&self, columns: Vec<usize>) -> anyhow::Result<Vec<Batches>> {
         self.parts
             .iter()
             .map(|p| read_part(&self.dir.join(p.file_name()), Some(columns.clone())))
@@ -336,7 +331,7 @@ impl Parts {
     }
 
     /// Removes the checkpoint folder and everything in it.
-    pub fn remove(mut self) -> anyhow::Result<()> {
+    pub(crate) fn remove(mut self) -> anyhow::Result<()> {
         self.ongoing = None;
         fs::remove_dir_all(&self.dir)
             .with_context(|| format!("removing the checkpoint folder '{}'", self.dir.display()))

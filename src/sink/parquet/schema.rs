@@ -17,10 +17,10 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use crate::row::{Cell, Kind, Row};
 
 /// The timezone of every timestamp column.
-pub const TZ: &str = "UTC";
+pub(crate) const TZ: &str = "UTC";
 
 /// The Arrow type a column kind is stored as.
-pub fn data_type(kind: Kind) -> DataType {
+pub(crate) fn data_type(kind: Kind) -> DataType {
     match kind {
         Kind::Text => DataType::Utf8,
         Kind::Int => DataType::Int64,
@@ -45,7 +45,7 @@ pub fn schema() -> SchemaRef {
 }
 
 /// Index of a column in `Row::COLUMNS`.
-pub fn index_of(name: &str) -> usize {
+pub(crate) fn index_of(name: &str) -> usize {
     Row::COLUMNS
         .iter()
         .position(|c| c.name == name)
@@ -122,7 +122,7 @@ pub fn to_batch(rows: &[Row], order: &[usize]) -> RecordBatch {
 
 /// Typed read access to one column of a batch read back.
 #[derive(Clone, Copy)]
-pub enum Column<'a> {
+pub(crate) enum Column<'a> {
     /// Utf8.
     Text(&'a arrow_array::StringArray),
     /// LargeUtf8.
@@ -138,7 +138,7 @@ pub enum Column<'a> {
 
 impl<'a> Column<'a> {
     /// Accepts `array` as a column of `kind`, or says what type it has instead.
-    pub fn of(kind: Kind, array: &'a dyn Array) -> Result<Column<'a>, String> {
+    pub(crate) fn of(kind: Kind, array: &'a dyn Array) -> Result<Column<'a>, String> {
         let ty = array.data_type();
         let col = match (kind, ty) {
             (Kind::Text, DataType::Utf8) => Column::Text(array.as_string::<i32>()),
@@ -162,7 +162,7 @@ impl<'a> Column<'a> {
     }
 
     /// The cell at row `i`.
-    pub fn cell(&self, i: usize) -> Cell<'a> {
+    pub(crate) fn cell(&self, i: usize) -> Cell<'a> {
         match *self {
             Column::Text(a) if a.is_valid(i) => Cell::Text(a.value(i)),
             Column::LargeText(a) if a.is_valid(i) => Cell::Text(a.value(i)),
@@ -170,14 +170,6 @@ impl<'a> Column<'a> {
             Column::Real(a) if a.is_valid(i) => Cell::Real(a.value(i)),
             Column::Time(a, v, div) if a.is_valid(i) => Cell::Int(v[i].div_euclid(div)),
             _ => Cell::Null,
-        }
-    }
-
-    /// Text at row `i`, `""` when NULL (for key columns checked to be non-NULL).
-    pub fn text(&self, i: usize) -> &'a str {
-        match self.cell(i) {
-            Cell::Text(s) => s,
-            _ => "",
         }
     }
 }
@@ -200,7 +192,7 @@ fn accepts(kind: Kind, ty: &DataType) -> bool {
 
 /// For each of `Row::COLUMNS`, its index in a file's `schema`; or what is wrong, naming the
 /// column (missing, or of another type).
-pub fn project(schema: &Schema) -> Result<Vec<usize>, String> {
+pub(crate) fn project(schema: &Schema) -> Result<Vec<usize>, String> {
     Row::COLUMNS
         .iter()
         .map(|c| {
@@ -222,7 +214,7 @@ pub fn project(schema: &Schema) -> Result<Vec<usize>, String> {
 
 /// Whether a file's `schema` is exactly the export schema (names, order, types), as every
 /// file sail-export writes is; what differs otherwise.
-pub fn check_exact(schema: &Schema) -> Result<(), String> {
+pub(crate) fn check_exact(schema: &Schema) -> Result<(), String> {
     project(schema)?;
     let ours = self::schema();
     if schema.fields().len() != ours.fields().len() {
@@ -247,7 +239,7 @@ pub fn check_exact(schema: &Schema) -> Result<(), String> {
 }
 
 /// Typed access to the export columns of one batch read back, in `Row::COLUMNS` order.
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     /// One accessor per column of `Row::COLUMNS`.
     pub cols: Vec<Column<'a>>,
 }
@@ -255,7 +247,7 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     /// Views `batch` through `proj` (from [`project`]); names the first column whose type
     /// is wrong or that holds a NULL where none is allowed.
-    pub fn new(batch: &'a RecordBatch, proj: &[usize]) -> Result<View<'a>, String> {
+    pub(crate) fn new(batch: &'a RecordBatch, proj: &[usize]) -> Result<View<'a>, String> {
         let mut cols = Vec::with_capacity(proj.len());
         for (c, &i) in Row::COLUMNS.iter().zip(proj) {
             let array = batch.column(i).as_ref();
@@ -269,7 +261,7 @@ impl<'a> View<'a> {
     }
 
     /// The cells of row `i`, in `Row::COLUMNS` order.
-    pub fn cells(&self, i: usize) -> [Cell<'a>; Row::COLUMNS.len()] {
+    pub(crate) fn cells(&self, i: usize) -> [Cell<'a>; Row::COLUMNS.len()] {
         std::array::from_fn(|c| self.cols[c].cell(i))
     }
 }

@@ -2,7 +2,7 @@
 //! run in `runs`, and writes the bundled price table when it creates the export.
 
 pub mod prices;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::path::Path;
 
@@ -25,7 +25,7 @@ pub struct SqliteSink {
 
 /// `INSERT ... ON CONFLICT DO UPDATE` over every column, keeping a `fetched` row unless the
 /// new one is `fetched` too (a failed refetch never destroys a good result).
-pub fn upsert_sql() -> String {
+pub(crate) fn upsert_sql() -> String {
     let names: Vec<&str> = Row::COLUMNS.iter().map(|c| c.name).collect();
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let sets: Vec<String> = names[2..]
@@ -60,7 +60,7 @@ impl SqliteSink {
     }
 
     /// Upserts rows through an open connection, in the caller's transaction.
-    pub fn upsert(conn: &Connection, sql: &str, rows: &[Row]) -> rusqlite::Result<()> {
+    pub(crate) fn upsert(conn: &Connection, sql: &str, rows: &[Row]) -> rusqlite::Result<()> {
         let mut stmt = conn.prepare_cached(sql)?;
         for row in rows {
             stmt.execute(rusqlite::params_from_iter(row.cells()))?;

@@ -9,7 +9,7 @@ use crate::time::{day, now_unix};
 
 /// Writes `table` into the export unless it already carries prices: a table the user has
 /// edited (repriced) is theirs and is never overwritten. Returns whether it wrote.
-pub fn write_if_missing(conn: &mut Connection, table: &PriceTable) -> anyhow::Result<bool> {
+pub(crate) fn write_if_missing(conn: &mut Connection, table: &PriceTable) -> anyhow::Result<bool> {
     let has: bool = conn
         .query_row("SELECT EXISTS (SELECT 1 FROM price_info)", [], |r| r.get(0))
         .context("reading the export's price_info")?;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, ToSql};
 use crate::row::Cell;
 
 /// Every migration, in order; the file at index `i` brings `user_version` to `i + 1`.
-pub const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
         include_str!("../../../migrations/0001_init.sql"),
@@ -22,7 +22,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+pub(crate) fn open(path: &Path) -> anyhow::Result<Connection> {
     let mut conn = Connection::open(path).with_context(|| {
         format!(
             "cannot open SQLite file '{}' (check -o/--out)",
@@ -46,7 +46,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let current: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
