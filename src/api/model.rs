@@ -15,7 +15,7 @@ mod status;
 
 pub use batch::{batch_list, Batch};
 pub use request_status::{RequestStatus, MISSING_STATUS};
-pub use status::is_terminal_item_status;
+pub use status::{is_terminal, is_terminal_item_status};
 
 /// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
 #[derive(Debug, Default, Deserialize)]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{is_terminal_item_status, lenient_int, lenient_string, RequestStatus};
+use super::{is_terminal, lenient_int, lenient_string, RequestStatus};
 
 /// One batch as returned by `GET /batches` and `GET /batches/{id}`.
 #[derive(Debug, Default, Deserialize)]
@@ -34,12 +34,12 @@ impl Batch {
         self.request_status.iter().flat_map(RequestStatus::iter)
     }
 
-    /// The items whose status is not terminal by [`is_terminal_item_status`] (id → status). Items
+    /// The items whose status is not terminal by [`is_terminal`] (id → status). Items
     /// finished, or not listed, are absent: a 100,000-item batch that is done costs an
     /// empty map.
     pub fn unfinished(&self) -> HashMap<&str, &str> {
         self.item_statuses()
-            .filter(|(_, s)| !is_terminal_item_status(s))
+            .filter(|(_, s)| !is_terminal(s))
             .collect()
     }
 

@@ -188,9 +188,9 @@ mod tests {
                 ("o", MISSING_STATUS)
             ]
         );
-        let mut unfinished: Vec<_> = b.unfinished().into_iter().collect();
-        unfinished.sort();
-        assert_eq!(unfinished, [("n", "7"), ("o", MISSING_STATUS)]);
+        // z's earlier RUNNING was replaced; "7" and a missing status are not in-flight
+        // statuses, so they count as finished (the rule is `status::is_terminal`).
+        assert!(b.unfinished().is_empty(), "{:?}", b.unfinished());
         assert_eq!(b.request_status.unwrap().len(), 5);
     }
 }
