@@ -73,7 +73,7 @@ impl ResponseObject {
 }
 
 /// `usage` of a response; every count optional (absent stays NULL, never 0). Read with
-/// [`Fields`]: each count as by `lenient_int`, each breakdown as an object or `None`.
+/// `lenient::Fields`: each count as by `lenient_int`, each breakdown as an object or `None`.
 #[derive(Debug, Default, PartialEq)]
 pub struct Usage {
     /// All input tokens, cached ones included.
