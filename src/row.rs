@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::api::model::{ResponseObject, Usage};
+use crate::api::model::{is_terminal, ResponseObject, Usage};
 
 /// How a column is stored: SQLite affinity and Parquet/Arrow type follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,25 +166,6 @@ impl FetchState {
     }
 }
 
-/// Response statuses that mean "not finished yet" (compared case-insensitively). Anything
-/// else, unknown strings included, is taken as terminal and stored as given.
-const NON_TERMINAL: &[&str] = &[
-    "queued",
-    "in_progress",
-    "pending",
-    "running",
-    "processing",
-    "in_queue",
-    "scheduled",
-    "submitted",
-    "validating",
-];
-
-/// Whether a response `status` string means the item is still being worked on.
-pub fn is_non_terminal(status: &str) -> bool {
-    NON_TERMINAL.iter().any(|s| s.eq_ignore_ascii_case(status))
-}
-
 impl Row {
     /// A row with only the bookkeeping columns set; the others are NULL.
     pub fn bare(batch_id: &str, custom_id: &str, state: FetchState) -> Row {
@@ -231,7 +212,7 @@ impl Row {
         raw: Option<String>,
     ) -> Row {
         let state = match resp.status.as_deref() {
-            Some(s) if is_non_terminal(s) => FetchState::Pending,
+            Some(s) if !is_terminal(s) => FetchState::Pending,
             _ => FetchState::Fetched,
         };
         let mut row = Row::bare(batch_id, custom_id, state);
@@ -304,22 +285,6 @@ mod tests {
             assert_eq!(FetchState::parse(s.as_str()), Some(s));
         }
         assert_eq!(FetchState::parse("done"), None);
-    }
-
-    #[test]
-    fn non_terminal_statuses_are_recognised_in_any_case() {
-        for s in ["queued", "IN_PROGRESS", "Pending", "running"] {
-            assert!(is_non_terminal(s), "{s}");
-        }
-        for s in [
-            "completed",
-            "failed",
-            "cancelled",
-            "incomplete",
-            "weird_new_status",
-        ] {
-            assert!(!is_non_terminal(s), "{s}");
-        }
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! The HTTP client: base URL, Bearer auth, per-request timeout, and the retry policy
-//! (exponential backoff with jitter, `Retry-After` honored, 401/403 stop everything).
+//! The HTTP client: base URL, Bearer auth, per-request timeout, and the loop that sends
+//! each GET again as the retry policy (`api::retry`) says; 401/403 stop everything.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
-use backon::{BackoffBuilder, ExponentialBuilder};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use super::model::{self, Batch, ResponseObject};
+use super::retry::{Answer, Policy, Step};
+
+pub use super::outcome::{Fetched, Outcome};
+pub use super::retry::retry_after;
 
 /// Everything but RFC 3986's unreserved characters is escaped, so any custom_id stays one
 /// path segment: `/`, `?`, `#`, `%` and spaces can never reach another path.
@@ -25,9 +28,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// the run stops instead of retrying every id. Once anything has answered, failures are
 /// retried per id as usual; a connection dropped mid-request never counts.
 const UNREACHABLE_AFTER: u32 = 3;
-
-/// At most this many retries after a 500 (Sail's own SDK does not retry 500 at all).
-const MAX_500_RETRIES: u32 = 2;
 
 /// What the client needs to know; built from the command line by the caller.
 #[derive(Debug, Clone)]
@@ -64,43 +64,6 @@ impl ClientConfig {
             pool_size: 64,
         }
     }
-}
-
-/// How one GET ended, after retries.
-#[derive(Debug)]
-pub enum Outcome<T> {
-    /// A 2xx whose body parsed; `body` is exactly what was received.
-    Ok {
-        /// The parsed body.
-        value: T,
-        /// The raw body.
-        body: bytes::Bytes,
-    },
-    /// HTTP 404.
-    NotFound {
-        /// The error envelope's message, if any.
-        message: Option<String>,
-    },
-    /// The key was rejected (401/403); the client refuses further requests.
-    AuthRejected,
-    /// Gave up; `reason` says why (never contains the key).
-    Failed {
-        /// Human-readable reason.
-        reason: String,
-    },
-    /// Not attempted: the run was stopped (key rejected) before this request.
-    Skipped,
-}
-
-/// One GET's outcome plus bookkeeping.
-#[derive(Debug)]
-pub struct Fetched<T> {
-    /// How it ended.
-    pub outcome: Outcome<T>,
-    /// The last HTTP status seen, if any response arrived.
-    pub http_status: Option<u16>,
-    /// Requests made for this item (0 when skipped).
-    pub attempts: u32,
 }
 
 /// A cheap-to-clone handle on one connection pool and the run's counters.
@@ -268,23 +231,10 @@ impl Client {
     /// The retry loop shared by every GET. `parse` turns a 2xx body into `T`, or `None` when
     /// the body is unusable (retried like a truncated body).
     async fn get<T>(&self, url: &str, parse: impl Fn(&[u8]) -> Option<T>) -> Fetched<T> {
-        let inner = &*self.inner;
-        let mut backoff = ExponentialBuilder::new()
-            .with_min_delay(inner.cfg.min_backoff)
-            .with_max_delay(inner.cfg.max_backoff)
-            .with_jitter()
-            .with_max_times(inner.cfg.max_retries as usize)
-            .build();
-        let (mut attempts, mut http_status, mut n500) = (0u32, None, 0u32);
+        let mut policy = Policy::new(&self.inner.cfg);
+        let (mut attempts, mut http_status) = (0u32, None);
         loop {
-            if self.auth_failed() || self.unreachable().is_some() {
-                let outcome = match self.unreachable() {
-                    _ if attempts == 0 => Outcome::Skipped,
-                    Some(why) if !self.auth_failed() => Outcome::Failed {
-                        reason: why.to_owned(),
-                    },
-                    _ => Outcome::AuthRejected,
-                };
+            if let Some(outcome) = self.refusal(attempts) {
                 return Fetched {
                     outcome,
                     http_status,
@@ -292,123 +242,96 @@ impl Client {
                 };
             }
             attempts += 1;
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = inner
-                .http
-                .get(url)
-                .header(AUTHORIZATION, inner.auth.clone())
-                .timeout(inner.cfg.timeout)
-                .send()
-                .await;
-            let (retryable, hint, outcome) = match sent {
-                Err(e) => {
-                    let reason = describe(&e, inner.cfg.timeout);
-                    if e.is_connect() {
-                        self.note_connect_failure(&reason);
+            let answer = self.send(url).await;
+            http_status = answer.status().or(http_status);
+            let (reason, retryable, hint) = match policy.judge(answer, &parse) {
+                Step::Done(outcome) => {
+                    if matches!(outcome, Outcome::AuthRejected) {
+                        self.inner.auth_failed.store(true, Ordering::Relaxed);
                     }
-                    (true, None, Outcome::Failed { reason })
+                    return Fetched {
+                        outcome,
+                        http_status,
+                        attempts,
+                    };
                 }
-                Ok(resp) => {
-                    inner.answered.store(true, Ordering::Relaxed);
-                    let status = resp.status().as_u16();
-                    http_status = Some(status);
-                    let hint = retry_after(resp.headers(), SystemTime::now());
-                    match resp.bytes().await {
-                        Err(e) => {
-                            let reason = format!(
-                                "HTTP {status}, body cut off: {}",
-                                describe(&e, inner.cfg.timeout)
-                            );
-                            (true, None, Outcome::Failed { reason })
-                        }
-                        Ok(body) => match classify(status, &body, &parse, &mut n500) {
-                            Verdict::Done(value) => {
-                                return Fetched {
-                                    outcome: Outcome::Ok { value, body },
-                                    http_status,
-                                    attempts,
-                                };
-                            }
-                            Verdict::Final(outcome) => {
-                                if matches!(outcome, Outcome::AuthRejected) {
-                                    inner.auth_failed.store(true, Ordering::Relaxed);
-                                }
-                                return Fetched {
-                                    outcome,
-                                    http_status,
-                                    attempts,
-                                };
-                            }
-                            Verdict::Retry(reason) => (true, hint, Outcome::Failed { reason }),
-                            Verdict::GiveUp(reason) => (false, None, Outcome::Failed { reason }),
-                        },
-                    }
-                }
+                Step::Failed {
+                    reason,
+                    retryable,
+                    hint,
+                } => (reason, retryable, hint),
             };
-            let halted = self.unreachable().is_some() || self.auth_failed();
-            let next = if retryable && !halted {
-                backoff.next()
-            } else {
-                None
-            };
-            let Some(delay) = next else {
+            let Some(delay) = policy.delay(retryable && !self.halted(), hint) else {
                 return Fetched {
-                    outcome,
+                    outcome: Outcome::Failed { reason },
                     http_status,
                     attempts,
                 };
             };
-            let delay = hint.map_or(delay, |h| h.min(inner.cfg.retry_after_cap));
-            inner.retries.fetch_add(1, Ordering::Relaxed);
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url, attempts, ?delay, "retrying");
             tokio::time::sleep(delay).await;
         }
     }
-}
 
-enum Verdict<T> {
-    Done(T),
-    Final(Outcome<T>),
-    Retry(String),
-    GiveUp(String),
-}
+    /// Whether the run was stopped: the key was rejected or the API is unreachable.
+    fn halted(&self) -> bool {
+        self.auth_failed() || self.unreachable().is_some()
+    }
 
-/// The retry policy, by status: 2xx parsed → done; 404 → not found; 401/403 → stop the run;
-/// 408/429/502/503/504 and unusable 2xx bodies → retry; 500 → retry at most twice; any
-/// other status → give up at once.
-fn classify<T>(
-    status: u16,
-    body: &[u8],
-    parse: &impl Fn(&[u8]) -> Option<T>,
-    n500: &mut u32,
-) -> Verdict<T> {
-    let with_message = |what: String| match model::error_message(body) {
-        Some(m) => format!("{what}: {m}"),
-        None => what,
-    };
-    match status {
-        200..=299 => match parse(body) {
-            Some(v) => Verdict::Done(v),
-            None => Verdict::Retry(format!(
-                "HTTP {status} but the body ({} bytes) is not the expected JSON",
-                body.len()
-            )),
-        },
-        404 => Verdict::Final(Outcome::NotFound {
-            message: model::error_message(body),
-        }),
-        401 | 403 => Verdict::Final(Outcome::AuthRejected),
-        408 | 429 | 502 | 503 | 504 => Verdict::Retry(with_message(format!("HTTP {status}"))),
-        500 => {
-            *n500 += 1;
-            let reason = with_message("HTTP 500".to_owned());
-            if *n500 <= MAX_500_RETRIES {
-                Verdict::Retry(reason)
-            } else {
-                Verdict::GiveUp(reason)
-            }
+    /// The outcome of a GET the client will not send (again) because the run was stopped:
+    /// skipped before its first attempt, else why it stopped.
+    fn refusal<T>(&self, attempts: u32) -> Option<Outcome<T>> {
+        if !self.halted() {
+            return None;
         }
-        _ => Verdict::GiveUp(with_message(format!("HTTP {status}"))),
+        Some(match self.unreachable() {
+            _ if attempts == 0 => Outcome::Skipped,
+            Some(why) if !self.auth_failed() => Outcome::Failed {
+                reason: why.to_owned(),
+            },
+            _ => Outcome::AuthRejected,
+        })
+    }
+
+    /// Sends one attempt and reads its whole body. A failed connection counts towards
+    /// taking the API as unreachable; any HTTP answer marks it as reachable.
+    async fn send(&self, url: &str) -> Answer {
+        let inner = &*self.inner;
+        inner.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = inner
+            .http
+            .get(url)
+            .header(AUTHORIZATION, inner.auth.clone())
+            .timeout(inner.cfg.timeout)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                let reason = describe(&e, inner.cfg.timeout);
+                if e.is_connect() {
+                    self.note_connect_failure(&reason);
+                }
+                return Answer::Lost {
+                    status: None,
+                    reason,
+                };
+            }
+        };
+        inner.answered.store(true, Ordering::Relaxed);
+        let status = resp.status().as_u16();
+        let hint = retry_after(resp.headers(), SystemTime::now());
+        match resp.bytes().await {
+            Ok(body) => Answer::Full { status, hint, body },
+            Err(e) => Answer::Lost {
+                status: Some(status),
+                reason: format!(
+                    "HTTP {status}, body cut off: {}",
+                    describe(&e, inner.cfg.timeout)
+                ),
+            },
+        }
     }
 }
 
@@ -431,43 +354,9 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     format!("{kind}: {source}")
 }
 
-/// `Retry-After` as delta-seconds or an HTTP date, relative to `now`.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(text).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
-        h
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            retry_after(&headers("3"), now),
-            Some(Duration::from_secs(3))
-        );
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(7));
-        assert_eq!(
-            retry_after(&headers(&date), now),
-            Some(Duration::from_secs(7))
-        );
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(7));
-        assert_eq!(retry_after(&headers(&past), now), Some(Duration::ZERO));
-        assert_eq!(retry_after(&headers("soon"), now), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
-    }
 
     #[test]
     fn odd_ids_stay_in_one_path_segment() {
@@ -481,49 +370,5 @@ mod tests {
             Some("http://h/v1/batches/b/ok-id_1")
         );
         assert_eq!(c.result_url("b", ".."), None);
-    }
-
-    #[test]
-    fn statuses_map_to_the_retry_policy() {
-        let parse = |b: &[u8]| (b == b"ok").then_some(());
-        let mut n = 0;
-        assert!(matches!(
-            classify(200, b"ok", &parse, &mut n),
-            Verdict::Done(())
-        ));
-        assert!(matches!(
-            classify(200, b"<html", &parse, &mut n),
-            Verdict::Retry(_)
-        ));
-        assert!(matches!(
-            classify(404, b"", &parse, &mut n),
-            Verdict::Final(Outcome::NotFound { .. })
-        ));
-        assert!(matches!(
-            classify(401, b"", &parse, &mut n),
-            Verdict::Final(Outcome::AuthRejected)
-        ));
-        assert!(matches!(
-            classify(400, b"", &parse, &mut n),
-            Verdict::GiveUp(_)
-        ));
-        for s in [408, 429, 502, 503, 504] {
-            assert!(
-                matches!(classify(s, b"", &parse, &mut n), Verdict::Retry(_)),
-                "{s}"
-            );
-        }
-        assert!(matches!(
-            classify(500, b"", &parse, &mut n),
-            Verdict::Retry(_)
-        ));
-        assert!(matches!(
-            classify(500, b"", &parse, &mut n),
-            Verdict::Retry(_)
-        ));
-        assert!(matches!(
-            classify(500, b"", &parse, &mut n),
-            Verdict::GiveUp(_)
-        ));
     }
 }

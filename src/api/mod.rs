@@ -4,6 +4,8 @@ pub mod client;
 mod lenient;
 pub mod messages;
 pub mod model;
+mod outcome;
 mod output;
+mod retry;
 
 pub use client::{Client, ClientConfig, Fetched, Outcome};
