@@ -31,7 +31,7 @@ pub struct Column {
 
 /// A borrowed view of one cell, the common currency between `Row` and the sinks.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     /// SQL NULL.
     Null,
     /// Text value.
@@ -88,7 +88,7 @@ macro_rules! columns {
             ];
 
             /// The row's cells in `COLUMNS` order.
-            pub fn cells(&self) -> [Cell<'_>; Row::COLUMNS.len()] {
+            pub(crate) fn cells(&self) -> [Cell<'_>; Row::COLUMNS.len()] {
                 [$(Cell::from(&self.$name),)*]
             }
         }
@@ -151,7 +151,7 @@ impl FetchState {
     ];
 
     /// The text stored in `fetch_state`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FetchState::Fetched => "fetched",
             FetchState::Pending => "pending",
@@ -161,7 +161,7 @@ impl FetchState {
     }
 
     /// Parses the stored text back.
-    pub fn parse(s: &str) -> Option<FetchState> {
+    pub(crate) fn parse(s: &str) -> Option<FetchState> {
         FetchState::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }

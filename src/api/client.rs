@@ -12,8 +12,8 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 use super::model::{self, Batch, ResponseObject};
 use super::retry::{Answer, Policy, Step};
 
-pub use super::outcome::{Fetched, Outcome};
-pub use super::retry::retry_after;
+pub(crate) use super::outcome::{Fetched, Outcome};
+pub(crate) use super::retry::retry_after;
 
 /// Everything but RFC 3986's unreserved characters is escaped, so any custom_id stays one
 /// path segment: `/`, `?`, `#`, `%` and spaces can never reach another path.
@@ -130,18 +130,18 @@ impl Client {
     }
 
     /// The base URL in use (no key in it).
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.inner.cfg.base_url
     }
 
     /// True once any request was answered 401/403: the key is wrong, stop the run.
-    pub fn auth_failed(&self) -> bool {
+    pub(crate) fn auth_failed(&self) -> bool {
         self.inner.auth_failed.load(Ordering::Relaxed)
     }
 
     /// Why the API is taken as unreachable: set after a few transport failures in a row
     /// before any HTTP answer. The client then refuses further requests.
-    pub fn unreachable(&self) -> Option<&str> {
+    pub(crate) fn unreachable(&self) -> Option<&str> {
         self.inner.unreachable.get().map(String::as_str)
     }
 
@@ -155,18 +155,18 @@ impl Client {
     }
 
     /// HTTP requests sent so far (all attempts).
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
     }
 
     /// Retries scheduled so far.
-    pub fn retries(&self) -> u64 {
+    pub(crate) fn retries(&self) -> u64 {
         self.inner.retries.load(Ordering::Relaxed)
     }
 
     /// The URL of one result, or `None` when the id cannot be one path segment (`.`/`..`,
     /// which URL parsers collapse even when percent-encoded).
-    pub fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
+    pub(crate) fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
         let seg = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
         let dotty = |s: &str| s.is_empty() || s == "." || s == "..";
         if dotty(batch_id) || dotty(custom_id) {
@@ -182,7 +182,7 @@ impl Client {
 
     /// `GET /batches/{batch_id}/{custom_id}`: one result, retried per the policy. A 2xx whose
     /// body is not a response object counts as a retryable failure.
-    pub async fn result(&self, batch_id: &str, custom_id: &str) -> Fetched<ResponseObject> {
+    pub(crate) async fn result(&self, batch_id: &str, custom_id: &str) -> Fetched<ResponseObject> {
         let Some(url) = self.result_url(batch_id, custom_id) else {
             return Fetched {
                 outcome: Outcome::Failed {
@@ -203,7 +203,7 @@ impl Client {
     }
 
     /// `GET /batches/{batch_id}`: status and `request_status` map.
-    pub async fn batch(&self, batch_id: &str) -> Fetched<Batch> {
+    pub(crate) async fn batch(&self, batch_id: &str) -> Fetched<Batch> {
         let url = format!(
             "{}/batches/{}",
             self.inner.cfg.base_url,
@@ -219,7 +219,11 @@ impl Client {
 
     /// `GET /batches?limit=&after_id=`: one page of the batch list (a bare array, or an
     /// OpenAI-style `{"data": [...]}`).
-    pub async fn list_page(&self, limit: u32, after_id: Option<&str>) -> Fetched<Vec<Batch>> {
+    pub(crate) async fn list_page(
+        &self,
+        limit: u32,
+        after_id: Option<&str>,
+    ) -> Fetched<Vec<Batch>> {
         let mut url = format!("{}/batches?limit={limit}", self.inner.cfg.base_url);
         if let Some(after) = after_id {
             url.push_str("&after_id=");

@@ -15,7 +15,7 @@ use serde_json::Number;
 /// escapes), or anything else (null, a boolean, an array, an object), which is read and
 /// dropped.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Scalar<'de> {
+pub(crate) enum Scalar<'de> {
     /// A number, as a `Value` would hold it.
     Number(Number),
     /// A string.
@@ -27,7 +27,7 @@ pub enum Scalar<'de> {
 impl Scalar<'_> {
     /// An integer: a whole number (floats with no fraction included) or a string holding
     /// one (surrounding whitespace allowed).
-    pub fn int(self) -> Option<i64> {
+    pub(crate) fn int(self) -> Option<i64> {
         match self {
             Scalar::Number(n) => n
                 .as_i64()
@@ -38,7 +38,7 @@ impl Scalar<'_> {
     }
 
     /// A float: any number, or a string holding one (surrounding whitespace allowed).
-    pub fn float(self) -> Option<f64> {
+    pub(crate) fn float(self) -> Option<f64> {
         match self {
             Scalar::Number(n) => n.as_f64(),
             Scalar::Str(s) => s.trim().parse().ok(),
@@ -47,7 +47,7 @@ impl Scalar<'_> {
     }
 
     /// A string as given, or a number as `serde_json` prints it.
-    pub fn string(self) -> Option<String> {
+    pub(crate) fn string(self) -> Option<String> {
         match self {
             Scalar::Number(n) => Some(n.to_string()),
             Scalar::Str(s) => Some(s.into_owned()),
@@ -56,7 +56,7 @@ impl Scalar<'_> {
     }
 
     /// Whether this is the string `s`.
-    pub fn is_str(&self, s: &str) -> bool {
+    pub(crate) fn is_str(&self, s: &str) -> bool {
         matches!(self, Scalar::Str(t) if t == s)
     }
 }
@@ -131,17 +131,17 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 /// escapes, every number for range, and nesting against the recursion limit, as building
 /// a `Value` does: skipping a field never lets through a body that was rejected before.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Skip;
+pub(crate) struct Skip;
 
 impl Skip {
     /// Reads the rest of a sequence.
-    pub fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Skip, A::Error> {
+    pub(crate) fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Skip, A::Error> {
         while seq.next_element::<Skip>()?.is_some() {}
         Ok(Skip)
     }
 
     /// Reads the rest of a map.
-    pub fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Skip, A::Error> {
+    pub(crate) fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Skip, A::Error> {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Skip)
     }
@@ -252,7 +252,7 @@ pub(crate) use ignore_other_shapes;
 /// A map key matched against the field names a reader knows: the matching name, or `None`
 /// for any other key. Escapes are decoded first and nothing is allocated.
 #[derive(Debug, Clone, Copy)]
-pub struct Field(pub &'static [&'static str]);
+pub(crate) struct Field(pub &'static [&'static str]);
 
 impl<'de> DeserializeSeed<'de> for Field {
     type Value = Option<&'static str>;
@@ -275,7 +275,7 @@ impl Visitor<'_> for Field {
 }
 
 /// A struct read leniently from a JSON object, field by field.
-pub trait Fields: Default {
+pub(crate) trait Fields: Default {
     /// The keys it reads; others are skipped.
     const NAMES: &'static [&'static str];
 
@@ -287,7 +287,7 @@ pub trait Fields: Default {
 /// A lenient object: `Some` for a JSON object (whatever its fields hold), `None` for any
 /// other value.
 #[derive(Debug)]
-pub struct Object<T>(pub Option<T>);
+pub(crate) struct Object<T>(pub Option<T>);
 
 impl<'de, T: Fields> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<T>, D::Error> {

@@ -8,11 +8,11 @@ use crate::error::UsageError;
 use crate::time::age_text;
 
 /// Past this age a batch's results may be about to vanish (Sail keeps them at most 48 h).
-pub const WARN_AGE_S: i64 = 40 * 3600;
+pub(crate) const WARN_AGE_S: i64 = 40 * 3600;
 
 /// The error for a failed `GET /batches/{id}`: 404 (exit 2) names the batch and
 /// `--base-url`; 401/403 names `SAIL_API_KEY`.
-pub fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str) -> anyhow::Error {
+pub(crate) fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str) -> anyhow::Error {
     match outcome {
         Outcome::NotFound { .. } => UsageError::new(format!(
             "batch '{batch_id}' not found at {base_url} (check BATCH_ID and --base-url; \
@@ -29,19 +29,23 @@ pub fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str) -> an
 }
 
 /// The error for a rejected key (exit 1).
-pub fn auth_error() -> anyhow::Error {
+pub(crate) fn auth_error() -> anyhow::Error {
     anyhow!("the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file")
 }
 
 /// The API never answered: most likely a wrong base URL or no network.
-pub fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
+pub(crate) fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
     anyhow!(
         "cannot reach the API at {base_url} ({why}); check --base-url / SAIL_BASE_URL and the network"
     )
 }
 
 /// The warning to print when the batch is older than [`WARN_AGE_S`], else `None`.
-pub fn retention_warning(batch_id: &str, created_at: Option<i64>, now: i64) -> Option<String> {
+pub(crate) fn retention_warning(
+    batch_id: &str,
+    created_at: Option<i64>,
+    now: i64,
+) -> Option<String> {
     let age = now - created_at?;
     (age > WARN_AGE_S).then(|| {
         format!(

@@ -1,11 +1,12 @@
 //! The only part of the crate that talks to the network: Sail's Batch API.
 
-pub mod client;
+pub(crate) mod client;
 mod lenient;
-pub mod messages;
+pub(crate) mod messages;
 pub mod model;
 mod outcome;
 mod output;
 mod retry;
 
-pub use client::{Client, ClientConfig, Fetched, Outcome};
+pub use client::{Client, ClientConfig};
+pub(crate) use outcome::{Fetched, Outcome};

@@ -13,9 +13,9 @@ mod batch;
 mod request_status;
 mod status;
 
-pub use batch::{batch_list, Batch};
-pub use request_status::{RequestStatus, MISSING_STATUS};
-pub use status::{is_terminal, is_terminal_item_status};
+pub(crate) use batch::{batch_list, Batch};
+pub(crate) use request_status::RequestStatus;
+pub(crate) use status::{is_terminal, is_terminal_item_status};
 
 /// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
 #[derive(Debug, Default, Deserialize)]
@@ -65,7 +65,7 @@ pub struct ResponseObject {
 impl ResponseObject {
     /// Whether this looks like a response object rather than an error envelope or some
     /// other JSON: `object == "response"`, or an `id` together with a status, model or usage.
-    pub fn is_response(&self) -> bool {
+    pub(crate) fn is_response(&self) -> bool {
         self.object.as_deref() == Some("response")
             || (self.id.is_some()
                 && (self.status.is_some() || self.model.is_some() || self.usage.is_some()))
@@ -147,7 +147,7 @@ impl Fields for Details {
 
 /// The message of an OpenAI-style error envelope (`{"error":{"message":..}}` or a top-level
 /// `message`), if the body has one.
-pub fn error_message(body: &[u8]) -> Option<String> {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let msg = v
         .get("error")

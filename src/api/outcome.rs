@@ -2,7 +2,7 @@
 
 /// How one GET ended, after retries.
 #[derive(Debug)]
-pub enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     /// A 2xx whose body parsed; `body` is exactly what was received.
     Ok {
         /// The parsed body.
@@ -28,7 +28,7 @@ pub enum Outcome<T> {
 
 /// One GET's outcome plus bookkeeping.
 #[derive(Debug)]
-pub struct Fetched<T> {
+pub(crate) struct Fetched<T> {
     /// How it ended.
     pub outcome: Outcome<T>,
     /// The last HTTP status seen, if any response arrived.

@@ -13,7 +13,7 @@ use super::lenient::{ignore_other_shapes, Field, Scalar, Skip};
 /// of every `output_text` part of every `message` item, joined with no separator (an object
 /// is taken as a single item). `None` when there is no such part, and for null, booleans and
 /// numbers.
-pub fn output_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn output_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     d.deserialize_any(OutputVisitor)
 }
 

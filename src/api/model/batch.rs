@@ -9,7 +9,7 @@ use super::{is_terminal, lenient_int, lenient_string, RequestStatus};
 
 /// One batch as returned by `GET /batches` and `GET /batches/{id}`.
 #[derive(Debug, Default, Deserialize)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Batch id.
     #[serde(default, deserialize_with = "lenient_string")]
     pub id: Option<String>,
@@ -30,21 +30,21 @@ pub struct Batch {
 impl Batch {
     /// The status string of each listed item, as given, in the order the API listed them;
     /// an entry without a readable status maps to [`MISSING_STATUS`](super::MISSING_STATUS).
-    pub fn item_statuses(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn item_statuses(&self) -> impl Iterator<Item = (&str, &str)> {
         self.request_status.iter().flat_map(RequestStatus::iter)
     }
 
     /// The items whose status is not terminal by [`is_terminal`] (id → status). Items
     /// finished, or not listed, are absent: a 100,000-item batch that is done costs an
     /// empty map.
-    pub fn unfinished(&self) -> HashMap<&str, &str> {
+    pub(crate) fn unfinished(&self) -> HashMap<&str, &str> {
         self.item_statuses()
             .filter(|(_, s)| !is_terminal(s))
             .collect()
     }
 
     /// How many items have each status string (as given, unknown ones included).
-    pub fn by_status(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn by_status(&self) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
         for (_, status) in self.item_statuses() {
             *counts.entry(status.to_owned()).or_insert(0) += 1;
@@ -54,7 +54,7 @@ impl Batch {
 
     /// `request_counts` as a short text: the integer Sail sends, or compact JSON for any
     /// other shape; empty when absent.
-    pub fn request_counts_text(&self) -> String {
+    pub(crate) fn request_counts_text(&self) -> String {
         match &self.request_counts {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
@@ -65,7 +65,7 @@ impl Batch {
 
 /// A page of `GET /batches`: Sail sends a bare array; an OpenAI-style `{"data": [...]}`
 /// envelope is accepted too. `None` when the body is neither.
-pub fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
+pub(crate) fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Page {
@@ -80,7 +80,7 @@ pub fn batch_list(body: &[u8]) -> Option<Vec<Batch>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::model::MISSING_STATUS;
+    use crate::api::model::request_status::MISSING_STATUS;
 
     #[test]
     fn statuses_are_counted_as_given() {

@@ -12,13 +12,13 @@ use crate::api::lenient::ignore_other_shapes;
 use crate::ids::IdList;
 
 /// The status recorded for a `request_status` entry that has no status string.
-pub const MISSING_STATUS: &str = "(none)";
+pub(crate) const MISSING_STATUS: &str = "(none)";
 
 /// `request_status`, held compactly: the custom_ids in one [`IdList`] and, per id, the
 /// index of its status among the distinct status strings met. 100,000 items cost about
 /// 2 MB in a few blocks, not a map node and a string each. A custom_id listed twice keeps its last status, as a JSON object would.
 #[derive(Debug, Default, Clone)]
-pub struct RequestStatus {
+pub(crate) struct RequestStatus {
     ids: IdList,
     codes: Vec<u32>,
     names: Vec<String>,
@@ -26,17 +26,12 @@ pub struct RequestStatus {
 
 impl RequestStatus {
     /// How many items are listed.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
 
-    /// Whether no item is listed.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
     /// `(custom_id, status)` of every item, in the order the API gave them.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.ids
             .iter()
             .zip(&self.codes)
@@ -44,7 +39,7 @@ impl RequestStatus {
     }
 
     /// Takes out the custom_ids (the statuses are dropped).
-    pub fn into_ids(self) -> IdList {
+    pub(crate) fn into_ids(self) -> IdList {
         self.ids
     }
 

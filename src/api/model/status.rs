@@ -25,12 +25,12 @@ const NON_TERMINAL: &[&str] = &[
 /// still decides its row (`pending` while it says `in_progress`). Taken as unfinished, it
 /// would never be requested: every rerun would write it `pending` and `--wait` would poll
 /// until it gave up, with the result sitting on the server.
-pub fn is_terminal(status: &str) -> bool {
+pub(crate) fn is_terminal(status: &str) -> bool {
     !NON_TERMINAL.iter().any(|s| s.eq_ignore_ascii_case(status))
 }
 
 /// The same rule under the name the `status` command imports; prefer [`is_terminal`].
-pub fn is_terminal_item_status(status: &str) -> bool {
+pub(crate) fn is_terminal_item_status(status: &str) -> bool {
     is_terminal(status)
 }
 

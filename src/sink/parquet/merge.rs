@@ -12,32 +12,32 @@ use crate::row::FetchState;
 #[path = "merge_cursor.rs"]
 mod cursor;
 
-pub use cursor::Cursor;
+pub(crate) use cursor::Cursor;
 use cursor::{before, pop, sift_down, sift_up};
 
 /// Rows per merged output batch (and per checkpoint part batch) at most: small batches
 /// keep what every source holds small; much smaller ones make the Arrow IPC reader and
 /// writer spend more per row on each batch's overhead (at 64 rows, the sink was 18 %
 /// slower on interleaved ids).
-pub const OUT_ROWS: usize = 128;
+pub(crate) const OUT_ROWS: usize = 128;
 /// Bytes of raw_json + output_text per batch at most (give or take one row), in merged
 /// output and in checkpoint parts alike: a merge holds about one batch per source, so
 /// this bounds its memory per source.
-pub const OUT_BYTES: usize = 64 << 10;
+pub(crate) const OUT_BYTES: usize = 64 << 10;
 
 /// Batches of the export schema, in key order within and across batches.
-pub type Batches = Box<dyn Iterator<Item = anyhow::Result<RecordBatch>> + Send>;
+pub(crate) type Batches = Box<dyn Iterator<Item = anyhow::Result<RecordBatch>> + Send>;
 
 /// Whether a row in state `new` replaces a stored row in state `old`: the SQLite sink's
 /// rule, so a failed refetch never destroys a fetched result.
-pub fn replaces(new: &str, old: &str) -> bool {
+pub(crate) fn replaces(new: &str, old: &str) -> bool {
     new == FetchState::Fetched.as_str() || old != FetchState::Fetched.as_str()
 }
 
 /// Merges sorted sources (oldest first) into batches of one row per key, in key order,
 /// pulled one at a time. For a key present in several sources the newest row wins unless it
 /// would replace a fetched row with a non-fetched one.
-pub struct Merger {
+pub(crate) struct Merger {
     /// The sources not yet exhausted, as a binary heap on (key, age): the smallest first.
     heap: Vec<Cursor>,
     held: Vec<RecordBatch>,
@@ -49,7 +49,7 @@ pub struct Merger {
 
 impl Merger {
     /// A merger over `sources`, oldest first.
-    pub fn new(sources: Vec<Cursor>) -> Merger {
+    pub(crate) fn new(sources: Vec<Cursor>) -> Merger {
         let mut heap: Vec<Cursor> = Vec::with_capacity(sources.len());
         for (age, mut c) in sources.into_iter().enumerate() {
             c.age = age;
@@ -73,7 +73,7 @@ impl Merger {
     /// The next merged batch (at most `OUT_ROWS` rows or about `OUT_BYTES` of text), or
     /// `None` when every source is exhausted. A run of rows that one source holds alone
     /// comes out as a slice of that source's batch, without copying.
-    pub fn next_batch(&mut self) -> anyhow::Result<Option<RecordBatch>> {
+    pub(crate) fn next_batch(&mut self) -> anyhow::Result<Option<RecordBatch>> {
         let mut bytes = 0usize;
         while !self.heap.is_empty() && self.picks.len() < OUT_ROWS && bytes < OUT_BYTES {
             match self.pick(OUT_ROWS - self.picks.len(), OUT_BYTES - bytes)? {
@@ -207,7 +207,7 @@ enum Pick {
 
 /// Merges `sources` (oldest first) to the end, handing each merged batch to `emit`;
 /// returns the rows emitted.
-pub fn merge(
+pub(crate) fn merge(
     sources: Vec<Cursor>,
     mut emit: impl FnMut(RecordBatch) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
@@ -227,7 +227,7 @@ fn text_len(batch: &RecordBatch, col: usize, row: usize) -> usize {
 }
 
 /// Fails unless every batch of a source has the export schema exactly.
-pub fn exact(name: &str, batch: RecordBatch) -> anyhow::Result<RecordBatch> {
+pub(crate) fn exact(name: &str, batch: RecordBatch) -> anyhow::Result<RecordBatch> {
     if let Err(e) = schema::check_exact(batch.schema().as_ref()) {
         bail!("'{name}' is not a sail-export Parquet export: {e}");
     }

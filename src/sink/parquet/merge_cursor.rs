@@ -8,7 +8,7 @@ use arrow_array::{RecordBatch, StringArray};
 use super::{schema, Batches};
 
 /// One sorted source, positioned on a row.
-pub struct Cursor {
+pub(crate) struct Cursor {
     name: String,
     batches: Batches,
     /// The batch the cursor stands in.
@@ -29,7 +29,7 @@ pub struct Cursor {
 impl Cursor {
     /// A cursor on the first row of `batches`; `None` when the source is empty. `name`
     /// names the source in errors.
-    pub fn open(name: String, mut batches: Batches) -> anyhow::Result<Option<Cursor>> {
+    pub(crate) fn open(name: String, mut batches: Batches) -> anyhow::Result<Option<Cursor>> {
         loop {
             match batches.next() {
                 None => return Ok(None),

@@ -122,7 +122,7 @@ pub fn to_batch(rows: &[Row], order: &[usize]) -> RecordBatch {
 
 /// Typed read access to one column of a batch read back.
 #[derive(Clone, Copy)]
-pub(crate) enum Column<'a> {
+pub enum Column<'a> {
     /// Utf8.
     Text(&'a arrow_array::StringArray),
     /// LargeUtf8.
