@@ -22,7 +22,7 @@ use crate::sink::{self, Format};
 use crate::summary::{Stop, Summary};
 
 /// Requests in flight at most, unless told otherwise.
-pub(crate) const DEFAULT_CONCURRENCY: usize = 64;
+pub const DEFAULT_CONCURRENCY: usize = 64;
 
 /// A fetch, resolved: what the engine needs, every flag already checked. The defaults live
 /// in [`Config::new`] and nowhere else.

@@ -2,9 +2,9 @@
 //!
 //! It serves the three read routes of the real API (`GET /v1/batches`, `/v1/batches/{id}`,
 //! `/v1/batches/{id}/{custom_id}`) over real HTTP (axum) on `127.0.0.1`, port 0, with Bearer
-//! auth, from synthetic data generated per item from a seed ([`data`]). Knobs add latency,
+//! auth, from synthetic data generated per item from a seed (`data`). Knobs add latency,
 //! faults (429 with `Retry-After`, 5xx, dropped connections, slow answers) and a concurrency
-//! limit beyond which it answers 429, as a real rate limiter does ([`server`]).
+//! limit beyond which it answers 429, as a real rate limiter does (`server`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! The Parquet sink: the same columns as SQLite, written crash-safely and resumably.
 //!
 //! Every `write` becomes a sorted checkpoint part in `.<name>.parts/` beside the output
-//! (see [`parts`]). `finish` merges the parts down to at most `parts::FAN_IN` sources (the
+//! (see `parts`). `finish` merges the parts down to at most `parts::FAN_IN` sources (the
 //! previous output counting as one), so its memory does not grow with the length of the
 //! run; merges those into `.<name>.tmp`, fsyncs it, renames it over the output and removes
 //! the parts. The output path therefore always holds the previous complete file or the new

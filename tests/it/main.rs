@@ -17,3 +17,4 @@ mod parquet;
 mod parquet_load;
 mod secrets;
 mod sim;
+mod system_sqlite;

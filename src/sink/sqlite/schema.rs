@@ -19,6 +19,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_prices",
         include_str!("../../../migrations/0002_prices.sql"),
     ),
+    (
+        "0003_compat",
+        include_str!("../../../migrations/0003_compat.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.
