@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let key = std::env::var("SAIL_API_KEY").context("set SAIL_API_KEY")?;
     let base = std::env::var("SAIL_BASE_URL")
-        .unwrap_or_else(|_| "https://api.sailresearch.com/v1".to_owned());
+        .unwrap_or_else(|_| sail_export::api::client::DEFAULT_BASE_URL.to_owned());
     let client = Client::new(ClientConfig::new(&base, &key))?;
 
     let manifest = Manifest::read(&PathBuf::from(ids))?;

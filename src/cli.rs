@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::client;
 use crate::{cost, fetch, sink};
 
 /// Export Sail Research batch results to SQLite or Parquet and see what they cost.
@@ -37,20 +38,16 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     /// API base URL, including /v1.
-    #[arg(
-        long,
-        env = "SAIL_BASE_URL",
-        default_value = "https://api.sailresearch.com/v1"
-    )]
+    #[arg(long, env = "SAIL_BASE_URL", default_value = client::DEFAULT_BASE_URL)]
     pub base_url: String,
     /// Read the API key from this file instead of the SAIL_API_KEY environment variable.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
     /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = client::DEFAULT_TIMEOUT_S)]
     pub timeout: f64,
     /// Retries per request for 429, 408, 5xx, timeouts, connection errors and bad bodies.
-    #[arg(long, value_name = "N", default_value_t = 6)]
+    #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_RETRIES)]
     pub max_retries: u32,
 }
 

@@ -29,6 +29,13 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// retried per id as usual; a connection dropped mid-request never counts.
 const UNREACHABLE_AFTER: u32 = 3;
 
+/// The API every command talks to unless told otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.sailresearch.com/v1";
+/// Per-request timeout unless told otherwise, in seconds.
+pub const DEFAULT_TIMEOUT_S: f64 = 60.0;
+/// Retries per request unless told otherwise.
+pub const DEFAULT_MAX_RETRIES: u32 = 6;
+
 /// What the client needs to know; built from the command line by the caller.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -56,8 +63,8 @@ impl ClientConfig {
         ClientConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
-            timeout: Duration::from_secs(60),
-            max_retries: 6,
+            timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_S),
+            max_retries: DEFAULT_MAX_RETRIES,
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(120),

@@ -1,6 +1,6 @@
 //! The only part of the crate that talks to the network: Sail's Batch API.
 
-pub(crate) mod client;
+pub mod client;
 mod lenient;
 pub(crate) mod messages;
 pub mod model;

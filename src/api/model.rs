@@ -15,7 +15,7 @@ mod status;
 
 pub(crate) use batch::{batch_list, Batch};
 pub(crate) use request_status::RequestStatus;
-pub(crate) use status::{is_terminal, is_terminal_item_status};
+pub(crate) use status::is_terminal;
 
 /// A Responses-API object, as returned by `GET /batches/{batch_id}/{custom_id}`.
 #[derive(Debug, Default, Deserialize)]

@@ -5,7 +5,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use serde_json::json;
 
 use crate::api::messages::{batch_error, retention_warning, WARN_AGE_S};
-use crate::api::model::{is_terminal_item_status, Batch};
+use crate::api::model::{is_terminal, Batch};
 use crate::api::{Client, Outcome};
 use crate::cli::StatusArgs;
 use crate::error::exit;
@@ -41,7 +41,7 @@ fn to_json(b: &Batch, now: i64) -> serde_json::Value {
     let by_status = b.by_status();
     let terminal: u64 = by_status
         .iter()
-        .filter(|(s, _)| is_terminal_item_status(s))
+        .filter(|(s, _)| is_terminal(s))
         .map(|(_, n)| n)
         .sum();
     json!({

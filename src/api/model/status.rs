@@ -29,11 +29,6 @@ pub(crate) fn is_terminal(status: &str) -> bool {
     !NON_TERMINAL.iter().any(|s| s.eq_ignore_ascii_case(status))
 }
 
-/// The same rule under the name the `status` command imports; prefer [`is_terminal`].
-pub(crate) fn is_terminal_item_status(status: &str) -> bool {
-    is_terminal(status)
-}
-
 #[cfg(test)]
 mod tests {
     use super::is_terminal;
