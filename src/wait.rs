@@ -185,7 +185,7 @@ async fn run(
         last_pass: false,
         bar: w.bar,
     };
-    let (mut polls, mut failures) = (0u64, 0u32);
+    let mut polls = Polls::default();
     loop {
         if st.waiting.is_empty() || st.last_pass {
             // Nothing to poll for: let the in-flight ids settle (a pending one comes back).
@@ -199,56 +199,96 @@ async fn run(
                 return;
             }
         }
-        let deadline = Instant::now() + w.interval;
+        if !st
+            .settle_until(Instant::now() + w.interval, &mut done)
+            .await
+        {
+            return;
+        }
+        let outcome = w.client.batch(&w.batch_id).await.outcome;
+        if !polls.take(outcome, &w.batch_id, &mut st, &tx) {
+            return;
+        }
+        let line = st.line();
+        if w.lines {
+            eprintln!("poll {}: {line}", polls.count);
+        }
+        st.bar.set_prefix(format!("{line} "));
+    }
+}
+
+impl State {
+    /// Settles rows as they are reported until `deadline`; `false` when the pipeline is gone.
+    async fn settle_until(
+        &mut self,
+        deadline: Instant,
+        done: &mut UnboundedReceiver<(String, FetchState)>,
+    ) -> bool {
         loop {
             tokio::select! {
-                _ = sleep_until(deadline) => break,
+                _ = sleep_until(deadline) => return true,
                 d = done.recv() => match d {
-                    Some(d) => st.settle(d),
-                    None => return,
+                    Some(d) => self.settle(d),
+                    None => return false,
                 },
             }
         }
-        polls += 1;
-        match w.client.batch(&w.batch_id).await.outcome {
+    }
+}
+
+/// The count of status polls, and of failed ones in a row.
+#[derive(Default)]
+struct Polls {
+    count: u64,
+    failed_in_a_row: u32,
+}
+
+impl Polls {
+    /// Acts on one poll's outcome: release the finished ids; on 404 fetch every waiting id
+    /// once and stop; after [`MAX_FAILED_POLLS`] failures in a row stop waiting. `false`
+    /// when the poller should end now (the key was rejected: the pipeline sees it too).
+    fn take(
+        &mut self,
+        outcome: Outcome<Batch>,
+        batch_id: &str,
+        st: &mut State,
+        tx: &UnboundedSender<String>,
+    ) -> bool {
+        self.count += 1;
+        match outcome {
             Outcome::Ok { value, .. } => {
-                failures = 0;
-                st.release(&value, &tx);
+                self.failed_in_a_row = 0;
+                st.release(&value, tx);
             }
             Outcome::NotFound { .. } => {
                 eprintln!(
-                    "warning: batch '{}' is no longer found (Sail deletes batch data within 48 \
-                     hours); fetching the {} ids still waiting once, then stopping",
-                    w.batch_id,
+                    "warning: batch '{batch_id}' is no longer found (Sail deletes batch data \
+                     within 48 hours); fetching the {} ids still waiting once, then stopping",
                     st.waiting.len()
                 );
                 for id in std::mem::take(&mut st.waiting).into_keys() {
-                    st.hand_out(id, &tx);
+                    st.hand_out(id, tx);
                 }
                 st.last_pass = true;
             }
             Outcome::Failed { reason } => {
-                failures += 1;
+                self.failed_in_a_row += 1;
                 eprintln!(
-                    "warning: status poll {polls} of batch '{}' failed: {reason}",
-                    w.batch_id
+                    "warning: status poll {} of batch '{batch_id}' failed: {reason}",
+                    self.count
                 );
-                if failures >= MAX_FAILED_POLLS {
+                if self.failed_in_a_row >= MAX_FAILED_POLLS {
                     eprintln!(
-                        "warning: {failures} status polls in a row failed; no longer waiting \
+                        "warning: {} status polls in a row failed; no longer waiting \
                          ({} ids stay pending; rerun with --wait to resume)",
+                        self.failed_in_a_row,
                         st.waiting.len()
                     );
                     st.last_pass = true;
                 }
             }
-            // A rejected key stops the whole run; the pipeline sees it on the client.
-            Outcome::AuthRejected | Outcome::Skipped => return,
+            Outcome::AuthRejected | Outcome::Skipped => return false,
         }
-        let line = st.line();
-        if w.lines {
-            eprintln!("poll {polls}: {line}");
-        }
-        st.bar.set_prefix(format!("{line} "));
+        true
     }
 }

@@ -23,6 +23,9 @@ pub(crate) const ANY_WINDOW: &str = "*";
 /// The window assumed for rows with none when no price file names one (Sail's batch default).
 pub(crate) const FALLBACK_DEFAULT_WINDOW: &str = "standard";
 
+/// Price entries by (model, window), oldest first.
+type Entries = HashMap<(String, String), Vec<Entry>>;
+
 /// One price entry: what a model costs in one window from a date on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -62,7 +65,7 @@ pub struct PriceTable {
     /// Alias → window whose price applies.
     pub aliases: BTreeMap<String, String>,
     /// (model, window) → entries sorted by `from`, oldest first.
-    entries: HashMap<(String, String), Vec<Entry>>,
+    entries: Entries,
 }
 
 /// The entry that priced a row, and the window name it was found under.
@@ -137,35 +140,8 @@ impl PriceTable {
         if raw.version.trim().is_empty() {
             return Err(bad(None, "`version` is empty".into()));
         }
-        let mut entries: HashMap<(String, String), Vec<Entry>> = HashMap::new();
-        for spanned in &raw.price {
-            let entry = check_entry(spanned.get_ref(), &raw.version)
-                .map_err(|(at, w)| bad(Some(line_of(at.unwrap_or(spanned.span().start))), w))?;
-            let line = Some(line_of(spanned.span().start));
-            let key = (entry.model.clone(), entry.window.clone());
-            let list = entries.entry(key).or_default();
-            if list.iter().any(|e| e.from == entry.from) {
-                return Err(bad(
-                    line,
-                    format!(
-                    "a second [[price]] for model '{}' window '{}' with the same effective_from",
-                    entry.model, entry.window
-                ),
-                ));
-            }
-            list.push(entry);
-        }
-        for list in entries.values_mut() {
-            list.sort_by_key(|e| e.from);
-        }
-        let mut aliases = BTreeMap::new();
-        for (alias, target) in &raw.window_aliases {
-            let (a, t) = (normalize_window(alias), normalize_window(target));
-            if a.is_empty() || t.is_empty() || a == ANY_WINDOW || t == ANY_WINDOW {
-                return Err(bad(None, format!("[window_aliases] '{alias}' = '{target}': names must be real windows, not empty or '*'")));
-            }
-            aliases.insert(a, t);
-        }
+        let entries = read_entries(&raw, line_of).map_err(|(l, w)| bad(Some(l), w))?;
+        let aliases = read_aliases(&raw).map_err(|w| bad(None, w))?;
         let default_window = match raw.default_window.as_deref().map(normalize_window) {
             Some(w) if w.is_empty() || w == ANY_WINDOW => {
                 return Err(bad(None, "`default_window` must name a window".into()))
@@ -314,4 +290,49 @@ fn effective_day(v: &toml::Value) -> Option<i64> {
         }
         _ => None,
     }
+}
+
+/// The `[[price]]` entries of a file, checked, by model × window, oldest first. An error is
+/// (line, what is wrong).
+fn read_entries(
+    raw: &RawFile,
+    line_of: impl Fn(usize) -> usize,
+) -> Result<Entries, (usize, String)> {
+    let mut entries = Entries::new();
+    for spanned in &raw.price {
+        let start = spanned.span().start;
+        let entry = check_entry(spanned.get_ref(), &raw.version)
+            .map_err(|(at, w)| (line_of(at.unwrap_or(start)), w))?;
+        let key = (entry.model.clone(), entry.window.clone());
+        let list = entries.entry(key).or_default();
+        if list.iter().any(|e| e.from == entry.from) {
+            return Err((
+                line_of(start),
+                format!(
+                    "a second [[price]] for model '{}' window '{}' with the same effective_from",
+                    entry.model, entry.window
+                ),
+            ));
+        }
+        list.push(entry);
+    }
+    for list in entries.values_mut() {
+        list.sort_by_key(|e| e.from);
+    }
+    Ok(entries)
+}
+
+/// The `[window_aliases]` of a file, normalised: alias → window.
+fn read_aliases(raw: &RawFile) -> Result<BTreeMap<String, String>, String> {
+    let mut aliases = BTreeMap::new();
+    for (alias, target) in &raw.window_aliases {
+        let (a, t) = (normalize_window(alias), normalize_window(target));
+        if a.is_empty() || t.is_empty() || a == ANY_WINDOW || t == ANY_WINDOW {
+            return Err(format!(
+                "[window_aliases] '{alias}' = '{target}': names must be real windows, not empty or '*'"
+            ));
+        }
+        aliases.insert(a, t);
+    }
+    Ok(aliases)
 }
