@@ -210,4 +210,16 @@ pub struct DemoArgs {
     #[arg(short = 'j', long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
+    /// After the export, keep the simulated API up on 127.0.0.1 until Ctrl-C, to try
+    /// `status`, `list` and `fetch --wait` against it.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: the loopback port to serve on (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 8787, requires = "serve")]
+    pub port: u16,
+    /// With --serve: the served batches' running and queued items complete one by one within
+    /// this many seconds after the export.
+    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "serve",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub finish_in: u64,
 }

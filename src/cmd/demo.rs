@@ -9,8 +9,14 @@
 //! purpose, which a real `fetch` reports with exit 3. The demo exits 0 when the export holds
 //! exactly what the simulator served (those pending and not_found rows included, no error
 //! rows) and says so; otherwise it exits with the fetch's own code.
+//!
+//! `--serve` keeps the simulator up after the export, on a fixed loopback port, prints the
+//! `export` lines and the commands to try, and lets the unfinished items complete over
+//! `--finish-in` seconds so `fetch --wait` has something to wait for. A signal while
+//! serving is the expected end, not an interruption: the exit code stays the export's.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -24,12 +30,11 @@ use crate::summary::Summary;
 
 /// Runs `demo`; returns the exit code.
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
+    let sim = start(&args).await?;
     make_room(&args.out)?;
-    let sim = Sim::start(SimConfig::demo(args.requests, args.seed)).await?;
     let outcome = export(&args, &sim).await;
     let served = sim.stats();
     let expected = Expected::of(&sim);
-    sim.shutdown().await;
     let summary = outcome?;
     eprintln!("{summary}");
     eprintln!("{}", describe_faults(&served, summary.retries));
@@ -37,7 +42,87 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     if let Err(e) = super::cost::run_to(&report, &mut std::io::stdout().lock()) {
         eprintln!("warning: no cost report: {e:#}");
     }
-    Ok(exit_code(&summary, &expected))
+    let code = exit_code(&summary, &expected);
+    if summary.stopped.is_some() {
+        sim.shutdown().await;
+        return Ok(code);
+    }
+    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    if args.serve {
+        serve(sim, &args, &expected).await;
+    } else {
+        sim.shutdown().await;
+        eprintln!("{}", next_steps(&out));
+    }
+    Ok(code)
+}
+
+/// The simulator: on any free port, or with `--serve` on `--port`, where a port in use is a
+/// usage error (checked before the export, so no time is lost).
+async fn start(args: &DemoArgs) -> anyhow::Result<SimHandle> {
+    let mut cfg = SimConfig::demo(args.requests, args.seed);
+    if !args.serve {
+        return Sim::start(cfg).await;
+    }
+    cfg.port = args.port;
+    Sim::start(cfg)
+        .await
+        .map_err(|e| match e.downcast_ref::<std::io::Error>() {
+            Some(io) => UsageError::new(format!(
+                "--port {}: cannot serve on 127.0.0.1:{}: {io}; pass --port N with a free \
+                 port (0 picks one)",
+                args.port, args.port
+            ))
+            .into(),
+            None => e,
+        })
+}
+
+/// `demo --serve` after the export: the served batches' unfinished items start completing,
+/// the user is told how to reach the API, and it serves until SIGINT or SIGTERM.
+async fn serve(sim: SimHandle, args: &DemoArgs, expected: &Expected) {
+    // Listen before telling anyone where to send the signal.
+    let stop = shutdown_signal();
+    let span = Duration::from_secs(args.finish_in);
+    sim.finish_within(span);
+    eprintln!(
+        "{}",
+        serve_text(&sim.base_url(), sim.batch_id(), span, expected)
+    );
+    let _ = stop.await;
+    eprintln!("demo: stopping the simulated API");
+    sim.shutdown().await;
+}
+
+/// The `export` lines and the commands to try against the served API.
+fn serve_text(base_url: &str, batch_id: &str, span: Duration, e: &Expected) -> String {
+    format!(
+        "\nThe simulated API stays up at {base_url} until Ctrl-C. In another shell:\n\n\
+         \x20 export SAIL_BASE_URL={base_url}\n\
+         \x20 export SAIL_API_KEY={DEMO_KEY}\n\
+         \x20 sail-export status {batch_id}\n\
+         \x20 sail-export list\n\
+         \x20 sail-export fetch {batch_id} --wait --poll-interval 5\n\
+         \x20 sail-export cost {batch_id}.sqlite\n\n\
+         The {} running and queued items of {batch_id} complete one by one within {}s; \
+         `fetch --wait` picks them up as they do. Its {} results past retention stay \
+         not_found, so that fetch ends with exit 3, as it would against the real API.",
+        e.pending,
+        span.as_secs(),
+        e.not_found,
+    )
+}
+
+/// The output's absolute path and what to run next.
+fn next_steps(out: &Path) -> String {
+    let path = out.to_string_lossy();
+    let quoted = shlex::try_quote(&path).unwrap_or(path.clone());
+    format!(
+        "\ndemo output: {}\nnext: sail-export cost {quoted}\n\
+         \x20     sail-export demo --serve   (keeps the simulated API up to try `status`, \
+         `list` and `fetch --wait`)",
+        out.display()
+    )
 }
 
 /// Starts from a fresh file: an earlier demo's output is replaced, anything else is kept

@@ -136,6 +136,27 @@ impl Dataset {
         ItemKind::Completed
     }
 
+    /// What item `i` of batch `b` is once `progress` of the finishing time has passed (0: as
+    /// drawn; 1 or more: every running and queued item has completed). Each unfinished item
+    /// completes at its own point of that time, drawn from the seed; a queued one starts
+    /// running halfway to it.
+    pub(crate) fn kind_at(&self, b: usize, i: u64, progress: f64) -> ItemKind {
+        let kind = self.kind(b, i);
+        if !kind.is_unfinished() || progress <= 0.0 {
+            return kind;
+        }
+        // A draw of its own, so when an item finishes says nothing about what it is.
+        let done_at =
+            (mix(self.seed ^ FINISH_SALT, b as u64, i) >> 11) as f64 / (1u64 << 53) as f64;
+        if progress >= done_at {
+            ItemKind::Completed
+        } else if progress >= done_at / 2.0 {
+            ItemKind::Running
+        } else {
+            kind
+        }
+    }
+
     /// Creation time of batch `b`.
     pub(crate) fn batch_created_at(&self, b: usize) -> i64 {
         self.epoch - 86_400 * b as i64
@@ -152,8 +173,8 @@ impl Dataset {
     }
 
     /// `GET /batches/{id}` for batch `b`: the summary plus `request_status` for every item,
-    /// with `finished` deciding whether running/queued items have completed meanwhile.
-    pub(crate) fn batch_status_json(&self, b: usize, finished: bool) -> Vec<u8> {
+    /// each as it stands at `progress` of the finishing time (see `kind_at`).
+    pub(crate) fn batch_status_json(&self, b: usize, progress: f64) -> Vec<u8> {
         let mut out = serde_json::to_vec(&self.batch_summary(b)).expect("json");
         out.pop(); // the closing brace: request_status is appended by hand to stay lean
         out.extend_from_slice(b",\"request_status\":{");
@@ -161,10 +182,7 @@ impl Dataset {
             if i > 0 {
                 out.push(b',');
             }
-            let mut kind = self.kind(b, i);
-            if finished && kind.is_unfinished() {
-                kind = ItemKind::Completed;
-            }
+            let kind = self.kind_at(b, i, progress);
             out.extend_from_slice(b"\"");
             out.extend_from_slice(Dataset::custom_id(i).as_bytes());
             out.extend_from_slice(b"\":{\"status\":\"");
@@ -189,6 +207,9 @@ impl Dataset {
         content::response_json(&mut rng, &item)
     }
 }
+
+/// Salts the seed of the draw that decides when an unfinished item completes.
+const FINISH_SALT: u64 = 0xf1_0157;
 
 /// SplitMix64 over the seed, batch and item: the per-item generator seed.
 fn mix(seed: u64, b: u64, i: u64) -> u64 {
@@ -228,6 +249,33 @@ mod tests {
         assert!((500..700).contains(&count(ItemKind::Running)));
         assert!((150..260).contains(&count(ItemKind::Expired)));
         assert!((17_600..18_200).contains(&count(ItemKind::Completed)));
+    }
+
+    #[test]
+    fn unfinished_items_complete_one_by_one_and_queued_ones_run_first() {
+        let d = Dataset::new(5, 4000, 1, 0);
+        let at = |p: f64| (0..4000).map(|i| d.kind_at(0, i, p)).collect::<Vec<_>>();
+        let unfinished = |ks: &[ItemKind]| ks.iter().filter(|k| k.is_unfinished()).count();
+        let drawn = at(0.0);
+        assert_eq!(drawn, (0..4000).map(|i| d.kind(0, i)).collect::<Vec<_>>());
+        let (half, all) = (at(0.5), at(1.0));
+        assert!(unfinished(&half) > 0 && unfinished(&half) < unfinished(&drawn));
+        assert_eq!(unfinished(&all), 0);
+        for i in 0..4000 {
+            let (was, mid, end) = (drawn[i], half[i], all[i]);
+            if was.is_unfinished() {
+                assert_eq!(end, ItemKind::Completed);
+                assert_ne!((was, mid), (ItemKind::Running, ItemKind::Queued));
+            } else {
+                assert_eq!((mid, end), (was, was), "finished items never change");
+            }
+        }
+        let queued_now_running = (0..4000)
+            .filter(|i| {
+                drawn[*i as usize] == ItemKind::Queued && half[*i as usize] == ItemKind::Running
+            })
+            .count();
+        assert!(queued_now_running > 0);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub(crate) mod content;
 pub(crate) mod data;
 pub(crate) mod server;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,13 +73,17 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Requests served at once at most; beyond it, 429 with `Retry-After` at once.
     pub max_concurrent: Option<usize>,
-    /// After this long, running and queued items have completed (for `fetch --wait`).
+    /// Within this long of the start, running and queued items complete one by one, each at
+    /// its own moment drawn from the seed (for `fetch --wait`); `None`: they never do, unless
+    /// `SimHandle::finish_within` says so later.
     pub finish_after: Option<Duration>,
+    /// The port on `127.0.0.1`; 0 picks a free one.
+    pub port: u16,
 }
 
 impl SimConfig {
-    /// `items` items in one batch, seed 42, the demo key, no latency, no faults, no limit.
-    /// The epoch is two hours ago, rounded down to the hour.
+    /// `items` items in each of three batches, seed 42, the demo key, no latency, no faults,
+    /// no limit, any free port. The epoch is two hours ago, rounded down to the hour.
     pub fn new(items: u64) -> SimConfig {
         let now = crate::time::now_unix();
         SimConfig {
@@ -93,6 +97,7 @@ impl SimConfig {
             faults: Faults::default(),
             max_concurrent: None,
             finish_after: None,
+            port: 0,
         }
     }
 
@@ -197,12 +202,12 @@ impl Stats {
 pub struct Sim;
 
 impl Sim {
-    /// Binds `127.0.0.1:0` and serves until the handle is shut down or dropped. Must be called
-    /// inside a tokio runtime.
+    /// Binds `127.0.0.1:{port}` and serves until the handle is shut down or dropped. Must be
+    /// called inside a tokio runtime. A bind failure keeps its `std::io::Error` in the chain.
     pub async fn start(cfg: SimConfig) -> anyhow::Result<SimHandle> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cfg.port))
             .await
-            .context("binding the simulator to 127.0.0.1:0")?;
+            .with_context(|| format!("binding the simulator to 127.0.0.1:{}", cfg.port))?;
         let addr = listener.local_addr()?;
         let data = Dataset::new(cfg.seed, cfg.items, cfg.batches, cfg.epoch);
         let state = Arc::new(server::State::new(cfg, data, Instant::now()));
@@ -255,6 +260,13 @@ impl SimHandle {
     /// What was answered so far.
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats.snapshot()
+    }
+
+    /// From now on, running and queued items complete one by one within `span`, each at its
+    /// own moment drawn from the seed (this replaces `finish_after`): `demo --serve` calls it
+    /// after its export, so `fetch --wait` has items to wait for.
+    pub fn finish_within(&self, span: Duration) {
+        self.state.finish_within(span);
     }
 
     /// Stops accepting, lets requests in flight finish (at most 5 s), and returns.

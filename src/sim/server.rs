@@ -2,7 +2,7 @@
 //! that applies, in order, Bearer auth, the concurrency limiter, injected faults and latency.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -30,7 +30,8 @@ pub(crate) struct State {
     pub data: Dataset,
     /// The counters.
     pub stats: Stats,
-    started: Instant,
+    /// Since when, and within how long, running and queued items complete; `None`: never.
+    finishing: Mutex<Option<(Instant, Duration)>>,
     in_flight: AtomicUsize,
     auth: String,
 }
@@ -39,21 +40,37 @@ impl State {
     /// State for a server started at `started`.
     pub(crate) fn new(cfg: SimConfig, data: Dataset, started: Instant) -> State {
         let auth = format!("Bearer {}", cfg.api_key);
+        let finishing = Mutex::new(cfg.finish_after.map(|d| (started, d)));
         State {
             cfg,
             data,
             stats: Stats::default(),
-            started,
+            finishing,
             in_flight: AtomicUsize::new(0),
             auth,
         }
     }
 
-    /// Whether unfinished items have completed by now (`finish_after`).
-    fn finished(&self) -> bool {
-        self.cfg
-            .finish_after
-            .is_some_and(|d| self.started.elapsed() >= d)
+    /// From now on, running and queued items complete within `span`.
+    pub(crate) fn finish_within(&self, span: Duration) {
+        *self
+            .finishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), span));
+    }
+
+    /// How much of the finishing time has passed: 0 before it starts or without it, 1 or
+    /// more once every item has completed (`Dataset::kind_at`).
+    fn progress(&self) -> f64 {
+        match *self
+            .finishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            None => 0.0,
+            Some((_, span)) if span.is_zero() => 1.0,
+            Some((from, span)) => from.elapsed().as_secs_f64() / span.as_secs_f64(),
+        }
     }
 }
 
@@ -296,7 +313,7 @@ fn unknown_cursor(param: &str) -> Response {
 /// `GET /v1/batches/{id}`: the summary plus `request_status` for every item.
 async fn batch(Shared(st): Shared<Arc<State>>, Path(batch_id): Path<String>) -> Response {
     match st.data.batch_index(&batch_id) {
-        Some(b) => json_bytes(st.data.batch_status_json(b, st.finished())),
+        Some(b) => json_bytes(st.data.batch_status_json(b, st.progress())),
         None => envelope(StatusCode::NOT_FOUND, "not_found_error", "batch not found"),
     }
 }
@@ -318,16 +335,13 @@ async fn result(
             "batch or request not found",
         );
     };
-    let mut kind = st.data.kind(b, i);
+    let kind = st.data.kind_at(b, i, st.progress());
     if kind == ItemKind::Expired {
         return envelope(
             StatusCode::NOT_FOUND,
             "not_found_error",
             "batch or request not found",
         );
-    }
-    if kind.is_unfinished() && st.finished() {
-        kind = ItemKind::Completed;
     }
     json_bytes(st.data.response_json(b, i, kind))
 }

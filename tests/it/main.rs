@@ -7,6 +7,7 @@ mod cost;
 mod cost_cli;
 mod cost_parquet;
 mod cost_sql;
+mod demo_serve;
 mod fetch_columns;
 mod fetch_resume;
 mod fetch_retries;
