@@ -132,31 +132,83 @@ pub fn query(db: &Path, sql: &str) -> Vec<serde_json::Map<String, Value>> {
 }
 
 /// A Python interpreter that can import pyarrow and duckdb: `SAIL_EXPORT_PYTHON`, else the
-/// project's `.venv`, else `python3`. `None` when there is none, except under `CI=true`,
-/// where a missing reader fails the test.
+/// project's `.venv`, else `python3`. When none can, the first call makes the project's
+/// `.venv` and installs both from PyPI, so a plain `cargo test` on a fresh machine runs every
+/// check. `None` only when `SAIL_EXPORT_SKIP_READERS=1` says to skip the reader checks;
+/// otherwise a reader that cannot be had fails the test, naming what to do.
 pub fn python() -> Option<PathBuf> {
+    static PYTHON: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    if std::env::var("SAIL_EXPORT_SKIP_READERS").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: Parquet reader checks (SAIL_EXPORT_SKIP_READERS=1)");
+        return None;
+    }
+    match PYTHON.get_or_init(find_or_install_readers) {
+        Ok(py) => Some(py.clone()),
+        Err(why) => panic!(
+            "no Python with pyarrow and duckdb: {why}; set SAIL_EXPORT_PYTHON to one, or \
+             SAIL_EXPORT_SKIP_READERS=1 to skip these checks"
+        ),
+    }
+}
+
+fn can_read_parquet(py: &Path) -> bool {
+    std::process::Command::new(py)
+        .args(["-c", "import pyarrow, duckdb"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The first Python that has both readers, else a fresh `.venv` with them installed.
+fn find_or_install_readers() -> Result<PathBuf, String> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
     let candidates = [
         std::env::var_os("SAIL_EXPORT_PYTHON").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
+        Some(venv.join("bin/python")),
         Some(PathBuf::from("python3")),
     ];
-    for py in candidates.into_iter().flatten() {
-        let ok = std::process::Command::new(&py)
-            .args(["-c", "import pyarrow, duckdb"])
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(py);
-        }
+    if let Some(py) = candidates
+        .into_iter()
+        .flatten()
+        .find(|p| can_read_parquet(p))
+    {
+        return Ok(py);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but no Python with pyarrow and duckdb (run .ci/run, or set SAIL_EXPORT_PYTHON)"
-    );
-    eprintln!("skipping: no Python with pyarrow and duckdb");
-    None
+    eprintln!("setting up pyarrow and duckdb in {} (once)", venv.display());
+    let run = |program: &Path, args: &[&str]| -> Result<(), String> {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        match out.status.success() {
+            true => Ok(()),
+            false => Err(format!(
+                "{} {} failed: {}",
+                program.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    };
+    let venv_arg = venv.to_string_lossy();
+    run(Path::new("python3"), &["-m", "venv", &venv_arg])?;
+    let py = venv.join("bin/python");
+    run(
+        &py,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "pyarrow",
+            "duckdb",
+        ],
+    )?;
+    match can_read_parquet(&py) {
+        true => Ok(py),
+        false => Err(format!("{} still cannot import them", py.display())),
+    }
 }
 
 /// Asserts the test key appears nowhere in the output of a run.
