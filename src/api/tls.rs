@@ -54,9 +54,9 @@ pub(crate) fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Op
     while let Some(e) = next {
         if let Some(tls) = rustls_error(e).filter(|tls| is_certificate_error(tls)) {
             return Some(format!(
-                "the server's TLS certificate is not trusted ({tls}); if a TLS-inspecting \
-                 proxy or an internal CA signs it, pass that CA with --ca-cert PATH \
-                 (or set SSL_CERT_FILE)"
+                "the server's TLS certificate is not trusted: {tls}; if a TLS-inspecting \
+                 proxy or an internal CA signs it, pass that CA with --ca-cert PATH or set \
+                 SSL_CERT_FILE"
             ));
         }
         next = e.source();

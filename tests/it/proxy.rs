@@ -149,7 +149,7 @@ async fn plain_http_to_another_machine_is_refused_before_any_request() {
     let m = manifest(dir.path(), &["x"]);
     for base in [
         "http://sail.invalid/v1",
-        "http://10.1.2.3:8080/v1",
+        "http://0.0.0.0:9/v1",
         "http://localhost.evil.example/v1",
     ] {
         let out = finish(fetch_cmd("b", base, &m, dir.path(), &[])).await;
