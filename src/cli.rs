@@ -49,6 +49,19 @@ pub struct ApiArgs {
     /// Retries per request for 429, 408, 5xx, timeouts, connection errors and bad bodies.
     #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_RETRIES)]
     pub max_retries: u32,
+    /// Also trust the CA certificates in this PEM file (a TLS-inspecting proxy's or an
+    /// internal CA). The OS store, SSL_CERT_FILE / SSL_CERT_DIR and the bundled web roots are
+    /// trusted anyway. Repeat for several files.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Allow a plain http:// base URL to a host other than this machine (the key would
+    /// travel unencrypted).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Speak HTTP/1.1 only (by default HTTP/2 is offered over TLS and used if the server
+    /// chooses it).
+    #[arg(long)]
+    pub http1_only: bool,
 }
 
 /// `sail-export fetch`.

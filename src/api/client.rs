@@ -2,15 +2,17 @@
 //! each GET again as the retry policy (`api::retry`) says; 401/403 stop everything.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
+use rustls::pki_types::CertificateDer;
 
 use super::model::{self, Batch, ResponseObject};
 use super::retry::{Answer, Policy, Step};
+use super::tls;
 
 pub(crate) use super::outcome::{Fetched, Outcome};
 pub(crate) use super::retry::retry_after;
@@ -26,7 +28,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Failed connection attempts (refused, DNS, TLS, connect timeout) before any HTTP answer at
 /// all, after which the API is taken as unreachable (a wrong `--base-url`, no network) and
 /// the run stops instead of retrying every id. Once anything has answered, failures are
-/// retried per id as usual; a connection dropped mid-request never counts.
+/// retried per id as usual; a connection dropped mid-request never counts. An untrusted
+/// certificate stops the run at once: it is the same on every attempt.
 const UNREACHABLE_AFTER: u32 = 3;
 
 /// The API every command talks to unless told otherwise.
@@ -55,6 +58,10 @@ pub struct ClientConfig {
     pub retry_after_cap: Duration,
     /// Idle connections kept per host (set to the concurrency).
     pub pool_size: usize,
+    /// CA certificates trusted besides the bundled web roots and the OS store (`--ca-cert`).
+    pub ca_certs: Vec<CertificateDer<'static>>,
+    /// Speak HTTP/1.1 only; otherwise HTTP/2 is offered over TLS (ALPN) and used if chosen.
+    pub http1_only: bool,
 }
 
 impl ClientConfig {
@@ -69,6 +76,8 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(120),
             pool_size: 64,
+            ca_certs: Vec::new(),
+            http1_only: false,
         }
     }
 }
@@ -92,13 +101,11 @@ struct Inner {
 }
 
 impl Client {
-    /// Builds the client (rustls with the bundled web PKI roots; no OpenSSL, no OS store).
+    /// Builds the client: rustls with ring, trusting the bundled web roots, the OS store and
+    /// `cfg.ca_certs` (see `api::tls`); proxies from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+    /// and `NO_PROXY` (reqwest reads them).
     pub fn new(cfg: ClientConfig) -> anyhow::Result<Client> {
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            // Fails only if another provider is installed already, which is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        tls::install_provider();
         let key = cfg.api_key.trim();
         if key.is_empty() {
             bail!("the API key is empty: set SAIL_API_KEY or pass --api-key-file");
@@ -110,17 +117,20 @@ impl Client {
             )
         })?;
         auth.set_sensitive(true);
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-        let http = reqwest::Client::builder()
-            .tls_certs_only(roots)
+        let mut builder = reqwest::Client::builder()
+            .tls_certs_merge(tls::extra_roots(&cfg.ca_certs))
+            // Redirects are followed (10 at most); reqwest drops the Authorization header
+            // when one changes the host, the port or the scheme, so the key stays with the
+            // API's origin (tested in tests/it/secrets.rs).
+            .redirect(reqwest::redirect::Policy::limited(10))
             .user_agent(concat!("sail-export/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(cfg.pool_size.max(1))
             .tcp_nodelay(true)
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(30)))
-            .build()
-            .context("building the HTTP client")?;
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(30)));
+        if cfg.http1_only {
+            builder = builder.http1_only();
+        }
+        let http = builder.build().context("building the HTTP client")?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -152,10 +162,12 @@ impl Client {
         self.inner.unreachable.get().map(String::as_str)
     }
 
-    fn note_connect_failure(&self, reason: &str) {
+    fn note_connect_failure(&self, err: &reqwest::Error, reason: &str) {
         let inner = &*self.inner;
-        if !inner.answered.load(Ordering::Relaxed)
-            && inner.unanswered.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER
+        let untrusted = tls::certificate_problem(err).is_some();
+        if untrusted
+            || !inner.answered.load(Ordering::Relaxed)
+                && inner.unanswered.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER
         {
             let _ = inner.unreachable.set(reason.to_owned());
         }
@@ -322,7 +334,7 @@ impl Client {
             Err(e) => {
                 let reason = describe(&e, inner.cfg.timeout);
                 if e.is_connect() {
-                    self.note_connect_failure(&reason);
+                    self.note_connect_failure(&e, &reason);
                 }
                 return Answer::Lost {
                     status: None,
@@ -350,6 +362,9 @@ impl Client {
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {}s", timeout.as_secs_f64());
+    }
+    if let Some(why) = tls::certificate_problem(e) {
+        return why;
     }
     let kind = if e.is_connect() {
         "connection failed"

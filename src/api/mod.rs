@@ -7,6 +7,7 @@ pub mod model;
 mod outcome;
 mod output;
 mod retry;
+pub(crate) mod tls;
 
 pub use client::{Client, ClientConfig};
 pub(crate) use outcome::{Fetched, Outcome};

@@ -8,10 +8,13 @@ pub(crate) mod list;
 pub(crate) mod load;
 pub(crate) mod status;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use rustls::pki_types::CertificateDer;
+
+use crate::api::tls::parse_ca_pem;
 use crate::api::{Client, ClientConfig};
 use crate::cli::{ApiArgs, Cli, Command};
 use crate::error::UsageError;
@@ -75,9 +78,42 @@ pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
         ))
         .into());
     }
+    if url.scheme() == "http" && !is_loopback(&url) && !api.allow_insecure_http {
+        return Err(UsageError::new(format!(
+            "--base-url / SAIL_BASE_URL '{}' is plain http to another machine: the API key \
+             would travel unencrypted; use https, or pass --allow-insecure-http",
+            api.base_url
+        ))
+        .into());
+    }
     let mut cfg = ClientConfig::new(&api.base_url, &api_key(api.api_key_file.as_deref())?);
     cfg.timeout = std::time::Duration::from_secs_f64(api.timeout);
     cfg.max_retries = api.max_retries;
     cfg.pool_size = pool;
+    cfg.ca_certs = ca_certs(&api.ca_cert)?;
+    cfg.http1_only = api.http1_only;
     Client::new(cfg).context("setting up the API client")
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The certificates of every `--ca-cert` file; an unreadable or bad file is a usage error.
+fn ca_certs(paths: &[PathBuf]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let mut certs = Vec::new();
+    for path in paths {
+        let bad = |why: String| UsageError::new(format!("--ca-cert '{}': {why}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        certs.extend(parse_ca_pem(&pem).map_err(bad)?);
+    }
+    Ok(certs)
 }

@@ -4,7 +4,9 @@
 //! `/v1/batches/{id}/{custom_id}`) over real HTTP (axum) on `127.0.0.1`, port 0, with Bearer
 //! auth, from synthetic data generated per item from a seed (`data`). Knobs add latency,
 //! faults (429 with `Retry-After`, 5xx, dropped connections, slow answers) and a concurrency
-//! limit beyond which it answers 429, as a real rate limiter does (`server`).
+//! limit beyond which it answers 429, as a real rate limiter does (`server`). With
+//! [`SimConfig::tls`] it serves HTTPS instead, HTTP/2 and HTTP/1.1 by ALPN, with a throwaway
+//! CA made at start-up ([`SimHandle::ca_pem`], `tls`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -18,14 +20,19 @@
 pub(crate) mod content;
 pub(crate) mod data;
 pub(crate) mod server;
+pub(crate) mod tls;
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
+use axum::serve::{Listener, ListenerExt};
+use axum::Router;
+use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -79,6 +86,10 @@ pub struct SimConfig {
     pub finish_after: Option<Duration>,
     /// The port on `127.0.0.1`; 0 picks a free one.
     pub port: u16,
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1, as the client's ALPN asks) with a certificate for
+    /// `localhost` and `127.0.0.1` signed by a CA made at start-up; clients must trust
+    /// [`SimHandle::ca_pem`] / [`SimHandle::ca_cert`].
+    pub tls: bool,
 }
 
 impl SimConfig {
@@ -98,6 +109,7 @@ impl SimConfig {
             max_concurrent: None,
             finish_after: None,
             port: 0,
+            tls: false,
         }
     }
 
@@ -136,6 +148,8 @@ pub(crate) struct Stats {
     slow: AtomicU64,
     max_in_flight: AtomicU64,
     answer_us: AtomicU64,
+    http2: AtomicU64,
+    tls_rejected: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -164,6 +178,10 @@ pub struct StatsSnapshot {
     /// Microseconds from receiving a request to its answer being ready, summed over every
     /// answer past the limiter (latency, timer granularity and generation included).
     pub answer_us: u64,
+    /// Requests that came over HTTP/2.
+    pub http2: u64,
+    /// TLS handshakes that failed (e.g. the client did not trust the CA).
+    pub tls_rejected: u64,
 }
 
 impl StatsSnapshot {
@@ -194,6 +212,8 @@ impl Stats {
             slow: get(&self.slow),
             max_in_flight: get(&self.max_in_flight),
             answer_us: get(&self.answer_us),
+            http2: get(&self.http2),
+            tls_rejected: get(&self.tls_rejected),
         }
     }
 }
@@ -209,42 +229,81 @@ impl Sim {
             .await
             .with_context(|| format!("binding the simulator to 127.0.0.1:{}", cfg.port))?;
         let addr = listener.local_addr()?;
+        let pki = cfg.tls.then(tls::Pki::new).transpose()?;
         let data = Dataset::new(cfg.seed, cfg.items, cfg.batches, cfg.epoch);
         let state = Arc::new(server::State::new(cfg, data, Instant::now()));
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::router(state.clone());
-        // Without TCP_NODELAY, small answers can wait for delayed ACKs (tens of ms).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let stop = async {
+            let _ = rx.await;
+        };
+        let task = match &pki {
+            Some(pki) => serve(
+                tls::TlsListener::new(listener, pki, state.clone())?,
+                app,
+                stop,
+            ),
+            // Without TCP_NODELAY, small answers can wait for delayed ACKs (tens of ms).
+            None => serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+                stop,
+            ),
+        };
         Ok(SimHandle {
             addr,
             state,
+            pki,
             stop: Some(tx),
             task: Some(task),
         })
     }
 }
 
+/// Serves `app` on `listener` in a task until `stop`, then lets requests in flight finish.
+fn serve<L>(
+    listener: L,
+    app: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()>
+where
+    L: Listener,
+    L::Addr: Debug,
+{
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await;
+    })
+}
+
 /// A running simulator. Dropping it stops the server too.
 pub struct SimHandle {
     addr: SocketAddr,
     state: Arc<server::State>,
+    pki: Option<tls::Pki>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl SimHandle {
-    /// The API base URL, including `/v1`, e.g. `http://127.0.0.1:40123/v1`.
+    /// The API base URL, including `/v1`, e.g. `http://127.0.0.1:40123/v1` (`https://` with
+    /// [`SimConfig::tls`]).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        let scheme = if self.pki.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/v1", self.addr)
+    }
+
+    /// The CA that signed the server's certificate, PEM (`--ca-cert`); `None` without TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.pki.as_ref().map(|p| p.ca_pem.as_str())
+    }
+
+    /// The same CA, DER (for [`ClientConfig::ca_certs`](crate::api::ClientConfig::ca_certs)).
+    pub fn ca_cert(&self) -> Option<CertificateDer<'static>> {
+        self.pki.as_ref().map(|p| p.ca_der.clone())
     }
 
     /// The id of the main batch.

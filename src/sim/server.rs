@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State as Shared};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, Version};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -107,6 +107,9 @@ impl Drop for Slot<'_> {
 /// Auth → limiter → faults → latency → the route; then counts the answer.
 async fn gate(Shared(st): Shared<Arc<State>>, req: Request, next: Next) -> Response {
     Stats::bump(&st.stats.requests);
+    if req.version() == Version::HTTP_2 {
+        Stats::bump(&st.stats.http2);
+    }
     let authorized = req
         .headers()
         .get(AUTHORIZATION)

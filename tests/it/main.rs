@@ -16,6 +16,8 @@ mod layering;
 mod manifests;
 mod parquet;
 mod parquet_load;
+mod proxy;
 mod secrets;
 mod sim;
 mod system_sqlite;
+mod tls;

@@ -114,3 +114,62 @@ async fn the_key_can_come_from_a_file_and_a_missing_key_is_a_usage_error() {
         out.stderr
     );
 }
+
+/// Answers every request with a 307 to the same path on `to`.
+struct RedirectTo(String);
+
+impl wiremock::Respond for RedirectTo {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        ResponseTemplate::new(307)
+            .insert_header("location", format!("{}{}", self.0, req.url.path()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_to_another_host_never_carries_the_key() {
+    // The API answers at 127.0.0.1 and redirects to `localhost`: another host, as far as
+    // HTTP is concerned, even though it is the same machine.
+    let api = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    let target = elsewhere.uri().replace("127.0.0.1", "localhost");
+    assert!(target.contains("localhost"), "{target}");
+    Mock::given(method("GET"))
+        .respond_with(RedirectTo(target))
+        .mount(&api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/batches/b/x$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completed("x", 1, 0, 1, 0)))
+        .mount(&elsewhere)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), &["x"]);
+    let out = fetch(&api, "b", &m, &dir.path().join("o.sqlite"), &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    let sent = api.received_requests().await.unwrap();
+    assert!(sent
+        .iter()
+        .all(|r| r.headers.get("authorization").is_some()));
+    let got = elsewhere.received_requests().await.unwrap();
+    assert!(
+        got.iter().any(|r| r.url.path() == "/v1/batches/b/x"),
+        "the redirect was followed"
+    );
+    for r in &got {
+        assert!(
+            r.headers.get("authorization").is_none(),
+            "{} got an Authorization header",
+            r.url
+        );
+        for (name, value) in &r.headers {
+            assert!(
+                !value
+                    .as_bytes()
+                    .windows(KEY.len())
+                    .any(|w| w == KEY.as_bytes()),
+                "the key reached the other host in {name}"
+            );
+        }
+    }
+}
