@@ -24,26 +24,21 @@ pub(crate) const RETRY: Duration = Duration::from_millis(200);
 
 /// Held while this process writes the output; dropping it releases the lock.
 #[derive(Debug)]
-pub struct OutputLock {
+pub(crate) struct OutputLock {
     file: File,
     path: PathBuf,
 }
 
 /// The output is locked by another process.
 #[derive(Debug, Clone)]
-pub struct Busy {
+pub(crate) struct Busy {
     out: PathBuf,
     holder: Option<u32>,
 }
 
 impl Busy {
-    /// The PID the holder recorded, when it could be read.
-    pub fn holder(&self) -> Option<u32> {
-        self.holder
-    }
-
     /// The error a run that does not wait ends with (exit 2).
-    pub fn into_error(self) -> anyhow::Error {
+    pub(crate) fn into_error(self) -> anyhow::Error {
         UsageError::new(format!(
             "{}; wait for it to end, or pass --wait-for-lock to wait for it",
             self.describe()
@@ -52,7 +47,7 @@ impl Busy {
     }
 
     /// "'OUT' is being written by another sail-export process (PID n)".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let who = match self.holder {
             Some(pid) => format!("another sail-export process (PID {pid})"),
             None => "another sail-export process".to_owned(),
@@ -62,7 +57,7 @@ impl Busy {
 }
 
 /// The lock file of the output `out`: `.<name>.lock` in the same folder.
-pub fn lock_path(out: &Path) -> PathBuf {
+pub(crate) fn lock_path(out: &Path) -> PathBuf {
     let name = out.file_name().unwrap_or(out.as_os_str()).to_string_lossy();
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -74,7 +69,7 @@ pub fn lock_path(out: &Path) -> PathBuf {
 impl OutputLock {
     /// Takes the lock of `out` if no other process holds it. The output's folder must exist
     /// (nothing is created but the lock file).
-    pub fn try_acquire(out: &Path) -> anyhow::Result<Result<OutputLock, Busy>> {
+    pub(crate) fn try_acquire(out: &Path) -> anyhow::Result<Result<OutputLock, Busy>> {
         let path = lock_path(out);
         loop {
             let mut file = OpenOptions::new()
@@ -178,7 +173,7 @@ mod tests {
         let held = OutputLock::try_acquire(&out).unwrap().unwrap();
         assert!(dir.path().join(".out.sqlite.lock").exists());
         let busy = OutputLock::try_acquire(&out).unwrap().unwrap_err();
-        assert_eq!(busy.holder(), Some(std::process::id()));
+        assert_eq!(busy.holder, Some(std::process::id()));
         let msg = format!("{:#}", busy.into_error());
         assert!(
             msg.contains("out.sqlite") && msg.contains("--wait-for-lock"),

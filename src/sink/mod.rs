@@ -2,7 +2,7 @@
 //! checks that make an output safe to point at (`check`) and the lock that keeps it to one
 //! writer (`lock`).
 
-pub mod lock;
+pub(crate) mod lock;
 pub mod parquet;
 pub mod sqlite;
 
@@ -33,7 +33,7 @@ impl Format {
 
     /// The format an output path's extension names: `.sqlite`, `.sqlite3` or `.db` is
     /// SQLite, `.parquet` or `.pq` Parquet (any case); `None` for anything else.
-    pub fn from_extension(path: &Path) -> Option<Format> {
+    pub(crate) fn from_extension(path: &Path) -> Option<Format> {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -88,7 +88,11 @@ pub fn open(path: &Path, format: Format) -> anyhow::Result<Box<dyn Sink>> {
 }
 
 /// [`open`], saying which existing SQLite files may be written into.
-pub fn open_with(path: &Path, format: Format, existing: Existing) -> anyhow::Result<Box<dyn Sink>> {
+pub(crate) fn open_with(
+    path: &Path,
+    format: Format,
+    existing: Existing,
+) -> anyhow::Result<Box<dyn Sink>> {
     match format {
         Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open_with(path, existing)?)),
         Format::Parquet => Ok(Box::new(parquet::ParquetSink::open(path)?)),
@@ -99,7 +103,7 @@ pub fn open_with(path: &Path, format: Format, existing: Existing) -> anyhow::Res
 /// requested or written: its folder exists, and an existing file is empty or an export of
 /// ours (or, with [`Existing::AnyDatabase`], any SQLite database). Errors are usage errors
 /// (exit 2) and leave the file as it was.
-pub fn check(path: &Path, format: Format, existing: Existing) -> anyhow::Result<()> {
+pub(crate) fn check(path: &Path, format: Format, existing: Existing) -> anyhow::Result<()> {
     check_folder(path)?;
     match format {
         Format::Sqlite => sqlite::check(path, existing),

@@ -46,13 +46,13 @@ pub(crate) fn upsert_sql() -> String {
 
 /// Opens (creating and migrating) a SQLite export for writing. Every export carries the
 /// price table its `result_costs` view reads: the bundled one, unless it has one already.
-/// An existing file must be empty or an export already (see [`check`]).
+/// An existing file must be empty or an export already (see `check`).
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     open_with(path, Existing::ExportsOnly)
 }
 
 /// [`open`], saying which existing databases may be written into.
-pub fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> {
+pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> {
     check(path, existing)?;
     let mut conn = schema::open(path)?;
     prices::write_if_missing(&mut conn, &PriceTable::bundled())?;
@@ -63,7 +63,7 @@ pub fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> 
 /// and (unless `existing` allows any database) a database of someone else's: writing into
 /// it would add five tables, a view and an index and switch it to WAL. No file, an empty
 /// file and an export of ours (any number of batches) are fine.
-pub fn check(path: &Path, existing: Existing) -> anyhow::Result<()> {
+pub(crate) fn check(path: &Path, existing: Existing) -> anyhow::Result<()> {
     match schema::inspect(path)? {
         Found::Empty => Ok(()),
         Found::Export(v) if v > schema::MIGRATIONS.len() => Err(schema::too_new(v)),
@@ -93,7 +93,7 @@ impl SqliteSink {
     }
 
     /// [`SqliteSink::open`], saying which existing databases may be written into.
-    pub fn open_with(path: &Path, existing: Existing) -> anyhow::Result<SqliteSink> {
+    pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<SqliteSink> {
         Ok(SqliteSink {
             conn: open_with(path, existing)?,
             insert: upsert_sql(),
