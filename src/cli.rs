@@ -98,6 +98,14 @@ pub struct FetchArgs {
     /// Seconds between status polls with --wait.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub poll_interval: f64,
+    /// When another sail-export is writing the same output, wait for it to end instead of
+    /// exiting with code 2 (this run then resumes from what that one wrote).
+    #[arg(long)]
+    pub wait_for_lock: bool,
+    /// Write into an existing SQLite file even though sail-export did not make it (our tables,
+    /// views and index are added beside its own, and it is switched to WAL mode).
+    #[arg(long)]
+    pub allow_foreign_db: bool,
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -130,6 +138,14 @@ pub struct LoadArgs {
     /// The SQLite file to load into (created and migrated if needed).
     #[arg(long, value_name = "DB.sqlite")]
     pub into: PathBuf,
+    /// When another sail-export is writing the same SQLite file, wait for it to end instead
+    /// of exiting with code 2.
+    #[arg(long)]
+    pub wait_for_lock: bool,
+    /// Load into an existing SQLite file even though sail-export did not make it (our tables,
+    /// views and index are added beside its own, and it is switched to WAL mode).
+    #[arg(long)]
+    pub allow_foreign_db: bool,
 }
 
 /// Report output formats.

@@ -10,7 +10,7 @@ use crate::cli::FetchArgs;
 use crate::error::{exit, UsageError};
 use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
-use crate::sink::Format;
+use crate::sink::{Existing, Format};
 use crate::summary::Stop;
 
 /// Runs `fetch`; returns the exit code.
@@ -45,18 +45,12 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
 
 /// Checks the flags and reads the manifest; errors are usage errors (exit 2).
 fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
-    let format = args
-        .format
-        .map(Format::from)
-        .or(args.out.as_deref().map(Format::from_path))
-        .unwrap_or(Format::Sqlite);
-    let out = args.out.clone().unwrap_or_else(|| {
-        let ext = match format {
-            Format::Sqlite => "sqlite",
-            Format::Parquet => "parquet",
-        };
-        PathBuf::from(format!("{}.{ext}", args.batch_id))
-    });
+    fetch::check_batch_id(&args.batch_id)?;
+    let format = format(args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.batch_id, format.name())));
     let secs = args.poll_interval;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(UsageError::new(format!(
@@ -77,8 +71,38 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     cfg.refetch_all = args.refetch_all;
     cfg.keep_raw = !args.no_raw;
     cfg.wait = args.wait.then(|| Duration::from_secs_f64(secs));
+    cfg.wait_for_lock = args.wait_for_lock;
+    if args.allow_foreign_db {
+        cfg.existing = Existing::AnyDatabase;
+    }
     cfg.options_json = options_json(args, format);
     Ok(cfg)
+}
+
+/// The output format: `--format`, else the extension of `-o` (`.sqlite`/`.db` or
+/// `.parquet`), else SQLite. An extension that names the other format, or none we know
+/// without `--format`, is refused rather than guessed.
+fn format(args: &FetchArgs) -> Result<Format, UsageError> {
+    let given = args.format.map(Format::from);
+    let Some(out) = args.out.as_deref() else {
+        return Ok(given.unwrap_or(Format::Sqlite));
+    };
+    match (given, Format::from_extension(out)) {
+        (Some(f), Some(implied)) if f != implied => Err(UsageError::new(format!(
+            "-o/--out '{}' says {} by its extension but --format says {}; name it .{} or drop \
+             --format",
+            out.display(),
+            implied.name(),
+            f.name(),
+            f.name()
+        ))),
+        (Some(f), _) | (None, Some(f)) => Ok(f),
+        (None, None) => Err(UsageError::new(format!(
+            "cannot tell the format of -o/--out '{}' from its extension: name it .sqlite or .db \
+             for SQLite, .parquet for Parquet, or pass --format sqlite|parquet",
+            out.display()
+        ))),
+    }
 }
 
 /// The run's options as recorded in the `runs` table (the key never is).

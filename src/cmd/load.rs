@@ -1,17 +1,27 @@
-//! `sail-export load`: streams Parquet exports into a SQLite export.
+//! `sail-export load`: streams Parquet exports into a SQLite export, as its only writer.
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::LoadArgs;
 use crate::error::exit;
 use crate::export;
+use crate::sink::lock::{self, OutputLock};
+use crate::sink::{self, Existing};
 
 /// Runs `load`; returns the exit code.
 pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
-    // Bad files are refused before the target is even created.
+    // Bad files, a database of someone else's and a target another process is writing are
+    // all refused before the target is even created.
     export::load::check(&args.files)?;
-    let mut conn = crate::sink::sqlite::open(&args.into)?;
+    let existing = match args.allow_foreign_db {
+        true => Existing::AnyDatabase,
+        false => Existing::ExportsOnly,
+    };
+    sink::check_folder(&args.into)?;
+    let _lock = lock(&args.into, args.wait_for_lock)?;
+    let mut conn = sink::sqlite::open_with(&args.into, existing)?;
     let rows = export::load::into_sqlite(&mut conn, &args.files)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -24,4 +34,15 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
         started.elapsed().as_secs_f64()
     );
     Ok(exit::OK)
+}
+
+/// Takes the target's lock, as `fetch` does: busy is exit 2, or with `wait` a wait.
+fn lock(into: &Path, wait: bool) -> anyhow::Result<OutputLock> {
+    let mut told = false;
+    loop {
+        if let Some(lock) = OutputLock::attempt(into, wait, &mut told)? {
+            return Ok(lock);
+        }
+        std::thread::sleep(lock::RETRY);
+    }
 }

@@ -1,6 +1,7 @@
-//! The fetch engine: a resolved [`Config`] in, a [`Summary`] out. One status read says which
-//! ids there are and which are not finished; the output says which are in already; the
-//! rest are requested concurrently and written by one writer in bounded transactions.
+//! The fetch engine: a resolved [`Config`] in, a [`Summary`] out. The output is checked and
+//! locked before anything is requested; one status read says which ids there are and which
+//! are not finished; the output says which are in already; the rest are requested
+//! concurrently and written by one writer in bounded transactions.
 
 mod outcome;
 mod pipeline;
@@ -10,15 +11,17 @@ mod signal;
 mod writer;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use self::plan::check_batch_id;
 use self::plan::Plan;
 pub use self::signal::shutdown_signal;
 use crate::api::messages::unreachable_error;
-use crate::api::Client;
+use crate::api::{Client, Outcome};
 use crate::ids::IdList;
-use crate::sink::{self, Format};
+use crate::sink::lock::{self, OutputLock};
+use crate::sink::{self, Existing, Format};
 use crate::summary::{Stop, Summary};
 
 /// Requests in flight at most, unless told otherwise.
@@ -49,6 +52,11 @@ pub struct Config {
     /// `--wait`: poll the batch status this often and fetch unfinished ids as they finish,
     /// until every id is settled. `None`: one pass.
     pub wait: Option<Duration>,
+    /// When another process is writing the output: wait for it to end (`true`) or fail at
+    /// once with exit 2 (`false`).
+    pub wait_for_lock: bool,
+    /// Which existing SQLite files the output may be written into.
+    pub existing: Existing,
 }
 
 impl Config {
@@ -59,7 +67,7 @@ impl Config {
         Config {
             batch_id: batch_id.to_owned(),
             ids: None,
-            format: Format::from_path(&out),
+            format: Format::from_extension(&out).unwrap_or(Format::Sqlite),
             out,
             concurrency: DEFAULT_CONCURRENCY,
             refetch_all: false,
@@ -67,21 +75,35 @@ impl Config {
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             options_json: "{}".to_owned(),
             wait: None,
+            wait_for_lock: false,
+            existing: Existing::ExportsOnly,
         }
     }
 }
 
-/// Runs a fetch against `client`: one status read (ids whose batch status is not terminal
-/// get a `pending` row without a request; without a manifest the ids are its keys), then
-/// the pipeline, with `wait` polling until every id is settled. Returns the summary once
-/// every written row is committed; `stop` ends the run early (the caller's signal
-/// handling, e.g. [`shutdown_signal`]).
+/// Runs a fetch against `client`. Before any request: the batch id and the output are
+/// checked (usage errors, exit 2) and the output is locked for this process (another
+/// process writing it is an error, or waited for with `wait_for_lock`). Then one status
+/// read (a batch the API does not know ends the run there; ids whose batch status is not
+/// terminal get a `pending` row without a request; without a manifest the ids are its
+/// keys), then the pipeline, with `wait` polling until every id is settled. Returns the
+/// summary once every written row is committed; `stop` ends the run early (the caller's
+/// signal handling, e.g. [`shutdown_signal`]).
 pub async fn run(
     client: &Client,
     cfg: Config,
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     tokio::pin!(stop);
+    check_batch_id(&cfg.batch_id)?;
+    sink::check_folder(&cfg.out)?;
+    // Held until the last row is committed; the OS releases it however the process ends.
+    let _lock = tokio::select! {
+        biased;
+        why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
+        lock = lock(&cfg.out, cfg.wait_for_lock) => lock?,
+    };
+    sink::check(&cfg.out, cfg.format, cfg.existing)?;
     let status = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
@@ -90,9 +112,24 @@ pub async fn run(
     if let Some(why) = client.unreachable() {
         return Err(unreachable_error(client.base_url(), why));
     }
+    if let Outcome::NotFound { .. } = status {
+        return Err(plan::no_batch(client, &cfg.batch_id).await);
+    }
     let plan = Plan::new(cfg, status, client.base_url())?;
-    let sink = sink::open(&plan.cfg.out, plan.cfg.format)?;
+    let sink = sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)?;
     pipeline::run(client, sink, plan, stop).await
+}
+
+/// Takes the output's lock: when another process holds it, fails with its PID, or with
+/// `wait` tries again until it is free.
+async fn lock(out: &Path, wait: bool) -> anyhow::Result<OutputLock> {
+    let mut told = false;
+    loop {
+        if let Some(lock) = OutputLock::attempt(out, wait, &mut told)? {
+            return Ok(lock);
+        }
+        tokio::time::sleep(lock::RETRY).await;
+    }
 }
 
 /// The summary of a run stopped while the batch status was being read: nothing written.

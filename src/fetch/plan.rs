@@ -1,16 +1,66 @@
-//! What a run will do before it requests anything: the ids from the manifest or the batch's
-//! status, those not finished yet, and what the output already holds (resume).
+//! What a run will do before it requests anything: a batch id fit to name a file, the ids
+//! from the manifest or the batch's status, those not finished yet, and what the output
+//! already holds (resume).
 
 use std::collections::HashMap;
 
 use anyhow::anyhow;
 
 use super::Config;
+use crate::api::client::DEFAULT_BASE_URL;
 use crate::api::messages::{auth_error, batch_error, retention_warning};
 use crate::api::model::Batch;
-use crate::api::Outcome;
+use crate::api::{Client, Outcome};
+use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::time::now_unix;
+
+/// Checks that `id` can be one path segment: the default output is named after it and it
+/// goes into the URL. Empty, `.`, `..`, and ids with `/`, `\`, whitespace or control
+/// characters are refused (exit 2) before anything is requested or created.
+pub fn check_batch_id(id: &str) -> Result<(), UsageError> {
+    let bad = id.is_empty()
+        || id == "."
+        || id == ".."
+        || id
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control());
+    if !bad {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "BATCH_ID '{}' is not a batch id: it must be one name (like batch_abc123), not empty, \
+         '.' or '..', without '/', '\\', spaces or control characters",
+        id.escape_debug()
+    )))
+}
+
+/// The error for a batch the API answers 404 for: nothing was requested for its results.
+/// When the list of batches is a 404 too, or the base URL lacks `/v1`, the base URL is the
+/// likely typo and the message says so.
+pub(super) async fn no_batch(client: &Client, id: &str) -> anyhow::Error {
+    let base = client.base_url();
+    let every_route = matches!(
+        client.list_page(1, None).await.outcome,
+        Outcome::NotFound { .. }
+    );
+    let hint = if every_route {
+        format!(
+            "the API at {base} answers 404 to every route: check --base-url / SAIL_BASE_URL \
+             (Sail's is {DEFAULT_BASE_URL}, with /v1)"
+        )
+    } else if !base.ends_with("/v1") {
+        format!(
+            "--base-url / SAIL_BASE_URL {base} does not end in /v1 (Sail's is {DEFAULT_BASE_URL})"
+        )
+    } else {
+        format!("at {base}: check BATCH_ID (Sail deletes batch data within 48 hours)")
+    };
+    UsageError::new(format!(
+        "no batch '{id}' for this key; {hint}. Nothing was fetched or written"
+    ))
+    .into()
+}
 
 /// What to fetch and how.
 pub(super) struct Plan {
@@ -51,7 +101,7 @@ impl Plan {
                     .context("the ids come from the batch status without -m/--manifest"))
             }
             (other, Some(ids)) => {
-                warn_without_status(other, id, base_url);
+                warn_without_status(other, id);
                 return Ok(Plan {
                     ids,
                     not_ready: HashMap::new(),
@@ -113,10 +163,10 @@ impl Plan {
     }
 }
 
-/// Says why the batch status is not used, when a manifest lets the run go on without it.
-fn warn_without_status(status: Outcome<Batch>, id: &str, base_url: &str) {
+/// Says why the batch status is not used, when a manifest lets the run go on without it (a
+/// status that failed to read; a 404 has ended the run before this).
+fn warn_without_status(status: Outcome<Batch>, id: &str) {
     let why = match status {
-        Outcome::NotFound { .. } => format!("batch '{id}' is not found at {base_url}"),
         Outcome::Failed { reason } => format!("cannot read the status of '{id}': {reason}"),
         _ => format!("the status of '{id}' is unavailable"),
     };

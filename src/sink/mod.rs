@@ -1,10 +1,14 @@
-//! Where rows go: the `Sink` trait and one file per output format, chosen by `open`.
+//! Where rows go: the `Sink` trait and one file per output format, chosen by `open`; the
+//! checks that make an output safe to point at (`check`) and the lock that keeps it to one
+//! writer (`lock`).
 
+pub(crate) mod lock;
 pub mod parquet;
 pub mod sqlite;
 
 use std::path::Path;
 
+use crate::error::UsageError;
 use crate::ids::IdSet;
 use crate::row::Row;
 use crate::summary::Summary;
@@ -19,7 +23,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format's name, as `--format` takes it.
+    /// The format's name, as `--format` takes it; also the extension of a default output.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Sqlite => "sqlite",
@@ -27,16 +31,18 @@ impl Format {
         }
     }
 
-    /// The format an output path implies: `.parquet`/`.pq` is Parquet, anything else SQLite.
-    pub(crate) fn from_path(path: &Path) -> Format {
+    /// The format an output path's extension names: `.sqlite`, `.sqlite3` or `.db` is
+    /// SQLite, `.parquet` or `.pq` Parquet (any case); `None` for anything else.
+    pub(crate) fn from_extension(path: &Path) -> Option<Format> {
         match path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            Some("parquet" | "pq") => Format::Parquet,
-            _ => Format::Sqlite,
+            Some("sqlite" | "sqlite3" | "db") => Some(Format::Sqlite),
+            Some("parquet" | "pq") => Some(Format::Parquet),
+            _ => None,
         }
     }
 }
@@ -66,10 +72,62 @@ pub trait Sink: Send {
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()>;
 }
 
-/// Opens the sink for `path` in `format`.
+/// Which existing files an output may be written into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Only empty files and sail-export exports; anything else is refused untouched.
+    #[default]
+    ExportsOnly,
+    /// Any SQLite database too (`--allow-foreign-db`): our tables go in beside its own.
+    AnyDatabase,
+}
+
+/// Opens the sink for `path` in `format`; an existing file must be an export of ours.
 pub fn open(path: &Path, format: Format) -> anyhow::Result<Box<dyn Sink>> {
+    open_with(path, format, Existing::ExportsOnly)
+}
+
+/// [`open`], saying which existing SQLite files may be written into.
+pub(crate) fn open_with(
+    path: &Path,
+    format: Format,
+    existing: Existing,
+) -> anyhow::Result<Box<dyn Sink>> {
     match format {
-        Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open(path)?)),
+        Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open_with(path, existing)?)),
         Format::Parquet => Ok(Box::new(parquet::ParquetSink::open(path)?)),
+    }
+}
+
+/// Checks, reading only, that `path` can take an export in `format` before anything is
+/// requested or written: its folder exists, and an existing file is empty or an export of
+/// ours (or, with [`Existing::AnyDatabase`], any SQLite database). Errors are usage errors
+/// (exit 2) and leave the file as it was.
+pub(crate) fn check(path: &Path, format: Format, existing: Existing) -> anyhow::Result<()> {
+    check_folder(path)?;
+    match format {
+        Format::Sqlite => sqlite::check(path, existing),
+        Format::Parquet if path.exists() => parquet::open_export(path, true).map(drop),
+        Format::Parquet => Ok(()),
+    }
+}
+
+/// The output's folder must exist: an output is never made in a folder that is not there.
+pub(crate) fn check_folder(path: &Path) -> anyhow::Result<()> {
+    if path.file_name().is_none() {
+        return Err(UsageError::new(format!(
+            "the output '{}' is not a file name",
+            path.display()
+        ))
+        .into());
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(UsageError::new(format!(
+            "cannot write the output '{}': the folder '{}' does not exist",
+            path.display(),
+            dir.display()
+        ))
+        .into()),
+        _ => Ok(()),
     }
 }

@@ -116,6 +116,7 @@ async fn a_failed_refetch_never_replaces_a_fetched_row() {
     assert_eq!(fetch(&server, "b", &m, &db, &[]).await.code, 0);
     server.reset().await;
     Mock::given(method("GET"))
+        .and(path_regex("^/v1/batches/b/"))
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;

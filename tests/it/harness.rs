@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::{json, Value};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{header, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The key every test uses; tests assert it never shows up in any output.
 pub const KEY: &str = "sk_test_SECRET_4f9a7c";
@@ -98,6 +98,26 @@ pub async fn serve_results(server: &MockServer, batch: &str, items: &[(&str, Val
             .mount(server)
             .await;
     }
+}
+
+/// Makes `server` know every batch: `GET /v1/batches/{id}` answers 200 with the batch and
+/// no `request_status`, so a run with a manifest fetches every id in it. A test's own
+/// status mock wins over this one (it has the lowest priority); without any, a status
+/// request is a 404 and `fetch` stops before requesting a result.
+pub async fn know_every_batch(server: &MockServer) {
+    struct AnyBatch;
+    impl Respond for AnyBatch {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            let id = req.url.path().rsplit('/').next().unwrap_or_default();
+            ResponseTemplate::new(200).set_body_json(json!({"id": id, "request_counts": 0}))
+        }
+    }
+    Mock::given(method("GET"))
+        .and(path_regex("^/v1/batches/[^/]+$"))
+        .respond_with(AnyBatch)
+        .with_priority(u8::MAX)
+        .mount(server)
+        .await;
 }
 
 /// Writes a text manifest with these ids into `dir`; returns its path.
@@ -217,7 +237,9 @@ pub fn assert_no_key(out: &Output) {
     assert!(!out.stderr.contains(KEY), "key leaked on stderr");
 }
 
-/// Runs `sail-export fetch BATCH -m MANIFEST -o OUT --base-url <server> --json` plus `extra`.
+/// Runs `sail-export fetch BATCH -m MANIFEST -o OUT --base-url <server> --json` plus `extra`,
+/// with the server knowing every batch ([`know_every_batch`]) unless the test says
+/// otherwise.
 pub async fn fetch(
     server: &MockServer,
     batch: &str,
@@ -225,6 +247,7 @@ pub async fn fetch(
     out: &Path,
     extra: &[&str],
 ) -> Output {
+    know_every_batch(server).await;
     fetch_at(&base(server), batch, manifest, out, extra).await
 }
 

@@ -14,6 +14,7 @@ mod fetch_retries;
 mod fetch_smoke;
 mod layering;
 mod manifests;
+mod outputs;
 mod parquet;
 mod parquet_load;
 mod proxy;

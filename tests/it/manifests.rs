@@ -44,6 +44,7 @@ async fn echo() -> MockServer {
         .respond_with(Echo)
         .mount(&server)
         .await;
+    know_every_batch(&server).await;
     server
 }
 

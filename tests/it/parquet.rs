@@ -59,6 +59,7 @@ fn fetch_args(
 }
 
 async fn fetch(server: &MockServer, batch: &str, ids: &Path, out: &Path, extra: &[&str]) -> Output {
+    know_every_batch(server).await;
     let a = fetch_args(server, batch, ids, out, extra);
     let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_no_key(&out);
@@ -344,6 +345,7 @@ async fn a_sigkill_mid_run_keeps_the_previous_file_and_a_rerun_completes_it_with
     // A slow run over all ids, killed once some rows are checkpointed.
     let slow = MockServer::start().await;
     serve(&slow, "batch_k", &all, Duration::from_millis(150)).await;
+    know_every_batch(&slow).await;
     let m = write_manifest(dir.path(), "all.txt", &all);
     let a = fetch_args(&slow, "batch_k", &m, &out, &["-j", "4"]);
     let mut child = command(&a.iter().map(String::as_str).collect::<Vec<_>>())

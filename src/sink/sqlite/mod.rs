@@ -1,5 +1,6 @@
 //! The SQLite sink: upserts rows into `results` in one transaction per `write`, logs each
-//! run in `runs`, and writes the bundled price table when it creates the export.
+//! run in `runs`, and writes the bundled price table when it creates the export. An
+//! existing database that is not an export is refused before a byte of it changes.
 
 pub mod prices;
 pub(crate) mod schema;
@@ -9,7 +10,9 @@ use std::path::Path;
 use anyhow::Context;
 use rusqlite::{params, Connection};
 
-use super::{RunStart, Sink};
+use self::schema::Found;
+use super::{Existing, RunStart, Sink};
+use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::prices::PriceTable;
 use crate::row::Row;
@@ -43,17 +46,56 @@ pub(crate) fn upsert_sql() -> String {
 
 /// Opens (creating and migrating) a SQLite export for writing. Every export carries the
 /// price table its `result_costs` view reads: the bundled one, unless it has one already.
+/// An existing file must be empty or an export already (see `check`).
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    open_with(path, Existing::ExportsOnly)
+}
+
+/// [`open`], saying which existing databases may be written into.
+pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> {
+    check(path, existing)?;
     let mut conn = schema::open(path)?;
     prices::write_if_missing(&mut conn, &PriceTable::bundled())?;
     Ok(conn)
 }
 
+/// Refuses, reading only, a file that is not SQLite, an export made by a newer version,
+/// and (unless `existing` allows any database) a database of someone else's: writing into
+/// it would add five tables, a view and an index and switch it to WAL. No file, an empty
+/// file and an export of ours (any number of batches) are fine.
+pub(crate) fn check(path: &Path, existing: Existing) -> anyhow::Result<()> {
+    match schema::inspect(path)? {
+        Found::Empty => Ok(()),
+        Found::Export(v) if v > schema::MIGRATIONS.len() => Err(schema::too_new(v)),
+        Found::Export(_) => Ok(()),
+        Found::Foreign { .. } if existing == Existing::AnyDatabase => Ok(()),
+        Found::Foreign { objects, names } => Err(UsageError::new(format!(
+            "'{}' is a SQLite database that sail-export did not make ({objects} tables, views \
+             or indexes: {}{}); writing into it would add our tables and switch it to WAL. \
+             Choose another output, or pass --allow-foreign-db to write into it anyway",
+            path.display(),
+            names.join(", "),
+            if objects > names.len() { ", ..." } else { "" }
+        ))
+        .into()),
+        Found::NotSqlite => Err(UsageError::new(format!(
+            "'{}' exists and is not a SQLite file; choose another output or move it away",
+            path.display()
+        ))
+        .into()),
+    }
+}
+
 impl SqliteSink {
-    /// Opens or creates the file and migrates it.
+    /// Opens or creates the file and migrates it; an existing file must be an export.
     pub fn open(path: &Path) -> anyhow::Result<SqliteSink> {
+        SqliteSink::open_with(path, Existing::ExportsOnly)
+    }
+
+    /// [`SqliteSink::open`], saying which existing databases may be written into.
+    pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<SqliteSink> {
         Ok(SqliteSink {
-            conn: open(path)?,
+            conn: open_with(path, existing)?,
             insert: upsert_sql(),
             run_id: None,
         })

@@ -1,11 +1,14 @@
-//! The SQLite export's schema: opening the file with the pragmas we rely on, and applying the embedded
-//! migrations in order, tracked by `PRAGMA user_version`.
+//! The SQLite export's schema: recognising an export without writing to it, opening the
+//! file with the pragmas we rely on, and applying the embedded migrations in order, tracked
+//! by `PRAGMA user_version`.
 
+use std::io::Read;
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, Context};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, OpenFlags, ToSql};
 
 use crate::row::Cell;
 
@@ -24,6 +27,96 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0003_compat.sql"),
     ),
 ];
+
+/// What an output path holds before anything is written to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// No file, an empty file, or a SQLite database without any table, view or index.
+    Empty,
+    /// A sail-export export at this schema version.
+    Export(usize),
+    /// Someone else's SQLite database: how many schema objects, and the first few names.
+    Foreign {
+        /// Tables, views, indexes and triggers in it.
+        objects: usize,
+        /// The names of the first few.
+        names: Vec<String>,
+    },
+    /// A file that is not a SQLite database.
+    NotSqlite,
+}
+
+/// Says what `path` holds, reading only: no journal, WAL or shared-memory file is left
+/// behind and the file's bytes are unchanged.
+///
+/// An export is recognised by a schema version (`user_version`) of at least 1, a `runs`
+/// table and a `results` table with our key columns: we set the version in the same
+/// transaction that creates the tables, and a database of someone else's has no reason to
+/// hold all three.
+pub(crate) fn inspect(path: &Path) -> anyhow::Result<Found> {
+    let mut header = Vec::with_capacity(100);
+    match std::fs::File::open(path) {
+        Ok(f) => f.take(100).read_to_end(&mut header),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Empty),
+        Err(e) => return Err(e).with_context(|| format!("cannot read '{}'", path.display())),
+    }
+    .with_context(|| format!("cannot read '{}'", path.display()))?;
+    if header.is_empty() {
+        return Ok(Found::Empty);
+    }
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(Found::NotSqlite);
+    }
+    let conn = open_untouched(path, header[18] == 2 && header[19] == 2)?;
+    let read = || -> rusqlite::Result<Found> {
+        let mut stmt = conn.prepare("SELECT name FROM sqlite_master ORDER BY rowid")?;
+        let names = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        if names.is_empty() {
+            return Ok(Found::Empty);
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let ours: bool = conn.query_row(
+            "SELECT (SELECT count(*) FROM pragma_table_info('results') \
+                     WHERE name IN ('batch_id', 'custom_id', 'fetch_state')) = 3 \
+                AND EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(match ours && version >= 1 {
+            true => Found::Export(version as usize),
+            false => Found::Foreign {
+                objects: names.len(),
+                names: names.into_iter().take(5).collect(),
+            },
+        })
+    };
+    read().map_err(|e| anyhow!("cannot read '{}' as a SQLite file: {e}", path.display()))
+}
+
+/// A read-only connection that writes nothing beside the file. A database in WAL mode
+/// would get `-wal` and `-shm` files from a plain read-only open, so when it has no WAL
+/// content (no `-wal` file, or an empty one: the main file is then complete) it is opened
+/// `immutable`; one with WAL content already has those files.
+fn open_untouched(path: &Path, wal_mode: bool) -> anyhow::Result<Connection> {
+    const URI_PATH: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_content = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    let mode = if wal_mode && !wal_content {
+        "immutable=1"
+    } else {
+        "mode=ro"
+    };
+    let uri = format!(
+        "file:{}?{mode}",
+        utf8_percent_encode(&path.to_string_lossy(), URI_PATH)
+    );
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    Connection::open_with_flags(&uri, flags)
+        .with_context(|| format!("cannot open '{}' to read it", path.display()))
+}
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.
 pub(crate) fn open(path: &Path) -> anyhow::Result<Connection> {
@@ -54,11 +147,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let current: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > MIGRATIONS.len() {
-        bail!(
-            "the file has schema version {current}, newer than this sail-export knows ({}); \
-             upgrade sail-export",
-            MIGRATIONS.len()
-        );
+        return Err(too_new(current));
     }
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
@@ -68,6 +157,15 @@ pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// The error for an export made by a newer sail-export.
+pub(crate) fn too_new(version: usize) -> anyhow::Error {
+    anyhow!(
+        "the file has schema version {version}, newer than this sail-export knows ({}); \
+         upgrade sail-export",
+        MIGRATIONS.len()
+    )
 }
 
 impl ToSql for Cell<'_> {
