@@ -23,6 +23,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_compat",
         include_str!("../../../migrations/0003_compat.sql"),
     ),
+    (
+        "0004_dropped_fields",
+        include_str!("../../../migrations/0004_dropped_fields.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.
