@@ -61,7 +61,6 @@ const NO_COMPRESSION: &[&str] = &[
     "max_output_tokens",
     "temperature",
     "top_p",
-    "dropped_fields",
 ];
 
 /// A Parquet output file and its checkpoint.
