@@ -10,20 +10,15 @@ use super::Scalar;
 
 /// A field read leniently: its value, nothing (absent or `null`), or a value of another
 /// shape that was dropped (the body, kept in `raw_json`, still has it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Lenient<T> {
     /// Absent, or `null`.
+    #[default]
     Absent,
     /// The value.
     Value(T),
     /// A value was there but could not be read as this field's type.
     Dropped,
-}
-
-impl<T> Default for Lenient<T> {
-    fn default() -> Lenient<T> {
-        Lenient::Absent
-    }
 }
 
 impl<T> Lenient<T> {

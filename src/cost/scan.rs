@@ -217,4 +217,23 @@ mod tests {
             assert!(plan[0].contains("COVERING INDEX results_cost"), "{plan:?}");
         }
     }
+
+    #[test]
+    fn an_export_from_before_dropped_fields_is_scanned_with_none_dropped() {
+        use crate::sink::sqlite::schema::MIGRATIONS;
+        let conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO results (batch_id, custom_id, fetch_state, input_tokens, output_tokens)
+             VALUES ('b', 'c', 'fetched', 5, 6)",
+        )
+        .unwrap();
+        assert!(!has_dropped_fields(&conn).unwrap());
+        let s = scan(&conn, None, false, false).unwrap();
+        assert_eq!(s.buckets.len(), 1);
+        assert_eq!(s.buckets[0].totals.input_tokens, 5);
+        assert_eq!(s.buckets[0].totals.anomalies.dropped_fields, 0);
+    }
 }

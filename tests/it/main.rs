@@ -17,6 +17,7 @@ mod manifests;
 mod parquet;
 mod parquet_load;
 mod props;
+mod props_manifest;
 mod secrets;
 mod sim;
 mod system_sqlite;

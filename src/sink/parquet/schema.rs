@@ -144,7 +144,7 @@ pub enum Column<'a> {
     /// A timestamp of any unit: the array (for nulls), its raw values, and the divisor
     /// that brings them to seconds.
     Time(&'a dyn Array, &'a [i64], i64),
-    /// A column the file predates (see [`ADDED_LATER`]): NULL in every row.
+    /// A column the file predates (one added in a later release): NULL in every row.
     Absent,
 }
 
