@@ -126,6 +126,8 @@ columns! {
     top_p: Option<f64> => Real, true;
     metadata_json: Option<String> => Text, true;
     raw_json: Option<String> => Text, true;
+    // Added by migration 0004, so it follows the columns of 0001 in SQLite.
+    dropped_fields: Option<String> => Text, true;
 }
 
 /// What became of one custom_id.
@@ -200,6 +202,7 @@ impl Row {
             top_p: None,
             metadata_json: None,
             raw_json: None,
+            dropped_fields: None,
         }
     }
 
@@ -216,11 +219,13 @@ impl Row {
             _ => FetchState::Fetched,
         };
         let mut row = Row::bare(batch_id, custom_id, state);
+        let dropped = resp.dropped_fields();
+        row.dropped_fields = (!dropped.is_empty()).then(|| dropped.join(","));
         row.response_id = resp.id;
         row.status = resp.status;
         row.model = resp.model;
-        row.created_at = resp.created_at;
-        if let Some(u) = &resp.usage {
+        row.created_at = resp.created_at.value();
+        if let Some(u) = resp.usage.get() {
             row.set_usage(u);
         }
         row.output_text = resp.output_text;
@@ -236,7 +241,7 @@ impl Row {
             .as_ref()
             .and_then(|d| d.get("reason"))
             .and_then(scalar_text);
-        row.max_output_tokens = resp.max_output_tokens;
+        row.max_output_tokens = resp.max_output_tokens.value();
         row.temperature = resp.temperature;
         row.top_p = resp.top_p;
         if let Some(meta) = resp.metadata.as_ref().filter(|m| !m.is_null()) {
@@ -249,18 +254,18 @@ impl Row {
     }
 
     fn set_usage(&mut self, u: &Usage) {
-        self.input_tokens = u.input_tokens;
-        self.output_tokens = u.output_tokens;
-        self.total_tokens = u.total_tokens;
-        self.prompt_tokens = u.prompt_tokens;
-        self.completion_tokens = u.completion_tokens;
-        if let Some(d) = &u.input_tokens_details {
-            self.input_cached_tokens = d.cached_tokens;
-            self.input_reasoning_tokens = d.reasoning_tokens;
+        self.input_tokens = u.input_tokens.value();
+        self.output_tokens = u.output_tokens.value();
+        self.total_tokens = u.total_tokens.value();
+        self.prompt_tokens = u.prompt_tokens.value();
+        self.completion_tokens = u.completion_tokens.value();
+        if let Some(d) = u.input_tokens_details.get() {
+            self.input_cached_tokens = d.cached_tokens.value();
+            self.input_reasoning_tokens = d.reasoning_tokens.value();
         }
-        if let Some(d) = &u.output_tokens_details {
-            self.output_cached_tokens = d.cached_tokens;
-            self.output_reasoning_tokens = d.reasoning_tokens;
+        if let Some(d) = u.output_tokens_details.get() {
+            self.output_cached_tokens = d.cached_tokens.value();
+            self.output_reasoning_tokens = d.reasoning_tokens.value();
         }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::exit;
-use crate::row::FetchState;
+use crate::row::{FetchState, Row};
 
 /// Why a run stopped before the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,6 +41,9 @@ pub struct Summary {
     pub error: u64,
     /// Ids with no row written by this run (stopped early).
     pub not_attempted: u64,
+    /// Rows written by this run with integer fields dropped (a value that was not exactly an
+    /// integer in i64 range, stored as NULL and named in the `dropped_fields` column).
+    pub dropped_fields: u64,
     /// Ids skipped because the output already had them fetched.
     pub skipped: u64,
     /// HTTP requests made, retries included.
@@ -63,6 +66,12 @@ impl Summary {
             FetchState::NotFound => self.not_found += 1,
             FetchState::Error => self.error += 1,
         }
+    }
+
+    /// Adds one written row to the counts: its state, and whether fields were dropped.
+    pub(crate) fn record(&mut self, row: &Row) {
+        self.count(row.fetch_state);
+        self.dropped_fields += u64::from(row.dropped_fields.is_some());
     }
 
     /// A word for the `runs` table.
@@ -104,6 +113,13 @@ impl fmt::Display for Summary {
         if self.not_attempted > 0 {
             write!(f, ", {} not attempted", self.not_attempted)?;
         }
+        if self.dropped_fields > 0 {
+            write!(
+                f,
+                ", {} with dropped fields (not exact integers, stored as NULL)",
+                self.dropped_fields
+            )?;
+        }
         if self.skipped > 0 {
             write!(f, " ({} already in the output)", self.skipped)?;
         }
@@ -137,5 +153,19 @@ mod tests {
         assert_eq!(s.exit_code(), 130);
         s.stopped = Some(Stop::Terminated);
         assert_eq!(s.exit_code(), 143);
+    }
+
+    #[test]
+    fn rows_with_dropped_fields_are_counted_and_shown() {
+        let mut s = Summary::default();
+        let mut row = Row::bare("b", "c", FetchState::Fetched);
+        s.record(&row);
+        assert!(!s.to_string().contains("dropped"), "{s}");
+        row.dropped_fields = Some("usage.input_tokens".into());
+        s.record(&row);
+        assert_eq!((s.fetched, s.dropped_fields), (2, 1));
+        assert!(s.to_string().contains(", 1 with dropped fields"), "{s}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["dropped_fields"], 1);
     }
 }

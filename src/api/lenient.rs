@@ -11,6 +11,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use serde_json::Number;
 
+#[path = "lenient_int.rs"]
+mod int;
+pub use int::Lenient;
+
 /// One JSON value seen as a scalar: a number, a string (borrowed from the body when it has no
 /// escapes), or anything else (null, a boolean, an array, an object), which is read and
 /// dropped.
@@ -25,14 +29,15 @@ pub(crate) enum Scalar<'de> {
 }
 
 impl Scalar<'_> {
-    /// An integer: a whole number (floats with no fraction included) or a string holding
-    /// one (surrounding whitespace allowed).
+    /// An integer by the rules of [`Lenient<i64>`]: a number that is exactly an integer in
+    /// `i64` range, or a string of optionally signed decimal digits; never rounded or
+    /// clamped. A float is judged by its shortest text, which is as exact as a number
+    /// already read can be; counts that are stored are read from the body's text instead.
     pub(crate) fn int(self) -> Option<i64> {
         match self {
-            Scalar::Number(n) => n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-            Scalar::Str(s) => s.trim().parse().ok(),
+            Scalar::Number(n) if n.is_f64() => int::decimal(&n.to_string()).value(),
+            Scalar::Number(n) => n.as_i64(),
+            Scalar::Str(s) => int::digits(&s).value(),
             Scalar::Other => None,
         }
     }
@@ -284,13 +289,24 @@ pub(crate) trait Fields: Default {
     fn read<'de, A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
-/// A lenient object: `Some` for a JSON object (whatever its fields hold), `None` for any
-/// other value.
+/// A lenient object: its fields for a JSON object (whatever they hold), absent for `null`,
+/// dropped for any other value.
 #[derive(Debug)]
-pub(crate) struct Object<T>(pub Option<T>);
+pub(crate) struct Object<T>(pub Lenient<T>);
 
 impl<'de, T: Fields> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object<T>, D::Error> {
+        // `null` (and nothing else) reads as `None` through `Option`.
+        let shaped = Option::<Shaped<T>>::deserialize(d)?;
+        Ok(Object(shaped.map_or(Lenient::Absent, |s| s.0)))
+    }
+}
+
+/// A value that is not `null`: an object's fields, or dropped.
+struct Shaped<T>(Lenient<T>);
+
+impl<'de, T: Fields> Deserialize<'de> for Shaped<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shaped<T>, D::Error> {
         d.deserialize_any(ObjectVisitor(PhantomData))
     }
 }
@@ -298,13 +314,13 @@ impl<'de, T: Fields> Deserialize<'de> for Object<T> {
 struct ObjectVisitor<T>(PhantomData<T>);
 
 impl<'de, T: Fields> Visitor<'de> for ObjectVisitor<T> {
-    type Value = Object<T>;
+    type Value = Shaped<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<T>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shaped<T>, A::Error> {
         let mut out = T::default();
         while let Some(key) = map.next_key_seed(Field(T::NAMES))? {
             match key {
@@ -314,10 +330,10 @@ impl<'de, T: Fields> Visitor<'de> for ObjectVisitor<T> {
                 }
             }
         }
-        Ok(Object(Some(out)))
+        Ok(Shaped(Lenient::Value(out)))
     }
 
-    ignore_other_shapes!(Object(None); str, seq);
+    ignore_other_shapes!(Shaped(Lenient::Dropped); str, seq);
 }
 
 #[cfg(test)]

@@ -137,6 +137,7 @@ const CSV_METRICS: &[&str] = &[
     "reasoning_gt_output",
     "total_ne_sum",
     "alias_mismatch",
+    "dropped_fields",
 ];
 
 /// One CSV line per group (no total line, so a spreadsheet sum is right); money exact.

@@ -64,16 +64,20 @@ pub struct Anomalies {
     pub total_ne_sum: u64,
     /// prompt_tokens ≠ input_tokens or completion_tokens ≠ output_tokens (where present).
     pub alias_mismatch: u64,
+    /// Rows whose `dropped_fields` names integer fields stored as NULL because their value
+    /// was not exactly an integer in i64 range.
+    pub dropped_fields: u64,
 }
 
 impl Anomalies {
     /// Every flag as (name, count), in report order.
-    pub(crate) fn named(&self) -> [(&'static str, u64); 4] {
+    pub(crate) fn named(&self) -> [(&'static str, u64); 5] {
         [
             ("cached_gt_input", self.cached_gt_input),
             ("reasoning_gt_output", self.reasoning_gt_output),
             ("total_ne_sum", self.total_ne_sum),
             ("alias_mismatch", self.alias_mismatch),
+            ("dropped_fields", self.dropped_fields),
         ]
     }
 
@@ -87,6 +91,7 @@ impl Anomalies {
         self.reasoning_gt_output += o.reasoning_gt_output;
         self.total_ne_sum += o.total_ne_sum;
         self.alias_mismatch += o.alias_mismatch;
+        self.dropped_fields += o.dropped_fields;
     }
 }
 

@@ -85,9 +85,11 @@ fn int(v: ValueRef<'_>) -> Option<i64> {
     }
 }
 
-/// The scan's SQL; both forms are served by the covering index `results_cost` (migration
-/// 0002), so a report reads about 100 bytes a row, not the response bodies.
-fn query_sql(by_batch: bool) -> String {
+/// The scan's SQL; both forms are served by the covering index `results_cost` (migrations
+/// 0002 and 0004), so a report reads about 100 bytes a row, not the response bodies. An
+/// export written before migration 0004 (opened read-only, so not migrated) has no
+/// `dropped_fields` column: `with_dropped` false reads NULL in its place.
+fn query_sql(by_batch: bool, with_dropped: bool) -> String {
     let filter = if by_batch {
         "WHERE batch_id = ?1"
     } else {
@@ -96,8 +98,23 @@ fn query_sql(by_batch: bool) -> String {
     format!(
         "SELECT fetch_state, model, completion_window, created_at, batch_id, status, \
          input_tokens, input_cached_tokens, output_tokens, output_reasoning_tokens, \
-         total_tokens, prompt_tokens, completion_tokens FROM results {filter}"
+         total_tokens, prompt_tokens, completion_tokens, {dropped} FROM results {filter}",
+        dropped = if with_dropped {
+            "dropped_fields"
+        } else {
+            "NULL"
+        }
     )
+}
+
+/// Whether `results` has the `dropped_fields` column (migration 0004).
+fn has_dropped_fields(conn: &Connection) -> anyhow::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('results') WHERE name = 'dropped_fields')",
+        [],
+        |r| r.get(0),
+    )
+    .context("reading the columns of the results table")
 }
 
 /// Scans `results` (only `batch` when given); `by_batch` / `by_status` keep those columns apart.
@@ -107,7 +124,7 @@ pub fn scan(
     by_batch: bool,
     by_status: bool,
 ) -> anyhow::Result<Scan> {
-    let sql = query_sql(batch.is_some());
+    let sql = query_sql(batch.is_some(), has_dropped_fields(conn)?);
     let mut stmt = conn.prepare(&sql).context("preparing the cost query")?;
     let mut strings = Interner::default();
     let mut buckets: HashMap<(u32, u32, Option<i64>, u32, u32), Bucket> = HashMap::new();
@@ -134,7 +151,8 @@ pub fn scan(
             },
         );
         let t: [Option<i64>; 7] = std::array::from_fn(|i| r.get_ref(6 + i).ok().and_then(int));
-        add_row(buckets.entry(key).or_default(), t);
+        let dropped = !matches!(r.get_ref(13)?, ValueRef::Null);
+        add_row(buckets.entry(key).or_default(), t, dropped);
     }
     let buckets = buckets
         .into_iter()
@@ -151,8 +169,9 @@ pub fn scan(
 }
 
 /// Folds one fetched row into its bucket. `t`: input, cached, output, reasoning, total,
-/// prompt, completion. NULLs follow SQL: a flag with a NULL operand is not raised.
-fn add_row(b: &mut Bucket, t: [Option<i64>; 7]) {
+/// prompt, completion; `dropped`: the row names dropped fields. NULLs follow SQL: a flag
+/// with a NULL operand is not raised.
+fn add_row(b: &mut Bucket, t: [Option<i64>; 7], dropped: bool) {
     let [input, cached, output, reasoning, total, prompt, completion] = t;
     let s = &mut b.totals;
     s.requests += 1;
@@ -174,6 +193,7 @@ fn add_row(b: &mut Bucket, t: [Option<i64>; 7]) {
     a.reasoning_gt_output += u64::from(gt(reasoning, output));
     a.total_ne_sum += u64::from(ne(total, input.zip(output).map(|(i, o)| i + o)));
     a.alias_mismatch += u64::from(ne(prompt, input) || ne(completion, output));
+    a.dropped_fields += u64::from(dropped);
 }
 
 #[cfg(test)]
@@ -184,9 +204,10 @@ mod tests {
     fn the_scan_reads_the_covering_index_not_the_table() {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::sink::sqlite::schema::migrate(&mut conn).unwrap();
+        assert!(has_dropped_fields(&conn).unwrap());
         for by_batch in [false, true] {
             let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", query_sql(by_batch)))
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", query_sql(by_batch, true)))
                 .unwrap()
                 .query_map([Option::<String>::None], |r| r.get(3))
                 .unwrap()
@@ -195,5 +216,24 @@ mod tests {
             assert_eq!(plan.len(), 1, "{plan:?}");
             assert!(plan[0].contains("COVERING INDEX results_cost"), "{plan:?}");
         }
+    }
+
+    #[test]
+    fn an_export_from_before_dropped_fields_is_scanned_with_none_dropped() {
+        use crate::sink::sqlite::schema::MIGRATIONS;
+        let conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO results (batch_id, custom_id, fetch_state, input_tokens, output_tokens)
+             VALUES ('b', 'c', 'fetched', 5, 6)",
+        )
+        .unwrap();
+        assert!(!has_dropped_fields(&conn).unwrap());
+        let s = scan(&conn, None, false, false).unwrap();
+        assert_eq!(s.buckets.len(), 1);
+        assert_eq!(s.buckets[0].totals.input_tokens, 5);
+        assert_eq!(s.buckets[0].totals.anomalies.dropped_fields, 0);
     }
 }

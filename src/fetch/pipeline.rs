@@ -123,7 +123,7 @@ async fn fetch_all(
                         p.record(&row, summary);
                     }
                     show(&bar, &row, poller.is_none(), summary, client, done);
-                    summary.count(row.fetch_state);
+                    summary.record(&row);
                     out.push(row).await?;
                 }
                 if let Some(why) = halted(client) {

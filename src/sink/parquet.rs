@@ -196,7 +196,7 @@ pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
 pub(crate) fn open_export(
     path: &Path,
     exact: bool,
-) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<usize>)> {
+) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<Option<usize>>)> {
     let file = File::open(path)
         .map_err(|e| UsageError::new(format!("cannot open '{}': {e}", path.display())))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
@@ -236,7 +236,8 @@ fn read_export(path: &Path, columns: Option<usize>) -> anyhow::Result<Batches> {
     let reader = builder.with_batch_size(READ_BATCH_ROWS).build()?;
     let name = path.display().to_string();
     Ok(Box::new(reader.map(move |b| match columns {
-        None => merge::exact(&name, b?),
+        // A file written before a column was added gets it as NULL (`schema::ADDED_LATER`).
+        None => merge::exact(&name, schema::upgrade(b?)),
         Some(_) => Ok(b?),
     })))
 }

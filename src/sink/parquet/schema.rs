@@ -44,6 +44,16 @@ pub fn schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
 }
 
+/// Columns added to `Row::COLUMNS` after the first release, in order; they close the list.
+/// A file written before a column existed lacks it (and those after it) and reads as NULL
+/// there: resuming into it, `load` and `cost` work as on a new file.
+pub(crate) const ADDED_LATER: &[&str] = &["dropped_fields"];
+
+/// How many columns the oldest export schema has.
+fn first_len() -> usize {
+    Row::COLUMNS.len() - ADDED_LATER.len()
+}
+
 /// Index of a column in `Row::COLUMNS`.
 pub(crate) fn index_of(name: &str) -> usize {
     Row::COLUMNS
@@ -134,6 +144,8 @@ pub enum Column<'a> {
     /// A timestamp of any unit: the array (for nulls), its raw values, and the divisor
     /// that brings them to seconds.
     Time(&'a dyn Array, &'a [i64], i64),
+    /// A column the file predates (one added in a later release): NULL in every row.
+    Absent,
 }
 
 impl<'a> Column<'a> {
@@ -190,15 +202,19 @@ fn accepts(kind: Kind, ty: &DataType) -> bool {
     )
 }
 
-/// For each of `Row::COLUMNS`, its index in a file's `schema`; or what is wrong, naming the
-/// column (missing, or of another type).
-pub(crate) fn project(schema: &Schema) -> Result<Vec<usize>, String> {
+/// For each of `Row::COLUMNS`, its index in a file's `schema` (`None` for a column added
+/// later that the file predates); or what is wrong, naming the column (missing, or of
+/// another type).
+pub(crate) fn project(schema: &Schema) -> Result<Vec<Option<usize>>, String> {
     Row::COLUMNS
         .iter()
         .map(|c| {
-            let (i, field) = schema
-                .column_with_name(c.name)
-                .ok_or_else(|| format!("column '{}' is missing", c.name))?;
+            let Some((i, field)) = schema.column_with_name(c.name) else {
+                if ADDED_LATER.contains(&c.name) {
+                    return Ok(None);
+                }
+                return Err(format!("column '{}' is missing", c.name));
+            };
             if !accepts(c.kind, field.data_type()) {
                 return Err(format!(
                     "column '{}' has type {}, expected {}",
@@ -207,20 +223,21 @@ pub(crate) fn project(schema: &Schema) -> Result<Vec<usize>, String> {
                     data_type(c.kind)
                 ));
             }
-            Ok(i)
+            Ok(Some(i))
         })
         .collect()
 }
 
-/// Whether a file's `schema` is exactly the export schema (names, order, types), as every
-/// file sail-export writes is; what differs otherwise.
+/// Whether a file's `schema` is exactly the export schema (names, order, types) of this
+/// release or of an earlier one (without some of [`ADDED_LATER`]), as every file sail-export
+/// writes is; what differs otherwise.
 pub(crate) fn check_exact(schema: &Schema) -> Result<(), String> {
     project(schema)?;
     let ours = self::schema();
-    if schema.fields().len() != ours.fields().len() {
+    let n = schema.fields().len();
+    if n < first_len() || n > ours.fields().len() {
         return Err(format!(
-            "it has {} columns, expected {}",
-            schema.fields().len(),
+            "it has {n} columns, expected {}",
             ours.fields().len()
         ));
     }
@@ -238,6 +255,24 @@ pub(crate) fn check_exact(schema: &Schema) -> Result<(), String> {
     Ok(())
 }
 
+/// A batch of a file that passed [`check_exact`], with the columns the file predates added
+/// as NULL: a batch of the export schema of this release.
+pub(crate) fn upgrade(batch: RecordBatch) -> RecordBatch {
+    let n = batch.num_columns();
+    if n >= Row::COLUMNS.len() {
+        return batch;
+    }
+    let rows = batch.num_rows();
+    let mut columns = batch.columns().to_vec();
+    columns.extend(
+        Row::COLUMNS[n..]
+            .iter()
+            .map(|c| arrow_array::new_null_array(&data_type(c.kind), rows)),
+    );
+    // Only the columns added later are appended, all nullable: the schema holds.
+    RecordBatch::try_new(schema(), columns).unwrap_or(batch)
+}
+
 /// Typed access to the export columns of one batch read back, in `Row::COLUMNS` order.
 pub(crate) struct View<'a> {
     /// One accessor per column of `Row::COLUMNS`.
@@ -247,9 +282,13 @@ pub(crate) struct View<'a> {
 impl<'a> View<'a> {
     /// Views `batch` through `proj` (from [`project`]); names the first column whose type
     /// is wrong or that holds a NULL where none is allowed.
-    pub(crate) fn new(batch: &'a RecordBatch, proj: &[usize]) -> Result<View<'a>, String> {
+    pub(crate) fn new(batch: &'a RecordBatch, proj: &[Option<usize>]) -> Result<View<'a>, String> {
         let mut cols = Vec::with_capacity(proj.len());
         for (c, &i) in Row::COLUMNS.iter().zip(proj) {
+            let Some(i) = i else {
+                cols.push(Column::Absent);
+                continue;
+            };
             let array = batch.column(i).as_ref();
             let col = Column::of(c.kind, array).map_err(|e| format!("column '{}' {e}", c.name))?;
             if !c.nullable && array.null_count() > 0 {
@@ -282,7 +321,7 @@ mod tests {
         }
         assert_eq!(
             project(&s).unwrap(),
-            (0..Row::COLUMNS.len()).collect::<Vec<_>>()
+            (0..Row::COLUMNS.len()).map(Some).collect::<Vec<_>>()
         );
         check_exact(&s).unwrap();
     }

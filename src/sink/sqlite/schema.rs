@@ -26,6 +26,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_compat",
         include_str!("../../../migrations/0003_compat.sql"),
     ),
+    (
+        "0004_dropped_fields",
+        include_str!("../../../migrations/0004_dropped_fields.sql"),
+    ),
 ];
 
 /// What an output path holds before anything is written to it.
