@@ -27,9 +27,19 @@ pub struct Output {
 /// The binary under test, with the API environment cleared and the test key set.
 pub fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sail-export"));
-    cmd.args(args)
-        .env_remove("SAIL_BASE_URL")
-        .env("SAIL_API_KEY", KEY)
+    cmd.args(args).env_remove("SAIL_BASE_URL");
+    // A proxy in the developer's environment would otherwise carry the loopback traffic.
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("SAIL_API_KEY", KEY)
         .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -118,6 +118,7 @@ async fn http_proxy_receives_plain_http_requests_for_an_allowed_insecure_host() 
         .respond_with(ResponseTemplate::new(200).set_body_json(completed("x", 1, 0, 1, 0)))
         .mount(&proxy)
         .await;
+    know_every_batch(&proxy).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["x"]);
     let db = dir.path().join("o.sqlite");

@@ -142,6 +142,8 @@ async fn a_redirect_to_another_host_never_carries_the_key() {
         .respond_with(ResponseTemplate::new(200).set_body_json(completed("x", 1, 0, 1, 0)))
         .mount(&elsewhere)
         .await;
+    // The batch status is redirected too; the other host must know the batch.
+    know_every_batch(&elsewhere).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["x"]);
     let out = fetch(&api, "b", &m, &dir.path().join("o.sqlite"), &[]).await;
