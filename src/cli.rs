@@ -6,32 +6,187 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::client;
+use crate::error::exit;
 use crate::{cost, fetch, sink};
 
 /// Export Sail Research batch results to SQLite or Parquet and see what they cost.
 #[derive(Debug, Parser)]
-#[command(name = "sail-export", version, about, propagate_version = true)]
+#[command(name = "sail-export", version, about, propagate_version = true, after_help = top_help())]
 pub struct Cli {
+    /// How much goes to stderr (every subcommand takes -q / -v).
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-q` / `-v`, accepted before or after the subcommand.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Verbosity {
+    /// Quiet: no progress, summary or notes on stderr; results, warnings and errors still print.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log more on stderr: -v info, -vv debug (retries), -vvv trace. RUST_LOG, when set,
+    /// decides instead.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch every result of a batch into SQLite (default) or Parquet.
+    #[command(after_help = help(
+        &[
+            "sail-export fetch batch_abc123",
+            "sail-export fetch batch_abc123 -m ids.txt -o results.parquet",
+            "sail-export fetch batch_abc123 --wait --json > summary.json",
+        ],
+        API_ENV,
+    ))]
     Fetch(FetchArgs),
     /// Load one or more Parquet exports into a SQLite export (upsert).
+    #[command(after_help = help(
+        &[
+            "sail-export load results.parquet -o results.sqlite",
+            "sail-export load part1.parquet part2.parquet -o all.sqlite",
+        ],
+        LOG_ENV,
+    ))]
     Load(LoadArgs),
-    /// Report what an export cost, grouped by model, window, batch, status or day.
+    /// Report what an export cost, grouped by model, window, batch, status, day or month.
+    #[command(after_help = help(
+        &[
+            "sail-export cost results.sqlite",
+            "sail-export cost results.sqlite --by month --since 2026-09-01 --until 2026-10-01",
+            "sail-export cost results.parquet --by model,day --json > cost.json",
+        ],
+        COST_ENV,
+    ))]
     Cost(CostArgs),
     /// Show where a batch stands: per-status counts of its requests.
+    #[command(after_help = help(
+        &[
+            "sail-export status batch_abc123",
+            "sail-export status batch_abc123 --json",
+        ],
+        API_ENV,
+    ))]
     Status(StatusArgs),
     /// List every batch of the account.
+    #[command(after_help = help(
+        &["sail-export list", "sail-export list --limit 20 --json"],
+        API_ENV,
+    ))]
     List(ListArgs),
     /// Run the whole tool against a simulated Sail API on loopback: no account needed.
+    #[command(after_help = help(
+        &[
+            "sail-export demo",
+            "sail-export demo --requests 100000 -o big.sqlite",
+            "sail-export demo --seed 7 && sail-export cost demo.sqlite --by model",
+        ],
+        LOG_ENV,
+    ))]
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    #[command(after_help = help(
+        &[
+            "sail-export completions bash > ~/.local/share/bash-completion/completions/sail-export",
+            "sail-export completions zsh > ~/.zfunc/_sail-export",
+            "sail-export completions fish > ~/.config/fish/completions/sail-export.fish",
+        ],
+        &[],
+    ))]
+    Completions(CompletionsArgs),
+}
+
+/// Environment variables of the subcommands that call the API.
+const API_ENV: &[(&str, &str)] = &[
+    (
+        "SAIL_API_KEY",
+        "the API key (or --api-key-file); never printed or stored",
+    ),
+    (
+        "SAIL_BASE_URL",
+        "the API base URL, with /v1 (or --base-url)",
+    ),
+    (
+        "RUST_LOG",
+        "log filter on stderr, e.g. debug; decides over -v",
+    ),
+];
+/// Environment variables of the subcommands that only read or write files.
+const LOG_ENV: &[(&str, &str)] = &[(
+    "RUST_LOG",
+    "log filter on stderr, e.g. debug; decides over -v",
+)];
+/// Environment variables of `cost`.
+const COST_ENV: &[(&str, &str)] = &[
+    (
+        "COLUMNS",
+        "the width the table fits (default: the terminal's, or 80 when piped)",
+    ),
+    (
+        "RUST_LOG",
+        "log filter on stderr, e.g. debug; decides over -v",
+    ),
+];
+
+/// A subcommand's text under its options: examples, then the environment it reads.
+fn help(examples: &[&str], env: &[(&str, &str)]) -> String {
+    let mut s = String::from("Examples:\n");
+    for e in examples {
+        s.push_str(&format!("  {e}\n"));
+    }
+    s.push_str("\nEnvironment:\n");
+    if env.is_empty() {
+        s.push_str("  (none)\n");
+    }
+    for (name, what) in env {
+        s.push_str(&format!("  {name:<14} {what}\n"));
+    }
+    s
+}
+
+/// The top-level text under the subcommands: exit codes, environment, a first example.
+fn top_help() -> String {
+    let codes = [
+        (exit::OK, "success (fetch: every id fetched with a terminal status)"),
+        (exit::FATAL, "fatal: key rejected, output not writable, anything unexpected"),
+        (exit::USAGE, "usage or input error: a flag, the manifest, the export, the price file"),
+        (
+            exit::INCOMPLETE,
+            "incomplete: ids pending / not_found / error after fetch; unpriced requests with cost --strict",
+        ),
+        (exit::SIGINT, "stopped by Ctrl-C (SIGINT); rows written so far are kept"),
+        (exit::SIGTERM, "stopped by SIGTERM; rows written so far are kept"),
+    ];
+    let mut s = String::from("Exit codes:\n");
+    for (code, what) in codes {
+        s.push_str(&format!("  {code:<4} {what}\n"));
+    }
+    let mut env: Vec<(&str, &str)> = API_ENV.to_vec();
+    env.push(COST_ENV[0]);
+    s.push('\n');
+    s.push_str(&help(
+        &[
+            "sail-export demo",
+            "sail-export fetch batch_abc123 -o results.sqlite",
+            "sail-export cost results.sqlite --by model",
+        ],
+        &env,
+    ));
+    s
+}
+
+/// `sail-export completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the API is and how to authenticate.
@@ -136,8 +291,8 @@ pub struct LoadArgs {
     #[arg(required = true, value_name = "FILE.parquet")]
     pub files: Vec<PathBuf>,
     /// The SQLite file to load into (created and migrated if needed).
-    #[arg(long, value_name = "DB.sqlite")]
-    pub into: PathBuf,
+    #[arg(short = 'o', long = "out", alias = "into", value_name = "DB.sqlite")]
+    pub out: PathBuf,
     /// When another sail-export is writing the same SQLite file, wait for it to end instead
     /// of exiting with code 2.
     #[arg(long)]
@@ -177,7 +332,8 @@ impl From<ReportFormat> for cost::Format {
 pub struct CostArgs {
     /// A SQLite or Parquet export.
     pub path: PathBuf,
-    /// Group by these keys: model, completion_window, batch_id, status, day.
+    /// Group by these keys: model, completion_window (or window), batch_id, status, day
+    /// (UTC YYYY-MM-DD), month (UTC YYYY-MM).
     #[arg(long, value_delimiter = ',', default_value = "model,completion_window")]
     pub by: Vec<String>,
     /// A price file (TOML) that overrides and extends the bundled prices.
@@ -186,6 +342,20 @@ pub struct CostArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+    /// Print one JSON object on stdout: short for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Table: every column, however wide (by default the columns that fit the terminal, or
+    /// 80 characters when piped).
+    #[arg(long)]
+    pub wide: bool,
+    /// Only responses created on or after this UTC day (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<String>,
+    /// Only responses created before this UTC day (exclusive: --since 2026-09-01 --until
+    /// 2026-10-01 is September).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<String>,
     /// Exit non-zero when any request has no price.
     #[arg(long)]
     pub strict: bool,

@@ -4,14 +4,21 @@ use clap::Parser;
 
 fn main() {
     sail_export::memory::return_freed_memory();
+    let cli = sail_export::cli::Cli::parse();
+    // RUST_LOG, when set, decides as it always did; otherwise -v, -vv, -vvv raise the level.
+    let level = match cli.verbosity.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = sail_export::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

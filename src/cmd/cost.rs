@@ -1,15 +1,25 @@
 //! `sail-export cost`: prices an export and prints the report; `--strict` turns unpriced
-//! requests into exit code 3.
+//! requests into exit code 3. Unpriced requests are also a warning on stderr, whatever the
+//! format, so a script reading JSON or CSV hears of them too.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::cli::CostArgs;
-use crate::cost::{render, report, scan, Format, Key};
+use crate::cost::{render, report, scan, Format, Key, Width};
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::prices::PriceTable;
+use crate::time::day;
+
+/// The width a table fits when neither `COLUMNS` nor the terminal tells one (output piped).
+const DEFAULT_WIDTH: usize = 80;
+/// No table is fitted into less: a terminal that reports 0 or a few columns is not one to
+/// squeeze every figure into.
+const MIN_WIDTH: usize = 40;
 
 /// A cost report to make, resolved from what the user typed.
 #[derive(Debug, Clone)]
@@ -26,6 +36,12 @@ pub struct Request {
     pub strict: bool,
     /// Only rows of this batch.
     pub batch: Option<String>,
+    /// Only rows created on or after this UTC day (days since 1970-01-01).
+    pub since: Option<i64>,
+    /// Only rows created before this UTC day (days since 1970-01-01).
+    pub until: Option<i64>,
+    /// A table with every column, however wide; otherwise the columns that fit.
+    pub wide: bool,
 }
 
 impl Request {
@@ -38,18 +54,49 @@ impl Request {
             format: Format::Table,
             strict: false,
             batch: None,
+            since: None,
+            until: None,
+            wide: false,
         }
     }
 
     /// Checks the flags (usage errors, exit 2).
     fn from_args(args: CostArgs) -> anyhow::Result<Request> {
+        let since = args
+            .since
+            .as_deref()
+            .map(|d| parse_day("--since", d))
+            .transpose()?;
+        let until = args
+            .until
+            .as_deref()
+            .map(|d| parse_day("--until", d))
+            .transpose()?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if u <= s {
+                return Err(UsageError::new(format!(
+                    "--until {} must be after --since {} (--until is exclusive: the report \
+                     covers days from --since up to the day before --until)",
+                    day::format(u),
+                    day::format(s)
+                ))
+                .into());
+            }
+        }
         Ok(Request {
             keys: parse_keys(&args.by)?,
             path: args.path,
             prices: args.prices,
-            format: args.format.into(),
+            format: if args.json {
+                Format::Json
+            } else {
+                args.format.into()
+            },
             strict: args.strict,
             batch: args.batch,
+            since,
+            until,
+            wide: args.wide,
         })
     }
 }
@@ -69,10 +116,26 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     let keys = &req.keys;
     let by = |k| keys.contains(&k);
     let batch = req.batch.as_deref();
-    let scanned = scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?;
-    let report = report::build(scanned, &prices, keys, batch);
-    out.write_all(render::render(&report, &prices, req.format)?.as_bytes())
+    let started = Instant::now();
+    let mut scanned = scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?;
+    tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
+    scanned.keep_days(req.since, req.until);
+    let mut report = report::build(scanned, &prices, keys, batch);
+    (report.since, report.until) = (req.since.map(day::format), req.until.map(day::format));
+    let width = if req.wide {
+        Width::All
+    } else {
+        Width::Fit(table_width())
+    };
+    out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
         .context("writing the report")?;
+    // A table or Markdown on the terminal already shows the warning under it.
+    let on_screen = req.format != Format::Json && req.format != Format::Csv;
+    if !(on_screen && std::io::stdout().is_terminal()) {
+        if let Some(warning) = render::unpriced_note(&report) {
+            eprintln!("{warning}");
+        }
+    }
     let unpriced = report.total.unpriced_requests();
     if req.strict && unpriced > 0 {
         eprintln!(
@@ -82,6 +145,31 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
         return Ok(exit::INCOMPLETE);
     }
     Ok(exit::OK)
+}
+
+/// The width to fit a table into: `COLUMNS` when set, else the terminal's, else
+/// [`DEFAULT_WIDTH`]; never below [`MIN_WIDTH`].
+fn table_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok();
+    let width = columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0)
+        .or_else(|| {
+            let terminal = comfy_table::Table::new().width();
+            terminal.map(usize::from).filter(|w| *w > 0)
+        })
+        .unwrap_or(DEFAULT_WIDTH);
+    tracing::info!(width, "fitting the table");
+    width.max(MIN_WIDTH)
+}
+
+/// A `--since` / `--until` date: `YYYY-MM-DD`, a UTC day.
+fn parse_day(flag: &str, s: &str) -> Result<i64, UsageError> {
+    day::parse(s).ok_or_else(|| {
+        UsageError::new(format!(
+            "{flag} '{s}' is not a date; use YYYY-MM-DD (a UTC day, e.g. 2026-09-01)"
+        ))
+    })
 }
 
 /// The `--by` keys, checked: known names, no repeats.

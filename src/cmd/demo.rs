@@ -36,8 +36,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let served = sim.stats();
     let expected = Expected::of(&sim);
     let summary = outcome?;
-    eprintln!("{summary}");
-    eprintln!("{}", describe_faults(&served, summary.retries));
+    note!("{summary}");
+    note!("{}", describe_faults(&served, summary.retries));
     let report = super::cost::Request::new(args.out.clone());
     if let Err(e) = super::cost::run_to(&report, &mut std::io::stdout().lock()) {
         eprintln!("warning: no cost report: {e:#}");
@@ -150,7 +150,7 @@ fn make_room(out: &Path) -> anyhow::Result<()> {
             _ => {}
         }
     }
-    eprintln!("replacing the earlier demo output '{}'", out.display());
+    note!("replacing the earlier demo output '{}'", out.display());
     Ok(())
 }
 
@@ -175,10 +175,11 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     cfg.pool_size = args.concurrency as usize;
     let client = Client::new(cfg).context("setting up the API client")?;
     let batch_id = sim.batch_id().to_owned();
-    eprintln!(
+    note!(
         "demo: a simulated Sail API at {base_url} (seed {}): batch {batch_id}, {} requests, \
          with rate limits, 5xx, dropped connections and slow answers",
-        args.seed, args.requests
+        args.seed,
+        args.requests
     );
     print_status(&client, &batch_id).await?;
     // From here on exactly what `sail-export fetch BATCH_ID -o OUT` does: one status read
@@ -186,6 +187,7 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     let mut cfg = fetch::Config::new(&batch_id, args.out.clone());
     cfg.format = Format::Sqlite;
     cfg.concurrency = args.concurrency as usize;
+    cfg.quiet = super::quiet();
     cfg.options_json = serde_json::json!({
         "demo": true,
         "seed": args.seed,
@@ -203,7 +205,7 @@ async fn print_status(client: &Client, batch_id: &str) -> anyhow::Result<()> {
     let mut counts: Vec<(String, u64)> = value.by_status().into_iter().collect();
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let line: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    eprintln!("batch status: {}", line.join(", "));
+    note!("batch status: {}", line.join(", "));
     Ok(())
 }
 
@@ -245,12 +247,13 @@ fn exit_code(s: &Summary, expected: &Expected) -> i32 {
     }
     if s.error == 0 && s.pending == expected.pending && s.not_found == expected.not_found {
         if s.pending + s.not_found > 0 {
-            eprintln!(
+            note!(
                 "demo complete: the {} pending and {} not_found rows are part of the simulation \
                  (items still running, results past retention). A real `sail-export fetch` \
                  exits 3 for them so scripts notice; the demo exits 0 because every row is \
                  what the simulator served.",
-                s.pending, s.not_found
+                s.pending,
+                s.not_found
             );
         }
         return exit::OK;

@@ -21,7 +21,7 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     }
-    eprintln!("{summary}");
+    note!("{summary}");
     match summary.stopped {
         Some(Stop::AuthRejected) => eprintln!(
             "error: the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file. \
@@ -34,7 +34,7 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
         Some(_) => {
             eprintln!("stopped; rows written so far are kept; rerun the same command to resume")
         }
-        None if summary.pending > 0 && !args.wait => eprintln!(
+        None if summary.pending > 0 && !args.wait => note!(
             "{} ids are not finished yet; rerun later, or add --wait to keep polling until they are",
             summary.pending
         ),
@@ -70,6 +70,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     cfg.concurrency = args.concurrency as usize;
     cfg.refetch_all = args.refetch_all;
     cfg.keep_raw = !args.no_raw;
+    cfg.quiet = super::quiet();
     cfg.wait = args.wait.then(|| Duration::from_secs_f64(secs));
     cfg.wait_for_lock = args.wait_for_lock;
     if args.allow_foreign_db {

@@ -47,7 +47,7 @@ pub(crate) async fn run(args: ListArgs) -> anyhow::Result<i32> {
         .filter(|b| b.created_at.is_some_and(|c| now - c > WARN_AGE_S))
         .count();
     if old > 0 {
-        eprintln!(
+        note!(
             "note: {old} of {} batches are older than 40 hours; Sail deletes results within \
              48 hours of processing",
             batches.len()

@@ -19,18 +19,18 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
         true => Existing::AnyDatabase,
         false => Existing::ExportsOnly,
     };
-    sink::check_folder(&args.into)?;
-    let _lock = lock(&args.into, args.wait_for_lock)?;
-    let mut conn = sink::sqlite::open_with(&args.into, existing)?;
+    sink::check_folder(&args.out)?;
+    let _lock = lock(&args.out, args.wait_for_lock)?;
+    let mut conn = sink::sqlite::open_with(&args.out, existing)?;
     let rows = export::load::into_sqlite(&mut conn, &args.files)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .ok();
-    eprintln!(
+    note!(
         "loaded {rows} rows from {} file{} into '{}' ({total} rows in results) in {:.1}s",
         args.files.len(),
         if args.files.len() == 1 { "" } else { "s" },
-        args.into.display(),
+        args.out.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(exit::OK)

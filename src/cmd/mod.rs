@@ -1,6 +1,28 @@
 //! Runs each subcommand: resolves its arguments into what the engine needs, runs it, and
 //! returns the exit code.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `-q`, set once by [`run`] before any subcommand prints.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `-q` was given: notes stay off stderr.
+pub(crate) fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Prints a note on stderr (a summary, what was done, what to do next) unless `-q` was
+/// given. Results, warnings and errors are printed with their own macros, whatever `-q`.
+/// Defined before the `mod` lines below, so every subcommand's module sees it.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::cmd::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
+mod completions;
 pub mod cost;
 pub(crate) mod demo;
 pub(crate) mod fetch;
@@ -21,6 +43,7 @@ use crate::error::UsageError;
 
 /// Runs the parsed command line; the `Ok` value is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    QUIET.store(cli.verbosity.quiet, Ordering::Relaxed);
     match cli.command {
         Command::Fetch(args) => fetch::run(args).await,
         Command::Load(args) => load::run(args),
@@ -28,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(args) => status::run(args).await,
         Command::List(args) => list::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Completions(args) => completions::run(args),
     }
 }
 
@@ -92,6 +116,12 @@ pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
     cfg.pool_size = pool;
     cfg.ca_certs = ca_certs(&api.ca_cert)?;
     cfg.http1_only = api.http1_only;
+    tracing::info!(
+        base_url = api.base_url,
+        timeout_s = api.timeout,
+        max_retries = api.max_retries,
+        "API client"
+    );
     Client::new(cfg).context("setting up the API client")
 }
 

@@ -4,6 +4,8 @@
 pub(crate) mod render;
 pub mod report;
 pub mod scan;
+pub(crate) mod table;
 
 pub use render::Format;
 pub use report::{Key, Report};
+pub use table::Width;

@@ -1,9 +1,9 @@
 //! Printing a report: one function per format (table, JSON, CSV, Markdown), chosen by a match.
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde_json::{json, Map, Value};
 
 use super::report::{Report, Totals};
+use super::table::{self, Width};
 use crate::prices::{PriceTable, Usd};
 
 /// How a report is printed.
@@ -19,15 +19,17 @@ pub enum Format {
     Markdown,
 }
 
-/// Renders `report` in `format`; the text ends with a newline.
+/// Renders `report` in `format`; the text ends with a newline. `width` bounds a terminal
+/// table (Markdown always has every column).
 pub(crate) fn render(
     report: &Report,
     prices: &PriceTable,
     format: Format,
+    width: Width,
 ) -> anyhow::Result<String> {
     Ok(match format {
-        Format::Table => text_table(report, prices, false),
-        Format::Markdown => text_table(report, prices, true),
+        Format::Table => table::render(report, notes(report, prices), false, width),
+        Format::Markdown => table::render(report, notes(report, prices), true, Width::All),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&to_json(report, prices))?
@@ -68,6 +70,8 @@ pub(crate) fn to_json(report: &Report, prices: &PriceTable) -> Value {
     json!({
         "keys": report.keys.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "batch": report.batch,
+        "since": report.since,
+        "until": report.until,
         "rows": rows,
         "total": Value::Object(totals_json(&report.total)),
         "prices": {"version": prices.version(), "source": prices.source(), "files": layers},
@@ -177,120 +181,6 @@ fn csv(report: &Report) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
-/// Thousands separators: 1234567 → "1,234,567".
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-fn money(v: Option<Usd>) -> String {
-    v.map_or_else(
-        || "—".to_owned(),
-        |u| match u.rounded(4).strip_prefix('-') {
-            Some(abs) => format!("-${abs}"),
-            None => format!("${}", u.rounded(4)),
-        },
-    )
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |x| format!("{:.1}%", x * 100.0))
-}
-
-fn table_cells(t: &Totals) -> Vec<String> {
-    vec![
-        grouped(t.requests as i64),
-        grouped(t.input_tokens),
-        grouped(t.input_cached_tokens),
-        grouped(t.output_tokens),
-        grouped(t.output_reasoning_tokens),
-        money(t.cost_usd()),
-        money(t.asap_cost_usd()),
-        money(t.savings_usd()),
-        pct(t.cache_hit_ratio()),
-        pct(t.reasoning_share()),
-        grouped(t.unpriced_requests() as i64),
-        grouped(t.anomalies.sum() as i64),
-    ]
-}
-
-const TABLE_METRICS: &[&str] = &[
-    "requests",
-    "input",
-    "cached",
-    "output",
-    "reasoning",
-    "cost",
-    "at asap",
-    "saved",
-    "cache hit",
-    "reasoning %",
-    "unpriced",
-    "anomalies",
-];
-
-/// The terminal table (or Markdown), then the notes: prices used, warnings, assumptions.
-fn text_table(report: &Report, prices: &PriceTable, markdown: bool) -> String {
-    let mut table = Table::new();
-    table.load_style(if markdown {
-        presets::ASCII_MARKDOWN
-    } else {
-        presets::UTF8_FULL_CONDENSED
-    });
-    if !markdown {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    }
-    let nkeys = report.keys.len();
-    let mut header: Vec<&str> = report.keys.iter().map(|k| k.name()).collect();
-    header.extend(TABLE_METRICS);
-    table.set_header(header);
-    let row = |key: Vec<String>, t: &Totals| -> Vec<Cell> {
-        key.into_iter()
-            .map(Cell::new)
-            .chain(
-                table_cells(t)
-                    .into_iter()
-                    .map(|c| Cell::new(c).set_alignment(CellAlignment::Right)),
-            )
-            .collect()
-    };
-    for g in &report.groups {
-        let key = g
-            .key
-            .iter()
-            .map(|k| k.clone().unwrap_or_else(|| "(none)".into()))
-            .collect();
-        table.add_row(row(key, &g.totals));
-    }
-    let mut total_key = vec![String::new(); nkeys];
-    if let Some(first) = total_key.first_mut() {
-        *first = if markdown {
-            "**total**".into()
-        } else {
-            "total".into()
-        };
-    }
-    table.add_row(row(total_key, &report.total));
-    let notes = notes(report, prices);
-    let prefix = if markdown { "> " } else { "" };
-    let mut out = format!("{table}\n");
-    for n in notes {
-        out.push_str(&format!("{prefix}{n}\n"));
-    }
-    out
-}
-
 fn requests(n: u64) -> String {
     format!("{n} request{}", if n == 1 { "" } else { "s" })
 }
@@ -298,6 +188,7 @@ fn requests(n: u64) -> String {
 /// The lines under the table: prices used, then warnings and assumptions.
 fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     let mut v = price_notes(prices);
+    v.extend(period_note(report));
     v.extend(unpriced_note(report));
     v.extend(assumption_notes(report));
     v
@@ -324,8 +215,19 @@ fn price_notes(prices: &PriceTable) -> Vec<String> {
     v
 }
 
+/// The dates the report covers, when `--since` / `--until` narrowed it.
+fn period_note(report: &Report) -> Option<String> {
+    let since = report
+        .since
+        .as_deref()
+        .map(|d| format!("from {d} (inclusive)"));
+    let until = report.until.as_deref().map(|d| format!("before {d}"));
+    let both: Vec<String> = since.into_iter().chain(until).collect();
+    (!both.is_empty()).then(|| format!("period: created_at {}, UTC", both.join(" and ")))
+}
+
 /// The warning about requests left out of the cost, naming the first few model × window.
-fn unpriced_note(report: &Report) -> Option<String> {
+pub(crate) fn unpriced_note(report: &Report) -> Option<String> {
     let t = &report.total;
     if t.unpriced_requests() == 0 {
         return None;

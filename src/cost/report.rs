@@ -20,16 +20,19 @@ pub enum Key {
     Status,
     /// The UTC day of the response's created_at.
     Day,
+    /// The UTC month (`YYYY-MM`) of the response's created_at.
+    Month,
 }
 
 impl Key {
     /// Every key, in the order `--by` documents them.
-    pub(crate) const ALL: [Key; 5] = [
+    pub(crate) const ALL: [Key; 6] = [
         Key::Model,
         Key::CompletionWindow,
         Key::BatchId,
         Key::Status,
         Key::Day,
+        Key::Month,
     ];
 
     /// The key's name, as typed after `--by` and used in JSON/CSV.
@@ -40,6 +43,7 @@ impl Key {
             Key::BatchId => "batch_id",
             Key::Status => "status",
             Key::Day => "day",
+            Key::Month => "month",
         }
     }
 
@@ -223,6 +227,19 @@ pub struct Report {
     pub not_fetched_requests: u64,
     /// The `--batch` filter, if any.
     pub batch: Option<String>,
+    /// The `--since` date (UTC, inclusive), if any.
+    pub since: Option<String>,
+    /// The `--until` date (UTC, exclusive), if any.
+    pub until: Option<String>,
+}
+
+/// The UTC month of a day, `YYYY-MM`: the day's `YYYY-MM-DD` without its day.
+fn month(days: i64) -> String {
+    let date = day::format(days);
+    match date.rsplit_once('-') {
+        Some((ym, _)) => ym.to_owned(),
+        None => date,
+    }
 }
 
 /// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
@@ -244,6 +261,7 @@ pub fn build(scanned: Scan, prices: &PriceTable, keys: &[Key], batch: Option<&st
                 Key::BatchId => b.batch_id.clone(),
                 Key::Status => b.status.clone(),
                 Key::Day => b.day.map(day::format),
+                Key::Month => b.day.map(month),
             })
             .collect();
         acc.groups.entry(key).or_default().add(&b.totals);
@@ -273,6 +291,8 @@ pub fn build(scanned: Scan, prices: &PriceTable, keys: &[Key], batch: Option<&st
         default_window: prices.default_window().to_owned(),
         not_fetched_requests: scanned.not_fetched,
         batch: batch.map(str::to_owned),
+        since: None,
+        until: None,
     }
 }
 
@@ -325,5 +345,17 @@ impl Accumulator {
             t.asap_cost = price(&b.billed, a.entry);
         }
         window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_month_is_the_utc_year_and_month_of_a_day() {
+        assert_eq!(month(day::parse("2026-09-30").unwrap()), "2026-09");
+        assert_eq!(month(day::parse("2026-10-01").unwrap()), "2026-10");
+        assert_eq!(month(-1), "1969-12");
     }
 }

@@ -47,6 +47,8 @@ pub struct Config {
     pub keep_raw: bool,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// No progress of any kind (`-q`): no bar, and no line per status poll with `wait`.
+    pub quiet: bool,
     /// Options recorded in the `runs` table (never the key).
     pub options_json: String,
     /// `--wait`: poll the batch status this often and fetch unfinished ids as they finish,
@@ -73,6 +75,7 @@ impl Config {
             refetch_all: false,
             keep_raw: true,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            quiet: false,
             options_json: "{}".to_owned(),
             wait: None,
             wait_for_lock: false,

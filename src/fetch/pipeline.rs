@@ -95,7 +95,7 @@ async fn fetch_all(
 ) -> anyhow::Result<()> {
     let wait = plan.cfg.wait.is_some();
     let to_fetch = work.todo.len() + if wait { work.waiting.len() } else { 0 };
-    let bar = progress::bar(plan.cfg.progress, to_fetch as u64, wait);
+    let bar = progress::bar(plan.cfg.progress && !plan.cfg.quiet, to_fetch as u64, wait);
     let waiting = if wait { work.waiting } else { Vec::new() };
     let (ids, mut poller) = id_source(client, plan, work.todo, waiting, summary, &bar);
     let (batch_id, keep_raw) = (plan.cfg.batch_id.as_str(), plan.cfg.keep_raw);
@@ -182,7 +182,7 @@ fn id_source(
         fetched: summary.fetched,
         total: summary.total,
         bar: bar.clone(),
-        lines: !plan.cfg.progress,
+        lines: !plan.cfg.progress && !plan.cfg.quiet,
     });
     (ids, Some(poller))
 }

@@ -58,7 +58,8 @@ async fn every_format_reports_the_same_figures() {
         "0.2625"
     );
 
-    let table = run(&["cost", db.to_str().unwrap()]).await;
+    // --wide: every column, 'at asap' included (the default leaves out what does not fit).
+    let table = run(&["cost", db.to_str().unwrap(), "--wide"]).await;
     assert_eq!(table.code, 0);
     assert!(table.stdout.contains("$4.3922"), "{}", table.stdout);
     assert!(table.stdout.contains("$6.5789"), "{}", table.stdout);

@@ -3,9 +3,11 @@
 mod harness;
 
 mod batch_ops;
+mod cli;
 mod cost;
 mod cost_cli;
 mod cost_parquet;
+mod cost_report;
 mod cost_sql;
 mod demo_serve;
 mod exact_numbers;
