@@ -110,51 +110,17 @@ async fn gate(Shared(st): Shared<Arc<State>>, req: Request, next: Next) -> Respo
     if req.version() == Version::HTTP_2 {
         Stats::bump(&st.stats.http2);
     }
-    let authorized = req
-        .headers()
-        .get(AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes() == st.auth.as_bytes());
-    if !authorized {
-        Stats::bump(&st.stats.unauthorized);
-        return envelope(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "invalid or missing API key",
-        );
-    }
-    let Some(_slot) = take_slot(&st) else {
-        Stats::bump(&st.stats.limited);
-        return with_retry_after(
-            envelope(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "too many concurrent requests for this organization",
-            ),
-            st.cfg.faults.retry_after_s,
-        );
+    let _slot = match admit(&st, &req) {
+        Ok(slot) => slot,
+        Err(refused) => return *refused,
     };
-    let received = Instant::now();
-    let _timer = AnswerTimer(&st.stats, received);
-    let f = &st.cfg.faults;
-    let roll = fastrand::f64();
-    let mut drop_body = false;
+    let _timer = AnswerTimer(&st.stats, Instant::now());
     let mut delay = latency(&st.cfg);
-    if roll < f.rate_429 {
-        Stats::bump(&st.stats.fault_429);
-        let r = envelope(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            "rate limit reached",
-        );
-        return with_retry_after(r, f.retry_after_s);
-    } else if roll < f.rate_429 + f.rate_5xx {
-        Stats::bump(&st.stats.fault_5xx);
-        return server_error(f.retry_after_s);
-    } else if roll < f.rate_429 + f.rate_5xx + f.rate_drop {
-        drop_body = true;
-    } else if roll < f.rate_429 + f.rate_5xx + f.rate_drop + f.rate_slow {
-        Stats::bump(&st.stats.slow);
-        delay += f.slow;
+    let fault = roll_fault(&st);
+    match fault {
+        Fault::Answer(r) => return r,
+        Fault::Slow(extra) => delay += extra,
+        Fault::CutBody | Fault::None => {}
     }
     if !delay.is_zero() {
         // A tokio timer fires on the first 1 ms tick after its deadline, and the driver
@@ -168,11 +134,75 @@ async fn gate(Shared(st): Shared<Arc<State>>, req: Request, next: Next) -> Respo
         StatusCode::NOT_FOUND => Stats::bump(&st.stats.not_found),
         _ => {}
     }
-    if drop_body {
+    if matches!(fault, Fault::CutBody) {
         Stats::bump(&st.stats.dropped);
         return cut_off(resp).await;
     }
     resp
+}
+
+/// The key check and the concurrency limiter: a slot to serve in, or the refusal to send.
+fn admit<'a>(st: &'a State, req: &Request) -> Result<Slot<'a>, Box<Response>> {
+    let authorized = req
+        .headers()
+        .get(AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes() == st.auth.as_bytes());
+    if !authorized {
+        Stats::bump(&st.stats.unauthorized);
+        return Err(Box::new(envelope(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid or missing API key",
+        )));
+    }
+    take_slot(st).ok_or_else(|| {
+        Stats::bump(&st.stats.limited);
+        Box::new(with_retry_after(
+            envelope(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "too many concurrent requests for this organization",
+            ),
+            st.cfg.faults.retry_after_s,
+        ))
+    })
+}
+
+/// What the fault dice decided for one request.
+enum Fault {
+    /// Answer this instead of the route (429 or 5xx).
+    Answer(Response),
+    /// Cut the connection halfway through the body.
+    CutBody,
+    /// Answer this much later.
+    Slow(Duration),
+    /// Serve normally.
+    None,
+}
+
+/// Rolls the configured fault rates for one request.
+fn roll_fault(st: &State) -> Fault {
+    let f = &st.cfg.faults;
+    let roll = fastrand::f64();
+    if roll < f.rate_429 {
+        Stats::bump(&st.stats.fault_429);
+        let r = envelope(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate limit reached",
+        );
+        Fault::Answer(with_retry_after(r, f.retry_after_s))
+    } else if roll < f.rate_429 + f.rate_5xx {
+        Stats::bump(&st.stats.fault_5xx);
+        Fault::Answer(server_error(f.retry_after_s))
+    } else if roll < f.rate_429 + f.rate_5xx + f.rate_drop {
+        Fault::CutBody
+    } else if roll < f.rate_429 + f.rate_5xx + f.rate_drop + f.rate_slow {
+        Stats::bump(&st.stats.slow);
+        Fault::Slow(f.slow)
+    } else {
+        Fault::None
+    }
 }
 
 /// Adds the time from `received` to the answer to `answer_us` when dropped.

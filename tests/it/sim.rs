@@ -297,21 +297,41 @@ async fn the_limiter_answers_429_beyond_max_concurrent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn running_items_complete_after_finish_after() {
+    // Each running item completes at its own moment within `finish_after`: some are still
+    // running right after the start (one of several, however slow the machine is to ask),
+    // and every one has completed once the time is over.
+    let finish = Duration::from_secs(2);
     let cfg = SimConfig {
-        finish_after: Some(Duration::from_millis(400)),
-        ..config(200)
+        finish_after: Some(finish),
+        ..config(400)
     };
     let sim = Sim::start(cfg).await.unwrap();
-    let running = first(&sim, ItemKind::Running);
-    let path = format!("/batches/{}/{running}", sim.batch_id());
-    assert_eq!(json(&get(&sim, &path).await.2)["status"], "in_progress");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(json(&get(&sim, &path).await.2)["status"], "completed");
+    let d = sim.dataset();
+    let running: Vec<String> = (0..d.items())
+        .filter(|i| d.kind(0, *i) == ItemKind::Running)
+        .map(sail_export::sim::Dataset::custom_id)
+        .collect();
+    assert!(running.len() >= 4, "{running:?}");
+    let status_of = |body: Vec<u8>| {
+        json(&body)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut early = Vec::new();
+    for id in &running {
+        let path = format!("/batches/{}/{id}", sim.batch_id());
+        early.push(status_of(get(&sim, &path).await.2));
+    }
+    assert!(early.iter().any(|s| s == "in_progress"), "{early:?}");
+    tokio::time::sleep(finish + Duration::from_millis(100)).await;
     let (_, _, body) = get(&sim, &format!("/batches/{}", sim.batch_id())).await;
-    assert_eq!(
-        json(&body)["request_status"][&running]["status"],
-        "COMPLETED"
-    );
+    let status = json(&body);
+    for id in &running {
+        let path = format!("/batches/{}/{id}", sim.batch_id());
+        assert_eq!(status_of(get(&sim, &path).await.2), "completed", "{id}");
+        assert_eq!(status["request_status"][id]["status"], "COMPLETED", "{id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
