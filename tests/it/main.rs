@@ -8,6 +8,7 @@ mod cost_cli;
 mod cost_parquet;
 mod cost_sql;
 mod fetch_columns;
+mod fetch_pace;
 mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;
