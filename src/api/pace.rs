@@ -258,8 +258,8 @@ impl Pace {
         (st.good, st.bad, st.held) = (good, l, 0);
         st.probe_after = now + hint.unwrap_or_default() * PROBE_COST;
         let keep = ((l as f64 * KEEP) as usize).max(good).max(1);
-        self.epoch.fetch_add(1, Relaxed);
         self.set_limit(&mut st, keep);
+        self.epoch.fetch_add(1, Relaxed);
     }
 
     /// Moves the limit to `new`: permits are added, or taken back (now if free, else as
@@ -274,9 +274,17 @@ impl Pace {
                 .unwrap_or(0);
             self.sem.add_permits(more - owed.min(more));
         } else if new < old {
+            // Owed first, so a permit released meanwhile is forgotten, not handed out;
+            // then what is free is taken at once, and any surplus (the releases paid part
+            // of the debt meanwhile) goes back.
             let less = old - new;
+            self.debt.fetch_add(less, Relaxed);
             let taken = self.sem.forget_permits(less);
-            self.debt.fetch_add(less - taken, Relaxed);
+            let owed = self
+                .debt
+                .fetch_update(Relaxed, Relaxed, |d| Some(d.saturating_sub(taken)))
+                .unwrap_or(0);
+            self.sem.add_permits(taken - owed.min(taken));
         }
         st.limit = new;
         st.lowest = st.lowest.min(new);
