@@ -1,5 +1,5 @@
-//! The outcome of a run: counts per fetch state, requests, retries and time; printed as one
-//! line, as JSON, and mapped to the exit code.
+//! The outcome of a run: counts per fetch state, requests, retries, the pace and time;
+//! printed as one line, as JSON, and mapped to the exit code.
 
 use std::fmt;
 
@@ -20,6 +20,8 @@ pub enum Stop {
     Interrupted,
     /// SIGTERM.
     Terminated,
+    /// The API answered nothing but 429/503 for minutes (`api::pace::PATIENCE`).
+    Throttled,
 }
 
 /// What a fetch run did. `fetched + pending + not_found + error + not_attempted == total`.
@@ -50,6 +52,12 @@ pub struct Summary {
     pub requests: u64,
     /// Retries among those requests.
     pub retries: u64,
+    /// 429 answers to result requests.
+    pub rate_limited: u64,
+    /// The lowest number of result requests allowed in flight (the pace; `-j` at most).
+    pub concurrency_min: u64,
+    /// The number allowed in flight at the end.
+    pub concurrency_final: u64,
     /// Wall time in seconds.
     pub elapsed_s: f64,
     /// Set when the run stopped early.
@@ -81,6 +89,7 @@ impl Summary {
             Some(Stop::Unreachable) => "unreachable",
             Some(Stop::Interrupted) => "interrupted",
             Some(Stop::Terminated) => "terminated",
+            Some(Stop::Throttled) => "throttled",
             None if self.fetched == self.total => "complete",
             None => "incomplete",
         }
@@ -92,6 +101,7 @@ impl Summary {
             Some(Stop::AuthRejected | Stop::Unreachable) => exit::FATAL,
             Some(Stop::Interrupted) => exit::SIGINT,
             Some(Stop::Terminated) => exit::SIGTERM,
+            Some(Stop::Throttled) => exit::INCOMPLETE,
             None if self.fetched == self.total => exit::OK,
             None => exit::INCOMPLETE,
         }
@@ -123,10 +133,18 @@ impl fmt::Display for Summary {
         if self.skipped > 0 {
             write!(f, " ({} already in the output)", self.skipped)?;
         }
+        write!(f, "; {} requests, {} retries", self.requests, self.retries)?;
+        if self.rate_limited > 0 || self.concurrency_min < self.concurrency_final {
+            write!(
+                f,
+                ", {} rate-limited (in flight: lowest {}, final {})",
+                self.rate_limited, self.concurrency_min, self.concurrency_final
+            )?;
+        }
         write!(
             f,
-            "; {} requests, {} retries, {:.1}s ({:.0}/s) -> {}",
-            self.requests, self.retries, self.elapsed_s, rate, self.out
+            ", {:.1}s ({:.0}/s) -> {}",
+            self.elapsed_s, rate, self.out
         )
     }
 }
@@ -153,6 +171,8 @@ mod tests {
         assert_eq!(s.exit_code(), 130);
         s.stopped = Some(Stop::Terminated);
         assert_eq!(s.exit_code(), 143);
+        s.stopped = Some(Stop::Throttled);
+        assert_eq!(s.exit_code(), 3);
     }
 
     #[test]

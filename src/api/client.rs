@@ -1,5 +1,6 @@
 //! The HTTP client: base URL, Bearer auth, per-request timeout, and the loop that sends
-//! each GET again as the retry policy (`api::retry`) says; 401/403 stop everything.
+//! each GET again as the retry policy (`api::retry`) says, at the pace (`api::pace`) the
+//! server allows; 401/403 stop everything.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,7 +12,8 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 use rustls::pki_types::CertificateDer;
 
 use super::model::{self, Batch, ResponseObject};
-use super::retry::{Answer, Policy, Step};
+use super::pace::{Pace, Signal, Ticket, PATIENCE};
+use super::retry::{Answer, Policy, Step, MAX_REFUSALS};
 use super::tls;
 
 pub(crate) use super::outcome::{Fetched, Outcome};
@@ -199,9 +201,14 @@ impl Client {
         ))
     }
 
-    /// `GET /batches/{batch_id}/{custom_id}`: one result, retried per the policy. A 2xx whose
-    /// body is not a response object counts as a retryable failure.
-    pub(crate) async fn result(&self, batch_id: &str, custom_id: &str) -> Fetched<ResponseObject> {
+    /// `GET /batches/{batch_id}/{custom_id}`: one result, retried per the policy, each attempt
+    /// at `pace`. A 2xx whose body is not a response object counts as a retryable failure.
+    pub(crate) async fn result(
+        &self,
+        batch_id: &str,
+        custom_id: &str,
+        pace: &Pace,
+    ) -> Fetched<ResponseObject> {
         let Some(url) = self.result_url(batch_id, custom_id) else {
             return Fetched {
                 outcome: Outcome::Failed {
@@ -213,12 +220,12 @@ impl Client {
                 attempts: 0,
             };
         };
-        self.get(&url, |body| {
+        let parse = |body: &[u8]| {
             serde_json::from_slice::<ResponseObject>(body)
                 .ok()
                 .filter(ResponseObject::is_response)
-        })
-        .await
+        };
+        self.get(&url, parse, Some(pace)).await
     }
 
     /// `GET /batches/{batch_id}`: status and `request_status` map.
@@ -228,12 +235,12 @@ impl Client {
             self.inner.cfg.base_url,
             utf8_percent_encode(batch_id, SEGMENT)
         );
-        self.get(&url, |body| {
+        let parse = |body: &[u8]| {
             serde_json::from_slice::<Batch>(body)
                 .ok()
                 .filter(|b| b.id.is_some())
-        })
-        .await
+        };
+        self.get(&url, parse, None).await
     }
 
     /// `GET /batches?limit=&after_id=`: one page of the batch list (a bare array, or an
@@ -248,16 +255,23 @@ impl Client {
             url.push_str("&after_id=");
             url.push_str(&utf8_percent_encode(after, SEGMENT).to_string());
         }
-        self.get(&url, model::batch_list).await
+        self.get(&url, model::batch_list, None).await
     }
 
     /// The retry loop shared by every GET. `parse` turns a 2xx body into `T`, or `None` when
-    /// the body is unusable (retried like a truncated body).
-    async fn get<T>(&self, url: &str, parse: impl Fn(&[u8]) -> Option<T>) -> Fetched<T> {
+    /// the body is unusable (retried like a truncated body). With a `pace`, each attempt
+    /// waits for a ticket and reports its answer, and refusals (429/503) are retried on
+    /// their own bound, not `--max-retries`; without one they count as retries.
+    async fn get<T>(
+        &self,
+        url: &str,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        pace: Option<&Pace>,
+    ) -> Fetched<T> {
         let mut policy = Policy::new(&self.inner.cfg);
         let (mut attempts, mut http_status) = (0u32, None);
         loop {
-            if let Some(outcome) = self.refusal(attempts) {
+            if let Some(outcome) = self.refusal(attempts, pace) {
                 return Fetched {
                     outcome,
                     http_status,
@@ -265,9 +279,15 @@ impl Client {
                 };
             }
             attempts += 1;
+            let ticket = match pace {
+                Some(p) => Some(p.ticket().await),
+                None => None,
+            };
             let answer = self.send(url).await;
             http_status = answer.status().or(http_status);
-            let (reason, retryable, hint) = match policy.judge(answer, &parse) {
+            let step = policy.judge(answer, &parse);
+            settle(ticket, &step, http_status);
+            let delay = match step {
                 Step::Done(outcome) => {
                     if matches!(outcome, Outcome::AuthRejected) {
                         self.inner.auth_failed.store(true, Ordering::Relaxed);
@@ -282,14 +302,27 @@ impl Client {
                     reason,
                     retryable,
                     hint,
-                } => (reason, retryable, hint),
+                } => policy
+                    .delay(retryable && !self.halted(), hint)
+                    .ok_or(reason),
+                // Without a pace to slow down (status reads, listing), a refusal is an
+                // ordinary retryable failure.
+                Step::Refused { reason, hint } if pace.is_none() => {
+                    policy.delay(!self.halted(), hint).ok_or(reason)
+                }
+                Step::Refused { reason, hint } => policy
+                    .refusal_delay(hint)
+                    .ok_or_else(|| format!("{reason}; still refused after {MAX_REFUSALS} tries")),
             };
-            let Some(delay) = policy.delay(retryable && !self.halted(), hint) else {
-                return Fetched {
-                    outcome: Outcome::Failed { reason },
-                    http_status,
-                    attempts,
-                };
+            let delay = match delay {
+                Ok(d) => d,
+                Err(reason) => {
+                    return Fetched {
+                        outcome: Outcome::Failed { reason },
+                        http_status,
+                        attempts,
+                    }
+                }
             };
             self.inner.retries.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(url, attempts, ?delay, "retrying");
@@ -302,9 +335,21 @@ impl Client {
         self.auth_failed() || self.unreachable().is_some()
     }
 
-    /// The outcome of a GET the client will not send (again) because the run was stopped:
-    /// skipped before its first attempt, else why it stopped.
-    fn refusal<T>(&self, attempts: u32) -> Option<Outcome<T>> {
+    /// The outcome of a GET the client will not send (again) because the run was stopped,
+    /// or the pace gave up on a server that refuses everything: skipped before its first
+    /// attempt, else why it stopped.
+    fn refusal<T>(&self, attempts: u32, pace: Option<&Pace>) -> Option<Outcome<T>> {
+        if pace.is_some_and(Pace::exhausted) {
+            return Some(match attempts {
+                0 => Outcome::Skipped,
+                _ => Outcome::Failed {
+                    reason: format!(
+                        "the API answered only 429/503 for {} minutes; rerun later",
+                        PATIENCE.as_secs() / 60
+                    ),
+                },
+            });
+        }
         if !self.halted() {
             return None;
         }
@@ -356,6 +401,20 @@ impl Client {
             },
         }
     }
+}
+
+/// Tells the pace what one attempt's answer said about it.
+fn settle<T>(ticket: Option<Ticket<'_>>, step: &Step<T>, status: Option<u16>) {
+    let Some(ticket) = ticket else { return };
+    let signal = match step {
+        Step::Done(Outcome::Ok { .. } | Outcome::NotFound { .. }) => Signal::Served,
+        Step::Refused { hint, .. } => Signal::Refused {
+            status: status.unwrap_or(429),
+            hint: *hint,
+        },
+        _ => Signal::Neutral,
+    };
+    ticket.settle(signal);
 }
 
 /// A transport error in a few words, without the URL's query or any header.

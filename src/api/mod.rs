@@ -6,6 +6,7 @@ pub(crate) mod messages;
 pub mod model;
 mod outcome;
 mod output;
+pub(crate) mod pace;
 mod retry;
 pub(crate) mod tls;
 

@@ -1,5 +1,6 @@
-//! The retry policy: what an answer means (done, retry, give up), and how long to wait
-//! before the next attempt (exponential backoff with jitter, `Retry-After` honored).
+//! The retry policy: what an answer means (done, retry, slow down, give up), and how long
+//! to wait before the next attempt (exponential backoff with jitter, `Retry-After` honored).
+//! Refusals (429, 503) do not use up `--max-retries`: they have their own bound.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +14,11 @@ use super::outcome::Outcome;
 
 /// At most this many retries after a 500 (Sail's own SDK does not retry 500 at all).
 const MAX_500_RETRIES: u32 = 2;
+/// Refusals (429, 503) one GET takes before it gives up. They say "too fast", not "this
+/// request is broken", so they do not count against `--max-retries`; the pace slows the
+/// run down meanwhile. The run as a whole gives up after `pace::PATIENCE` of nothing but
+/// refusals.
+pub(crate) const MAX_REFUSALS: u32 = 30;
 
 /// What one attempt brought back, before it is judged.
 pub(super) enum Answer {
@@ -57,11 +63,20 @@ pub(super) enum Step<T> {
         /// The server's `Retry-After`, which replaces the backoff delay.
         hint: Option<Duration>,
     },
+    /// 429 or 503: the server wants fewer requests; retried on its own bound.
+    Refused {
+        /// Why, in a few words.
+        reason: String,
+        /// The server's `Retry-After`, capped.
+        hint: Option<Duration>,
+    },
 }
 
-/// The retry state of one GET: its backoff sequence and the 500s met so far.
+/// The retry state of one GET: its backoff sequences and the 500s met so far.
 pub(super) struct Policy {
     backoff: ExponentialBackoff,
+    /// Delays after refusals without `Retry-After`, bounded by [`MAX_REFUSALS`].
+    refusal_backoff: ExponentialBackoff,
     retry_after_cap: Duration,
     n500: u32,
 }
@@ -69,20 +84,21 @@ pub(super) struct Policy {
 impl Policy {
     /// A fresh policy for one GET, with the client's limits.
     pub(super) fn new(cfg: &ClientConfig) -> Policy {
+        let builder = ExponentialBuilder::new()
+            .with_min_delay(cfg.min_backoff)
+            .with_max_delay(cfg.max_backoff)
+            .with_jitter();
         Policy {
-            backoff: ExponentialBuilder::new()
-                .with_min_delay(cfg.min_backoff)
-                .with_max_delay(cfg.max_backoff)
-                .with_jitter()
-                .with_max_times(cfg.max_retries as usize)
-                .build(),
+            backoff: builder.with_max_times(cfg.max_retries as usize).build(),
+            refusal_backoff: builder.with_max_times(MAX_REFUSALS as usize).build(),
             retry_after_cap: cfg.retry_after_cap,
             n500: 0,
         }
     }
 
     /// Judges one answer; `parse` turns a 2xx body into `T`, or `None` when it is unusable.
-    /// A body cut off is retried; the hint of a status given up on is dropped.
+    /// A body cut off is retried; the hint of a status given up on is dropped; the hint of
+    /// a refusal is capped.
     pub(super) fn judge<T>(
         &mut self,
         answer: Answer,
@@ -106,6 +122,10 @@ impl Policy {
                 retryable: true,
                 hint,
             },
+            Verdict::Refused(reason) => Step::Refused {
+                reason,
+                hint: hint.map(|h| h.min(self.retry_after_cap)),
+            },
             Verdict::GiveUp(reason) => Step::Failed {
                 reason,
                 retryable: false,
@@ -124,6 +144,13 @@ impl Policy {
         let delay = self.backoff.next()?;
         Some(hint.map_or(delay, |h| h.min(self.retry_after_cap)))
     }
+
+    /// The wait after a refusal, or `None` once [`MAX_REFUSALS`] were taken: its
+    /// (capped) `hint`, else a backoff of its own. `--max-retries` is left untouched.
+    pub(super) fn refusal_delay(&mut self, hint: Option<Duration>) -> Option<Duration> {
+        let delay = self.refusal_backoff.next()?;
+        Some(hint.unwrap_or(delay))
+    }
 }
 
 /// What a status and body mean, before the retries left are counted.
@@ -131,12 +158,13 @@ enum Verdict<T> {
     Done(T),
     Final(Outcome<T>),
     Retry(String),
+    Refused(String),
     GiveUp(String),
 }
 
 /// The retry policy, by status: 2xx parsed → done; 404 → not found; 401/403 → stop the run;
-/// 408/429/502/503/504 and unusable 2xx bodies → retry; 500 → retry at most twice; any
-/// other status → give up at once.
+/// 429/503 → refused (slow down, retry); 408/502/504 and unusable 2xx bodies → retry; 500 →
+/// retry at most twice; any other status → give up at once.
 fn classify<T>(
     status: u16,
     body: &[u8],
@@ -159,7 +187,8 @@ fn classify<T>(
             message: model::error_message(body),
         }),
         401 | 403 => Verdict::Final(Outcome::AuthRejected),
-        408 | 429 | 502 | 503 | 504 => Verdict::Retry(with_message(format!("HTTP {status}"))),
+        429 | 503 => Verdict::Refused(with_message(format!("HTTP {status}"))),
+        408 | 502 | 504 => Verdict::Retry(with_message(format!("HTTP {status}"))),
         500 => {
             *n500 += 1;
             let reason = with_message("HTTP 500".to_owned());
@@ -236,9 +265,15 @@ mod tests {
             classify(400, b"", &parse, &mut n),
             Verdict::GiveUp(_)
         ));
-        for s in [408, 429, 502, 503, 504] {
+        for s in [408, 502, 504] {
             assert!(
                 matches!(classify(s, b"", &parse, &mut n), Verdict::Retry(_)),
+                "{s}"
+            );
+        }
+        for s in [429, 503] {
+            assert!(
+                matches!(classify(s, b"", &parse, &mut n), Verdict::Refused(_)),
                 "{s}"
             );
         }

@@ -1,7 +1,10 @@
 //! The concurrent pipeline: ids → bounded in-flight requests → rows → the writer, in the
-//! phases of a run: resume and pending rows, the request stream, finishing.
+//! phases of a run: resume and pending rows, the request stream, finishing. `-j` bounds the
+//! ids in progress; the pace (`api::pace`) bounds their requests on the wire below that, as
+//! the server's 429s and 503s allow.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,6 +15,7 @@ use indicatif::ProgressBar;
 use super::plan::{Plan, Work};
 use super::writer::{Batcher, Writer, FLUSH_EVERY};
 use super::{outcome, progress};
+use crate::api::pace::Pace;
 use crate::api::Client;
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
@@ -52,12 +56,20 @@ pub(super) async fn run(
 
     let mut writer = Writer::start(sink);
     write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
-    fetch_all(client, &plan, work, &mut writer.rows, &mut summary, stop).await?;
+    let pace = Arc::new(Pace::new(plan.cfg.concurrency));
+    let net = Net {
+        client,
+        pace: &pace,
+    };
+    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, stop).await?;
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
     summary.requests = client.requests();
     summary.retries = client.retries();
+    summary.rate_limited = pace.rate_limited();
+    summary.concurrency_min = pace.lowest() as u64;
+    summary.concurrency_final = pace.limit() as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     writer.finish(summary.clone()).await?;
     Ok(summary)
@@ -83,10 +95,18 @@ async fn write_pending(
     Ok(())
 }
 
-/// The request stream: at most `concurrency` requests in flight, each outcome a row pushed
-/// to the writer as it comes, until every id is done, `stop` resolves or the client halts.
+/// What the requests go through: the client, and the pace every result request keeps.
+#[derive(Clone, Copy)]
+struct Net<'a> {
+    client: &'a Client,
+    pace: &'a Arc<Pace>,
+}
+
+/// The request stream: at most `concurrency` ids in progress, their requests at the pace,
+/// each outcome a row pushed to the writer as it comes, until every id is done, `stop`
+/// resolves or the client halts.
 async fn fetch_all(
-    client: &Client,
+    net: Net<'_>,
     plan: &Plan,
     work: Work,
     out: &mut Batcher,
@@ -97,13 +117,15 @@ async fn fetch_all(
     let to_fetch = work.todo.len() + if wait { work.waiting.len() } else { 0 };
     let bar = progress::bar(plan.cfg.progress && !plan.cfg.quiet, to_fetch as u64, wait);
     let waiting = if wait { work.waiting } else { Vec::new() };
+    let client = net.client;
     let (ids, mut poller) = id_source(client, plan, work.todo, waiting, summary, &bar);
     let (batch_id, keep_raw) = (plan.cfg.batch_id.as_str(), plan.cfg.keep_raw);
     let mut rows = ids
         .map(|id| {
             let (client, batch) = (client.clone(), batch_id.to_owned());
+            let pace = net.pace.clone();
             tokio::spawn(async move {
-                let fetched = client.result(&batch, &id).await;
+                let fetched = client.result(&batch, &id, &pace).await;
                 outcome::to_row(&batch, &id, fetched, keep_raw)
             })
         })
@@ -126,7 +148,7 @@ async fn fetch_all(
                     summary.record(&row);
                     out.push(row).await?;
                 }
-                if let Some(why) = halted(client) {
+                if let Some(why) = halted(net) {
                     summary.stopped = Some(why);
                     break;
                 }
@@ -139,7 +161,7 @@ async fn fetch_all(
         p.stop();
     }
     if summary.stopped.is_none() {
-        summary.stopped = halted(client);
+        summary.stopped = halted(net);
     }
     bar.finish_and_clear();
     Ok(())
@@ -187,13 +209,15 @@ fn id_source(
     (ids, Some(poller))
 }
 
-/// Why the client refuses further requests, if it does: the key was rejected, or the API
-/// never answered at all.
-fn halted(client: &Client) -> Option<Stop> {
-    if client.auth_failed() {
+/// Why the client refuses further requests, if it does: the key was rejected, the API
+/// never answered at all, or it answered nothing but 429/503 for too long.
+fn halted(net: Net<'_>) -> Option<Stop> {
+    if net.client.auth_failed() {
         Some(Stop::AuthRejected)
-    } else if client.unreachable().is_some() {
+    } else if net.client.unreachable().is_some() {
         Some(Stop::Unreachable)
+    } else if net.pace.exhausted() {
+        Some(Stop::Throttled)
     } else {
         None
     }

@@ -52,7 +52,7 @@ async fn a_rerun_requests_nothing_already_fetched_and_retries_the_rest() {
     let server = echo_server(Duration::ZERO).await;
     Mock::given(method("GET"))
         .and(path_regex("^/v1/batches/b/flaky$"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(ResponseTemplate::new(502))
         .up_to_n_times(3)
         .with_priority(1)
         .mount(&server)

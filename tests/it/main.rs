@@ -12,6 +12,7 @@ mod cost_sql;
 mod demo_serve;
 mod exact_numbers;
 mod fetch_columns;
+mod fetch_pace;
 mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;

@@ -1,6 +1,7 @@
 //! End-to-end benchmark: the real `sail-export fetch` binary against the in-process simulator,
 //! measured as a separate process (wall time, CPU user+sys and peak RSS from
-//! `getrusage(RUSAGE_CHILDREN)`), plus the simulator alone with a client that only reads bytes.
+//! `getrusage(RUSAGE_CHILDREN)`), plus the simulator alone with a client that only reads bytes,
+//! and the pace against a simulator that limits requests in flight (`limiter`).
 //!
 //! ```text
 //! cargo run --release --example bench              # every case, then the targets
@@ -21,8 +22,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use nix::sys::resource::{getrusage, Usage, UsageWho};
-use sail_export::sim::{Dataset, Sim, SimConfig, DEMO_KEY};
+use sail_export::sim::{Dataset, Faults, Sim, SimConfig, DEMO_KEY};
 use serde::{Deserialize, Serialize};
+
+mod limiter;
 
 /// One end-to-end case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,20 +35,27 @@ struct Case {
     concurrency: u32,
     sink: String,
     raw: bool,
+    /// The simulator's limit on requests in flight (429 beyond), and its `Retry-After`.
+    #[serde(default)]
+    limit: Option<limiter::Limit>,
 }
 
 impl Case {
     fn label(&self) -> String {
         let raw = if self.raw { " raw" } else { "" };
+        let limit = self.limit.map(|l| l.label()).unwrap_or_default();
         format!(
-            "{:<7} n={:<6} lat={:>2}ms c={:<3}{raw}",
+            "{:<7} n={:<6} lat={:>2}ms c={:<3}{raw}{limit}",
             self.sink, self.n, self.latency_ms, self.concurrency
         )
     }
 
-    /// `N × latency / concurrency`.
+    /// `N × latency / concurrency` (the concurrency the server allows, if lower).
     fn ideal_s(&self) -> f64 {
-        self.n as f64 * self.latency_ms as f64 / 1000.0 / f64::from(self.concurrency)
+        let c = self
+            .limit
+            .map_or(self.concurrency, |l| l.k.min(self.concurrency));
+        self.n as f64 * self.latency_ms as f64 / 1000.0 / f64::from(c)
     }
 }
 
@@ -63,6 +73,9 @@ struct Measured {
     rows: u64,
     requests: u64,
     retries: u64,
+    /// Ids in the manifest.
+    ids: u64,
+    pace: limiter::Seen,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         results.push((case, m));
     }
     sim_alone(if quick { 2000 } else { 100_000 }, 64)?;
+    limiter::run(quick, &filter, &client)?;
     if !quick {
         print_targets(&results);
     } else {
@@ -163,6 +177,7 @@ fn cases(quick: bool) -> Vec<Case> {
                         concurrency,
                         sink,
                         raw: false,
+                        limit: None,
                     });
                 }
             }
@@ -175,6 +190,7 @@ fn cases(quick: bool) -> Vec<Case> {
             concurrency: 1,
             sink: "sqlite".into(),
             raw: false,
+            limit: None,
         });
     }
     let big = *ns.last().expect("sizes");
@@ -184,6 +200,7 @@ fn cases(quick: bool) -> Vec<Case> {
         concurrency: 64,
         sink: "sqlite".into(),
         raw: true,
+        limit: None,
     });
     out
 }
@@ -265,13 +282,19 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     let sim = Sim::start(SimConfig {
         latency,
         jitter: latency / 10,
+        max_concurrent: case.limit.map(|l| l.k as usize),
+        faults: Faults {
+            retry_after_s: case.limit.map_or(0, |l| l.retry_after_s),
+            ..Faults::default()
+        },
         ..SimConfig::new(case.n)
     })
     .await?;
     let dir = tempfile::tempdir()?;
     let manifest = dir.path().join("ids.txt");
-    let ids: String = (0..case.n).map(|i| Dataset::custom_id(i) + "\n").collect();
-    std::fs::write(&manifest, ids)?;
+    let ids = limiter::ids(case, sim.dataset());
+    let n_ids = ids.len() as u64;
+    std::fs::write(&manifest, ids.concat())?;
     let out_path = dir.path().join(format!("out.{}", case.sink));
     // SAIL_BENCH_WRAP="perf record -g -o perf.data --" runs the client under a profiler.
     let wrap = std::env::var("SAIL_BENCH_WRAP").unwrap_or_default();
@@ -315,6 +338,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     let child = getrusage(UsageWho::RUSAGE_CHILDREN)?;
     let sim_cpu_s = cpu_s(&getrusage(UsageWho::RUSAGE_SELF)?) - cpu_s(&self_before);
     let answer_ms = sim.stats().mean_answer_s() * 1e3;
+    let stats = sim.stats();
     sim.shutdown().await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     let code = output.status.code().unwrap_or(-1);
@@ -352,6 +376,8 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         rows,
         requests: field("requests"),
         retries: field("retries"),
+        ids: n_ids,
+        pace: limiter::Seen::new(&summary, &stats, code, wall_s),
     })
 }
 
@@ -390,8 +416,8 @@ fn print_row(case: &Case, m: &Measured) {
         m.answer_ms,
         m.out_mb,
     );
-    if m.rows != case.n {
-        println!("  !! {} rows for {} ids", m.rows, case.n);
+    if m.rows != m.ids {
+        println!("  !! {} rows for {} ids", m.rows, m.ids);
     }
 }
 

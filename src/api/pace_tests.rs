@@ -1,0 +1,155 @@
+//! The pace's rules, one event at a time (no clock: instants are passed in).
+
+use futures::FutureExt;
+
+use super::*;
+
+const REFUSED: Signal = Signal::Refused {
+    status: 429,
+    hint: None,
+};
+
+/// Takes `n` tickets that are free now (panics if one is not).
+fn take(pace: &Pace, n: usize) -> Vec<Ticket<'_>> {
+    (0..n)
+        .map(|_| pace.ticket().now_or_never().expect("a free permit"))
+        .collect()
+}
+
+/// How many tickets could start now.
+fn free(pace: &Pace) -> usize {
+    let mut held = Vec::new();
+    while let Some(t) = pace.ticket().now_or_never() {
+        held.push(t);
+    }
+    held.len()
+}
+
+/// One request is sent and refused at `now`.
+fn refuse(pace: &Pace, status: u16, hint: Option<Duration>, now: Instant) {
+    let epoch = take(pace, 1).pop().unwrap().epoch;
+    pace.refused(status, hint, epoch, now);
+}
+
+/// Serves whole rounds: `rounds` times, `limit` requests succeed one after the other.
+fn serve_rounds(pace: &Pace, rounds: usize) {
+    for _ in 0..rounds {
+        for t in take(pace, pace.limit()) {
+            t.settle(Signal::Served);
+        }
+    }
+}
+
+#[test]
+fn a_burst_of_refusals_from_one_window_halves_the_limit_once() {
+    let pace = Pace::new(64);
+    for t in take(&pace, 64) {
+        t.settle(REFUSED);
+    }
+    assert_eq!(
+        (pace.limit(), pace.lowest(), pace.rate_limited()),
+        (32, 32, 64)
+    );
+    assert_eq!(free(&pace), 32);
+}
+
+#[test]
+fn refusals_of_requests_sent_after_a_decrease_lower_it_again_down_to_one() {
+    let pace = Pace::new(8);
+    for want in [4, 2, 1, 1] {
+        let mut ts = take(&pace, pace.limit());
+        ts.pop().unwrap().settle(REFUSED);
+        assert_eq!(pace.limit(), want);
+        drop(ts);
+    }
+    assert_eq!(free(&pace), 1);
+}
+
+#[test]
+fn permits_in_flight_during_a_decrease_are_taken_back_as_they_return() {
+    let pace = Pace::new(10);
+    let mut ts = take(&pace, 10);
+    ts.pop().unwrap().settle(REFUSED);
+    assert_eq!(pace.limit(), 5);
+    assert!(pace.ticket().now_or_never().is_none(), "9 still in flight");
+    ts.truncate(5);
+    assert!(pace.ticket().now_or_never().is_none(), "5 in flight");
+    ts.pop();
+    assert_eq!(free(&pace), 1);
+}
+
+#[test]
+fn rounds_without_refusals_grow_the_limit_back_to_the_ceiling_and_no_further() {
+    let pace = Pace::new(6);
+    let mut ts = take(&pace, 6);
+    ts.pop().unwrap().settle(REFUSED);
+    drop(ts);
+    assert_eq!(pace.limit(), 3);
+    serve_rounds(&pace, 1);
+    assert_eq!(pace.limit(), 4);
+    serve_rounds(&pace, 10);
+    assert_eq!((pace.limit(), pace.lowest()), (6, 3));
+    assert_eq!(free(&pace), 6);
+}
+
+#[test]
+fn a_refused_level_is_tried_again_only_after_a_hold_that_doubles() {
+    let pace = Pace::new(64);
+    let now = Instant::now();
+    // Down to 8; rounds pass at 8 and 9; 10 is refused.
+    for _ in 0..3 {
+        refuse(&pace, 429, None, now);
+    }
+    assert_eq!(pace.limit(), 8);
+    serve_rounds(&pace, 2);
+    assert_eq!(pace.limit(), 10);
+    refuse(&pace, 429, None, now);
+    assert_eq!(pace.limit(), 9, "back to the last level that passed");
+    // 10 failed; rounds at 9 hold for HOLD_MIN rounds, then 10 is tried and refused again.
+    serve_rounds(&pace, HOLD_MIN as usize - 1);
+    assert_eq!(pace.limit(), 9);
+    serve_rounds(&pace, 1);
+    assert_eq!(pace.limit(), 10);
+    refuse(&pace, 429, None, now);
+    serve_rounds(&pace, 2 * HOLD_MIN as usize - 1);
+    assert_eq!(pace.limit(), 9, "the hold doubled");
+    serve_rounds(&pace, 1);
+    assert_eq!(pace.limit(), 10);
+    // 10 passes now: the limit grows on, one per round.
+    serve_rounds(&pace, 2);
+    assert_eq!(pace.limit(), 12);
+}
+
+#[tokio::test]
+async fn a_long_retry_after_postpones_the_next_try_of_a_refused_level() {
+    let pace = Pace::new(4);
+    let now = Instant::now();
+    refuse(&pace, 429, None, now);
+    serve_rounds(&pace, 1);
+    assert_eq!(pace.limit(), 3);
+    refuse(&pace, 503, Some(Duration::from_secs(5)), now);
+    assert_eq!(pace.rate_limited(), 1, "503 is not a 429");
+    assert!(
+        pace.pause_end().is_some(),
+        "everyone waits out the Retry-After"
+    );
+    assert!(pace.ticket().now_or_never().is_none());
+    // While the pause and PROBE_COST × it run, 3 is not tried however many rounds pass.
+    pace.paused_until.store(0, Relaxed);
+    serve_rounds(&pace, 3 * HOLD_MAX as usize);
+    assert_eq!(pace.limit(), 2);
+}
+
+#[test]
+fn the_pace_gives_up_after_patience_of_nothing_but_refusals() {
+    let pace = Pace::new(2);
+    let t0 = Instant::now();
+    pace.refused(429, None, 99, t0);
+    pace.refused(429, None, 99, t0 + PATIENCE / 2);
+    assert!(!pace.exhausted());
+    take(&pace, 1).pop().unwrap().settle(Signal::Served);
+    pace.refused(429, None, 99, t0 + PATIENCE + Duration::from_secs(1));
+    assert!(!pace.exhausted(), "a success starts the patience again");
+    pace.refused(429, None, 99, t0 + PATIENCE * 2 + Duration::from_secs(1));
+    assert!(pace.exhausted());
+}

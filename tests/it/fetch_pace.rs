@@ -1,0 +1,222 @@
+//! The pace as a user meets it: against a server that limits requests in flight, every id
+//! is fetched; a `Retry-After` holds back every request; refusals leave `--max-retries` alone.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sail_export::sim::{Dataset, ItemKind, Sim, SimConfig};
+use serde_json::json;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::harness::*;
+
+/// Answers result requests by id: a script per id (its last step repeats), a plain 200
+/// otherwise; logs every request as (custom_id, arrival).
+#[derive(Clone, Default)]
+struct Server {
+    scripts: Vec<(&'static str, Vec<ResponseTemplate>)>,
+    slow: Duration,
+    log: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+impl Respond for Server {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let id = req.url.path().rsplit('/').next().unwrap_or("").to_owned();
+        let mut log = self.log.lock().unwrap();
+        log.push((id.clone(), Instant::now()));
+        let seen = log.iter().filter(|(i, _)| *i == id).count();
+        match self.scripts.iter().find(|(i, _)| *i == id) {
+            Some((_, steps)) => steps[(seen - 1).min(steps.len() - 1)].clone(),
+            None => ResponseTemplate::new(200)
+                .set_body_json(completed(&id, 10, 0, 5, 0))
+                .set_delay(self.slow),
+        }
+    }
+}
+
+impl Server {
+    async fn start(&self) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/batches/b/.+"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn log(&self) -> Vec<(String, Instant)> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn refused(status: u16, retry_after: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("retry-after", retry_after)
+        .set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit_error"}}))
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("id{i:02}")).collect()
+}
+
+/// Fetches `ids` from batch `b`; returns the output and the rows by custom_id.
+async fn fetch_ids(
+    server: &MockServer,
+    ids: &[String],
+    extra: &[&str],
+) -> (Output, Vec<serde_json::Map<String, serde_json::Value>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let m = manifest(dir.path(), &ids);
+    let db = dir.path().join("o.sqlite");
+    let out = fetch(server, "b", &m, &db, extra).await;
+    let rows = query(
+        &db,
+        "SELECT custom_id, fetch_state, attempts, fetch_error FROM results ORDER BY custom_id",
+    );
+    (out, rows)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_at_64_against_a_limit_of_8_fetches_every_id_with_few_extra_requests() {
+    let sim = Sim::start(SimConfig {
+        api_key: KEY.to_owned(),
+        latency: Duration::from_millis(5),
+        max_concurrent: Some(8),
+        ..SimConfig::new(1000)
+    })
+    .await
+    .unwrap();
+    let d = sim.dataset();
+    let ready: Vec<String> = (0..d.items())
+        .filter(|&i| !d.kind(0, i).is_unfinished() && d.kind(0, i) != ItemKind::Expired)
+        .map(Dataset::custom_id)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        &ready.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let db = dir.path().join("o.sqlite");
+    let out = fetch_at(&sim.base_url(), sim.batch_id(), &m, &db, &["-j", "64"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let n = ready.len() as f64;
+    let fetched = query(
+        &db,
+        "SELECT COUNT(DISTINCT custom_id) AS n FROM results WHERE fetch_state = 'fetched'",
+    );
+    assert_eq!(fetched[0]["n"], json!(ready.len()));
+    let stats = sim.stats();
+    let per_id = (stats.requests - 1) as f64 / n; // the first request reads the batch status
+    assert!(per_id <= 1.2, "{per_id:.3} requests per id: {stats:?}");
+    assert!(stats.limited > 0, "the limiter never said no: {stats:?}");
+    let s = summary(&out);
+    assert_eq!(s["rate_limited"], json!(stats.limited), "{s}");
+    assert!(s["concurrency_min"].as_u64().unwrap() <= 8, "{s}");
+    assert!(s["concurrency_final"].as_u64().unwrap() <= 64, "{s}");
+    assert!(
+        out.stderr.contains("rate-limited (in flight: lowest"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_holds_back_every_request_not_only_the_refused_one() {
+    let server = Server {
+        scripts: vec![(
+            "id00",
+            vec![
+                refused(429, "2"),
+                ResponseTemplate::new(200).set_body_json(completed("id00", 10, 0, 5, 0)),
+            ],
+        )],
+        slow: Duration::from_millis(500),
+        ..Server::default()
+    };
+    let mock = server.start().await;
+    let all = ids(20);
+    let (out, rows) = fetch_ids(&mock, &all, &["-j", "8"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        rows.iter().all(|r| r["fetch_state"] == "fetched"),
+        "{rows:?}"
+    );
+    // The 8 ids started first were on their way when the 429 came back; every other
+    // request, the retry of id00 included, waited out the 2 s it asked for.
+    let log = server.log();
+    let refused_at = log.iter().find(|(id, _)| id == "id00").unwrap().1;
+    let first: Vec<&String> = all.iter().take(8).collect();
+    let mut firsts_seen = Vec::new();
+    for (id, at) in &log {
+        let a_first_request = first.contains(&id) && !firsts_seen.contains(id);
+        firsts_seen.push(id.clone());
+        if a_first_request {
+            continue;
+        }
+        let after = at.saturating_duration_since(refused_at);
+        assert!(
+            after >= Duration::from_secs(2),
+            "{id} arrived {after:?} after the 429 that asked for 2 s"
+        );
+    }
+    assert_eq!(log.len(), 21, "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_do_not_use_up_max_retries() {
+    let ok = |id: &str| ResponseTemplate::new(200).set_body_json(completed(id, 10, 0, 5, 0));
+    let mut five_429s = vec![refused(429, "0"); 5];
+    five_429s.push(ok("id00"));
+    let mut three_503s = vec![refused(503, "0"); 3];
+    three_503s.push(ok("id01"));
+    let server = Server {
+        scripts: vec![("id00", five_429s), ("id01", three_503s)],
+        ..Server::default()
+    };
+    let mock = server.start().await;
+    let (out, rows) = fetch_ids(&mock, &ids(3), &["--max-retries", "1"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (&r["fetch_state"], &r["attempts"]))
+        .collect();
+    let fetched = json!("fetched");
+    assert_eq!(
+        got,
+        [
+            (&fetched, &json!(6)),
+            (&fetched, &json!(4)),
+            (&fetched, &json!(1))
+        ]
+    );
+    let s = summary(&out);
+    assert_eq!(
+        (&s["rate_limited"], &s["retries"]),
+        (&json!(5), &json!(8)),
+        "{s}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_refused_every_time_ends_as_an_error_and_the_run_ends() {
+    let server = Server {
+        scripts: vec![("id00", vec![refused(429, "0")])],
+        ..Server::default()
+    };
+    let mock = server.start().await;
+    let (out, rows) = fetch_ids(&mock, &ids(2), &[]).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(
+        (&rows[0]["fetch_state"], &rows[0]["attempts"]),
+        (&json!("error"), &json!(31))
+    );
+    let why = rows[0]["fetch_error"].as_str().unwrap();
+    assert!(
+        why.contains("HTTP 429") && why.contains("still refused after 30 tries"),
+        "{why}"
+    );
+    assert_eq!(rows[1]["fetch_state"], "fetched");
+}
