@@ -84,7 +84,7 @@ impl OutputLock {
                 Err(TryLockError::WouldBlock) => {
                     return Ok(Err(Busy {
                         out: out.to_owned(),
-                        holder: read_pid(&mut file),
+                        holder: holder_pid(&mut file),
                     }))
                 }
                 Err(TryLockError::Error(e)) => {
@@ -156,7 +156,21 @@ fn record_pid(file: &mut File) -> std::io::Result<()> {
     writeln!(file, "{}", std::process::id())
 }
 
+/// The holder's PID. It writes it just after it takes the lock, so a run that finds the
+/// lock taken at that very moment reads an empty file: it looks again for up to a second
+/// before it reports the holder without a PID.
+fn holder_pid(file: &mut File) -> Option<u32> {
+    for _ in 0..40 {
+        if let Some(pid) = read_pid(file) {
+            return Some(pid);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    None
+}
+
 fn read_pid(file: &mut File) -> Option<u32> {
+    file.rewind().ok()?;
     let mut text = String::new();
     file.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
