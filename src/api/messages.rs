@@ -1,6 +1,8 @@
 //! What the user is told when an API call fails or a batch is about to expire: errors that
 //! name the flag or variable that fixes them, and the 48-hour retention warning.
 
+use std::time::Duration;
+
 use anyhow::anyhow;
 
 use super::Outcome;
@@ -55,6 +57,28 @@ pub(crate) fn retention_warning(
             age_text(age)
         )
     })
+}
+
+/// A transport error in a few words, without the URL's query or any header.
+pub(crate) fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {}s", timeout.as_secs_f64());
+    }
+    if let Some(why) = super::tls::certificate_problem(e) {
+        return why;
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "body read failed"
+    } else {
+        "request failed"
+    };
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    format!("{kind}: {source}")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The only part of the crate that talks to the network: Sail's Batch API.
 
 pub mod client;
+mod config;
 mod lenient;
 pub(crate) mod messages;
 pub mod model;
