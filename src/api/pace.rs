@@ -15,6 +15,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Share of the limit kept after a refusal, unless a higher level passed a round since.
 const KEEP: f64 = 0.5;
+/// A burst of refusals from one window lowers the limit to no less than this fraction of
+/// the window (1/8: 64 → 8 at once).
+const WINDOW_FLOOR: usize = 8;
 /// Rounds spent just below a level that was refused before that level is tried again; it
 /// doubles with every failed try, up to [`HOLD_MAX`], so a fixed server limit costs a
 /// refusal now and then, not every few rounds.
@@ -83,6 +86,10 @@ struct State {
     /// The `served` count at the first refusal since the last success, and when.
     quiet_mark: u64,
     quiet_since: Instant,
+    /// The limit before the last decrease, while no increase has come since (0: none), and
+    /// how many requests of that window were refused so far.
+    window: usize,
+    window_refused: usize,
 }
 
 /// A permit to send one request; settle it with [`Ticket::settle`] once answered. Dropped
@@ -120,6 +127,8 @@ impl Pace {
                 probe_after: start,
                 quiet_mark: 0,
                 quiet_since: start,
+                window: 0,
+                window_refused: 0,
             }),
         }
     }
@@ -227,6 +236,7 @@ impl Pace {
             }
             st.held = 0;
         }
+        st.window = 0;
         self.set_limit(&mut st, next.min(self.ceiling));
     }
 
@@ -246,7 +256,11 @@ impl Pace {
         } else if now.duration_since(st.quiet_since) >= PATIENCE {
             self.exhausted.store(true, Relaxed);
         }
-        if epoch != self.epoch.load(Relaxed) {
+        let current = self.epoch.load(Relaxed);
+        if epoch != current {
+            if epoch + 1 == current {
+                self.late_refusal(&mut st);
+            }
             return;
         }
         let l = st.limit;
@@ -258,8 +272,25 @@ impl Pace {
         (st.good, st.bad, st.held) = (good, l, 0);
         st.probe_after = now + hint.unwrap_or_default() * PROBE_COST;
         let keep = ((l as f64 * KEEP) as usize).max(good).max(1);
+        (st.window, st.window_refused) = (l, 1);
         self.set_limit(&mut st, keep);
         self.epoch.fetch_add(1, Relaxed);
+    }
+
+    /// Another refusal from the window that was just decreased: the requests of it that
+    /// were not refused are about what the server allows, so the limit goes down to that at
+    /// once instead of halving again after each pause (one `Retry-After` saved per halving),
+    /// but to no less than an eighth of the window or the last level that passed.
+    fn late_refusal(&self, st: &mut State) {
+        if st.window == 0 {
+            return;
+        }
+        st.window_refused += 1;
+        let served = st.window.saturating_sub(st.window_refused);
+        let target = served.max(st.window / WINDOW_FLOOR).max(st.good).max(1);
+        if target < st.limit {
+            self.set_limit(st, target);
+        }
     }
 
     /// Moves the limit to `new`: permits are added, or taken back (now if free, else as

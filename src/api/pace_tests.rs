@@ -41,16 +41,54 @@ fn serve_rounds(pace: &Pace, rounds: usize) {
 }
 
 #[test]
-fn a_burst_of_refusals_from_one_window_halves_the_limit_once() {
+fn a_burst_of_refusals_from_one_window_is_one_decrease_down_to_what_it_served() {
+    // 56 of 64 refused: the server allows about 8; one decrease (one epoch), straight there.
     let pace = Pace::new(64);
-    for t in take(&pace, 64) {
+    let mut window = take(&pace, 64);
+    let served = window.split_off(56);
+    let first = window.remove(0);
+    let epoch = first.epoch;
+    first.settle(REFUSED);
+    assert_eq!(pace.limit(), 32, "the first refusal halves");
+    for t in served {
+        t.settle(Signal::Served);
+    }
+    for t in window {
         t.settle(REFUSED);
     }
     assert_eq!(
         (pace.limit(), pace.lowest(), pace.rate_limited()),
-        (32, 32, 64)
+        (8, 8, 56)
     );
-    assert_eq!(free(&pace), 32);
+    assert_eq!(pace.epoch.load(Relaxed), epoch + 1, "one decrease");
+    assert_eq!(free(&pace), 8);
+}
+
+#[test]
+fn a_window_refused_whole_goes_no_lower_than_an_eighth_of_it() {
+    let pace = Pace::new(64);
+    for t in take(&pace, 64) {
+        t.settle(REFUSED);
+    }
+    assert_eq!((pace.limit(), pace.rate_limited()), (8, 64));
+    assert_eq!(free(&pace), 8);
+}
+
+#[test]
+fn a_few_refusals_in_a_window_only_halve_it() {
+    let pace = Pace::new(64);
+    let mut window = take(&pace, 64);
+    for t in window.drain(..3) {
+        t.settle(REFUSED);
+    }
+    for t in window {
+        t.settle(Signal::Served);
+    }
+    assert_eq!(
+        pace.lowest(),
+        32,
+        "halved once, not down to what was served"
+    );
 }
 
 #[test]
