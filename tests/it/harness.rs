@@ -270,6 +270,20 @@ pub async fn fetch_at(
     out: &Path,
     extra: &[&str],
 ) -> Output {
+    let out = output(fetch_command(base, batch, manifest, out, extra)).await;
+    assert_no_key(&out);
+    out
+}
+
+/// The command `sail-export fetch BATCH -m MANIFEST -o OUT --base-url BASE --json` plus
+/// `extra`, not started.
+pub fn fetch_command(
+    base: &str,
+    batch: &str,
+    manifest: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> tokio::process::Command {
     let mut args = vec![
         "fetch",
         batch,
@@ -282,9 +296,7 @@ pub async fn fetch_at(
         "--json",
     ];
     args.extend_from_slice(extra);
-    let out = run(&args).await;
-    assert_no_key(&out);
-    out
+    command(&args)
 }
 
 /// The JSON summary a `--json` run printed on stdout.

@@ -2,9 +2,11 @@
 //! with absolute-form requests), `NO_PROXY` bypasses them, and a plain http:// base URL to
 //! another machine is refused unless `--allow-insecure-http`.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use sail_export::sim::SimHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wiremock::matchers::{header, method, path};
@@ -65,21 +67,20 @@ fn by_name(base: &str) -> String {
     base.replace("127.0.0.1", "localhost")
 }
 
+/// A fetch from the HTTPS simulator by name, trusting its CA, into `dir`.
+fn fetch_by_name(sim: &SimHandle, dir: &Path) -> tokio::process::Command {
+    let m = finished_ids(sim, dir);
+    let ca = write_ca(sim, dir);
+    let args = ["--ca-cert", ca.to_str().unwrap()];
+    fetch_cmd(sim.batch_id(), &by_name(&sim.base_url()), &m, dir, &args)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn https_proxy_from_the_environment_tunnels_every_connection() {
     let sim = https_sim().await;
     let proxy = ConnectProxy::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let m = finished_ids(&sim, dir.path());
-    let ca = write_ca(&sim, dir.path());
-    let args = ["--ca-cert", ca.to_str().unwrap()];
-    let mut cmd = fetch_cmd(
-        sim.batch_id(),
-        &by_name(&sim.base_url()),
-        &m,
-        dir.path(),
-        &args,
-    );
+    let mut cmd = fetch_by_name(&sim, dir.path());
     cmd.env("HTTPS_PROXY", &proxy.url);
     assert_exported_all(&finish(cmd).await, dir.path());
     assert!(proxy.tunnels() >= 1, "the proxy was not used");
@@ -90,16 +91,7 @@ async fn no_proxy_bypasses_the_proxy() {
     let sim = https_sim().await;
     let proxy = ConnectProxy::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let m = finished_ids(&sim, dir.path());
-    let ca = write_ca(&sim, dir.path());
-    let args = ["--ca-cert", ca.to_str().unwrap()];
-    let mut cmd = fetch_cmd(
-        sim.batch_id(),
-        &by_name(&sim.base_url()),
-        &m,
-        dir.path(),
-        &args,
-    );
+    let mut cmd = fetch_by_name(&sim, dir.path());
     cmd.env("HTTPS_PROXY", &proxy.url)
         .env("NO_PROXY", "localhost");
     assert_exported_all(&finish(cmd).await, dir.path());

@@ -54,20 +54,7 @@ pub fn fetch_cmd(
     dir: &Path,
     extra: &[&str],
 ) -> tokio::process::Command {
-    let out = dir.join("o.sqlite");
-    let mut args = vec![
-        "fetch",
-        batch,
-        "-m",
-        manifest.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--base-url",
-        base,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let mut cmd = command(&args);
+    let mut cmd = fetch_command(base, batch, manifest, &dir.join("o.sqlite"), extra);
     for var in [
         "HTTPS_PROXY",
         "https_proxy",
