@@ -119,6 +119,9 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
         "wait": args.wait,
         "poll_interval_s": args.wait.then_some(args.poll_interval),
         "base_url": args.api.base_url,
+        "ca_certs": args.api.ca_cert.len(),
+        "http1_only": args.api.http1_only,
+        "allow_insecure_http": args.api.allow_insecure_http,
     })
     .to_string()
 }

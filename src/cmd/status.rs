@@ -13,6 +13,7 @@ use crate::time::{age_text, now_unix, utc_text};
 
 /// Runs `status`; returns the exit code.
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<i32> {
+    crate::fetch::check_batch_id(&args.batch_id)?;
     let client = super::client(&args.api, 1)?;
     let batch = read_batch(&client, &args.batch_id).await?;
     let now = now_unix();

@@ -241,3 +241,15 @@ async fn list_stops_with_a_warning_when_the_server_repeats_a_page() {
     assert_eq!(list_calls(&server).await.len(), 2);
     assert!(out.stderr.contains("no new batch"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_refuses_a_batch_id_that_is_not_one_path_segment_before_any_request() {
+    let server = MockServer::start().await;
+    let base = base(&server);
+    for bad in ["a/b", "..", "a b"] {
+        let out = run(&["status", bad, "--base-url", &base]).await;
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(out.stderr.contains("is not a batch id"), "{}", out.stderr);
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
