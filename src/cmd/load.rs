@@ -1,16 +1,15 @@
 //! `sail-export load`: streams Parquet exports into a SQLite export, as its only writer.
 
-use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::LoadArgs;
 use crate::error::exit;
 use crate::export;
-use crate::sink::lock::{self, OutputLock};
+use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing};
 
 /// Runs `load`; returns the exit code.
-pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     // Bad files, a database of someone else's and a target another process is writing are
     // all refused before the target is even created.
@@ -20,7 +19,7 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
         false => Existing::ExportsOnly,
     };
     sink::check_folder(&args.out)?;
-    let _lock = lock(&args.out, args.wait_for_lock)?;
+    let _lock = OutputLock::acquire(&args.out, args.wait_for_lock).await?;
     let mut conn = sink::sqlite::open_with(&args.out, existing)?;
     let rows = export::load::into_sqlite(&mut conn, &args.files)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;
@@ -34,15 +33,4 @@ pub(crate) fn run(args: LoadArgs) -> anyhow::Result<i32> {
         started.elapsed().as_secs_f64()
     );
     Ok(exit::OK)
-}
-
-/// Takes the target's lock, as `fetch` does: busy is exit 2, or with `wait` a wait.
-fn lock(into: &Path, wait: bool) -> anyhow::Result<OutputLock> {
-    let mut told = false;
-    loop {
-        if let Some(lock) = OutputLock::attempt(into, wait, &mut told)? {
-            return Ok(lock);
-        }
-        std::thread::sleep(lock::RETRY);
-    }
 }

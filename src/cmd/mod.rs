@@ -46,7 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     QUIET.store(cli.verbosity.quiet, Ordering::Relaxed);
     match cli.command {
         Command::Fetch(args) => fetch::run(args).await,
-        Command::Load(args) => load::run(args),
+        Command::Load(args) => load::run(args).await,
         Command::Cost(args) => cost::run(args),
         Command::Status(args) => status::run(args).await,
         Command::List(args) => list::run(args).await,

@@ -11,7 +11,7 @@ mod signal;
 mod writer;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use self::plan::check_batch_id;
@@ -20,7 +20,7 @@ pub use self::signal::shutdown_signal;
 use crate::api::messages::unreachable_error;
 use crate::api::{Client, Outcome};
 use crate::ids::IdList;
-use crate::sink::lock::{self, OutputLock};
+use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing, Format};
 use crate::summary::{Stop, Summary};
 
@@ -104,7 +104,7 @@ pub async fn run(
     let _lock = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
-        lock = lock(&cfg.out, cfg.wait_for_lock) => lock?,
+        lock = OutputLock::acquire(&cfg.out, cfg.wait_for_lock) => lock?,
     };
     sink::check(&cfg.out, cfg.format, cfg.existing)?;
     let status = tokio::select! {
@@ -121,18 +121,6 @@ pub async fn run(
     let plan = Plan::new(cfg, status, client.base_url())?;
     let sink = sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)?;
     pipeline::run(client, sink, plan, stop).await
-}
-
-/// Takes the output's lock: when another process holds it, fails with its PID, or with
-/// `wait` tries again until it is free.
-async fn lock(out: &Path, wait: bool) -> anyhow::Result<OutputLock> {
-    let mut told = false;
-    loop {
-        if let Some(lock) = OutputLock::attempt(out, wait, &mut told)? {
-            return Ok(lock);
-        }
-        tokio::time::sleep(lock::RETRY).await;
-    }
 }
 
 /// The summary of a run stopped while the batch status was being read: nothing written.

@@ -20,7 +20,7 @@ use fs4::{FileExt, TryLockError};
 use crate::error::UsageError;
 
 /// How often a run waiting for another one's lock tries again.
-pub(crate) const RETRY: Duration = Duration::from_millis(200);
+const RETRY: Duration = Duration::from_millis(200);
 
 /// Held while this process writes the output; dropping it releases the lock.
 #[derive(Debug)]
@@ -102,23 +102,22 @@ impl OutputLock {
         }
     }
 
-    /// One try of a caller that either fails when the output is busy or (`wait`) waits:
-    /// `Some` is the lock; `None` means try again after [`RETRY`]. The first busy try of a
-    /// waiting caller says on stderr who it waits for (`told` remembers that it did).
-    pub(crate) fn attempt(
-        out: &Path,
-        wait: bool,
-        told: &mut bool,
-    ) -> anyhow::Result<Option<OutputLock>> {
-        match OutputLock::try_acquire(out)? {
-            Ok(lock) => Ok(Some(lock)),
-            Err(busy) if !wait => Err(busy.into_error()),
-            Err(busy) => {
-                if !std::mem::replace(told, true) {
-                    eprintln!("waiting: {}; this run starts when it ends", busy.describe());
+    /// Takes the lock of `out`: when another process holds it, fails naming that process,
+    /// or with `wait` says once on stderr who it waits for and tries again every [`RETRY`]
+    /// until the lock is free (an async sleep, so a caller can still select on Ctrl-C).
+    pub(crate) async fn acquire(out: &Path, wait: bool) -> anyhow::Result<OutputLock> {
+        let mut told = false;
+        loop {
+            match OutputLock::try_acquire(out)? {
+                Ok(lock) => return Ok(lock),
+                Err(busy) if !wait => return Err(busy.into_error()),
+                Err(busy) => {
+                    if !std::mem::replace(&mut told, true) {
+                        eprintln!("waiting: {}; this run starts when it ends", busy.describe());
+                    }
                 }
-                Ok(None)
             }
+            tokio::time::sleep(RETRY).await;
         }
     }
 }

@@ -100,11 +100,11 @@ pub(crate) fn open_with(
 }
 
 /// Checks, reading only, that `path` can take an export in `format` before anything is
-/// requested or written: its folder exists, and an existing file is empty or an export of
-/// ours (or, with [`Existing::AnyDatabase`], any SQLite database). Errors are usage errors
-/// (exit 2) and leave the file as it was.
+/// requested or written: an existing file is empty or an export of ours (or, with
+/// [`Existing::AnyDatabase`], any SQLite database). Its folder is checked before, by
+/// [`check_folder`], since the lock file goes there first. Errors are usage errors (exit 2)
+/// and leave the file as it was.
 pub(crate) fn check(path: &Path, format: Format, existing: Existing) -> anyhow::Result<()> {
-    check_folder(path)?;
     match format {
         Format::Sqlite => sqlite::check(path, existing),
         Format::Parquet if path.exists() => parquet::open_export(path, true).map(drop),
