@@ -15,6 +15,7 @@ pub mod time;
 // The ids to fetch.
 pub mod ids;
 pub mod manifest;
+pub mod shard;
 
 // The API: the only module that talks to the network.
 pub mod api;

@@ -151,12 +151,18 @@ pub struct FetchArgs {
     /// custom_id column), or - for stdin. Without it, the ids come from the batch's status.
     #[arg(short = 'm', long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
-    /// Output file [default: <BATCH_ID>.sqlite, or .parquet with --format parquet].
+    /// Output file [default: <BATCH_ID>.sqlite, or .parquet with --format parquet]. A path
+    /// ending in /, an existing folder or an s3:// (gs://, az://) URL is a dataset.
     #[arg(short = 'o', long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// Output format [default: from the extension of --out, else sqlite].
+    /// Output format [default: from --out: a dataset for a folder or URL, else the file's
+    /// extension, else sqlite].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
+    /// Fetch only shard K of N (K from 0 to N-1) of the ids, split by a stable hash of
+    /// custom_id, so N processes can export one batch side by side into one dataset.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
     /// Requests in flight at most.
     #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -196,6 +202,9 @@ pub enum OutputFormat {
     Sqlite,
     /// An Apache Parquet file.
     Parquet,
+    /// A Hive-partitioned Parquet dataset (a folder or object storage prefix, one
+    /// batch_id=… folder per batch).
+    Dataset,
 }
 
 impl From<OutputFormat> for sink::Format {
@@ -203,6 +212,7 @@ impl From<OutputFormat> for sink::Format {
         match f {
             OutputFormat::Sqlite => sink::Format::Sqlite,
             OutputFormat::Parquet => sink::Format::Parquet,
+            OutputFormat::Dataset => sink::Format::Dataset,
         }
     }
 }

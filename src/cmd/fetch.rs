@@ -73,6 +73,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     cfg.quiet = super::quiet();
     cfg.wait = args.wait.then(|| Duration::from_secs_f64(secs));
     cfg.wait_for_lock = args.wait_for_lock;
+    cfg.shard = args.shard;
     if args.allow_foreign_db {
         cfg.existing = Existing::AnyDatabase;
     }
@@ -80,15 +81,33 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     Ok(cfg)
 }
 
-/// The output format: `--format`, else the extension of `-o` (`.sqlite`/`.db` or
-/// `.parquet`), else SQLite. An extension that names the other format, or none we know
-/// without `--format`, is refused rather than guessed.
+/// The output format: `--format`, else what `-o` names: a dataset for a path ending in
+/// `/`, an existing folder or an object storage URL; else the file's extension (`.sqlite` /
+/// `.db` or `.parquet`); else SQLite. An `-o` that names another format than `--format`,
+/// or an extension we do not know without `--format`, is refused rather than guessed.
 fn format(args: &FetchArgs) -> Result<Format, UsageError> {
     let given = args.format.map(Format::from);
     let Some(out) = args.out.as_deref() else {
-        return Ok(given.unwrap_or(Format::Sqlite));
+        return match given {
+            Some(Format::Dataset) => Err(UsageError::new(
+                "--format dataset needs -o/--out: a folder (e.g. -o results/) or an s3:// URL",
+            )),
+            given => Ok(given.unwrap_or(Format::Sqlite)),
+        };
     };
-    match (given, Format::from_extension(out)) {
+    let implied = match Format::names_dataset(out) {
+        true => Some(Format::Dataset),
+        false => Format::from_extension(out),
+    };
+    match (given, implied) {
+        (Some(Format::Dataset), _) => Ok(Format::Dataset),
+        (Some(f), Some(Format::Dataset)) => Err(UsageError::new(format!(
+            "-o/--out '{}' is a folder or URL, which holds a dataset, but --format says {}; give a \
+             file name for {}, or drop --format",
+            out.display(),
+            f.name(),
+            f.name()
+        ))),
         (Some(f), Some(implied)) if f != implied => Err(UsageError::new(format!(
             "-o/--out '{}' says {} by its extension but --format says {}; name it .{} or drop \
              --format",
@@ -100,7 +119,8 @@ fn format(args: &FetchArgs) -> Result<Format, UsageError> {
         (Some(f), _) | (None, Some(f)) => Ok(f),
         (None, None) => Err(UsageError::new(format!(
             "cannot tell the format of -o/--out '{}' from its extension: name it .sqlite or .db \
-             for SQLite, .parquet for Parquet, or pass --format sqlite|parquet",
+             for SQLite, .parquet for Parquet, end it with / for a dataset folder, or pass \
+             --format sqlite|parquet|dataset",
             out.display()
         ))),
     }
@@ -115,6 +135,7 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
         "max_retries": args.api.max_retries,
         "timeout_s": args.api.timeout,
         "refetch_all": args.refetch_all,
+        "shard": args.shard.map(|s| s.to_string()),
         "raw": !args.no_raw,
         "wait": args.wait,
         "poll_interval_s": args.wait.then_some(args.poll_interval),

@@ -20,6 +20,9 @@ pub use self::signal::shutdown_signal;
 use crate::api::messages::unreachable_error;
 use crate::api::{Client, Outcome};
 use crate::ids::IdList;
+use crate::shard::Shard;
+use crate::sink::dataset::store::Store;
+use crate::sink::dataset::{DatasetSink, Target};
 use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing, Format};
 use crate::summary::{Stop, Summary};
@@ -59,6 +62,8 @@ pub struct Config {
     pub wait_for_lock: bool,
     /// Which existing SQLite files the output may be written into.
     pub existing: Existing,
+    /// `--shard K/N`: only the ids of this shard.
+    pub shard: Option<Shard>,
 }
 
 impl Config {
@@ -80,6 +85,7 @@ impl Config {
             wait: None,
             wait_for_lock: false,
             existing: Existing::ExportsOnly,
+            shard: None,
         }
     }
 }
@@ -99,14 +105,22 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     tokio::pin!(stop);
     check_batch_id(&cfg.batch_id)?;
-    sink::check_folder(&cfg.out)?;
+    let out = match cfg.format {
+        Format::Dataset => Output::dataset(&cfg)?,
+        _ => {
+            sink::check_folder(&cfg.out)?;
+            Output::File
+        }
+    };
     // Held until the last row is committed; the OS releases it however the process ends.
     let _lock = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
-        lock = OutputLock::acquire(&cfg.out, cfg.wait_for_lock) => lock?,
+        lock = out.lock(&cfg) => lock?,
     };
-    sink::check(&cfg.out, cfg.format, cfg.existing)?;
+    if let Output::File = out {
+        sink::check(&cfg.out, cfg.format, cfg.existing)?;
+    }
     let status = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
@@ -118,9 +132,84 @@ pub async fn run(
     if let Outcome::NotFound { .. } = status {
         return Err(plan::no_batch(client, &cfg.batch_id).await);
     }
+    let whole_batch = cfg.ids.is_none();
     let plan = Plan::new(cfg, status, client.base_url())?;
-    let sink = sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)?;
+    let sink: Box<dyn sink::Sink> = match out {
+        Output::File => sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)?,
+        Output::Dataset {
+            store,
+            mut target,
+            scratch,
+        } => {
+            target.whole_batch = whole_batch;
+            let sink = blocking(|| DatasetSink::open(store, target, scratch))?;
+            Box::new(sink)
+        }
+    };
     pipeline::run(client, sink, plan, stop).await
+}
+
+/// Where a run writes: one file, or a batch's partition of a dataset.
+enum Output {
+    File,
+    Dataset {
+        store: Store,
+        target: Target,
+        scratch: PathBuf,
+    },
+}
+
+impl Output {
+    /// Opens the dataset root of `cfg` and checks it can be read (a missing folder or
+    /// bucket, bad credentials or an endpoint that does not answer end the run here).
+    fn dataset(cfg: &Config) -> anyhow::Result<Output> {
+        let root = cfg.out.to_string_lossy().into_owned();
+        let store = Store::open(&root)?;
+        blocking(|| store.check())?;
+        let target = Target {
+            batch_id: cfg.batch_id.clone(),
+            shard: cfg.shard,
+            whole_batch: false,
+        };
+        let scratch = target.scratch(&store)?;
+        Ok(Output::Dataset {
+            store,
+            target,
+            scratch,
+        })
+    }
+
+    /// Takes the lock of the output (a dataset: of the batch's partition and shard).
+    async fn lock(&self, cfg: &Config) -> anyhow::Result<OutputLock> {
+        match self {
+            Output::File => OutputLock::acquire(&cfg.out, cfg.wait_for_lock).await,
+            Output::Dataset {
+                store,
+                target,
+                scratch,
+            } => {
+                let what = match target.shard {
+                    Some(s) => format!(
+                        "batch '{}' (shard {s}) of '{}'",
+                        target.batch_id,
+                        store.show("")
+                    ),
+                    None => format!("batch '{}' of '{}'", target.batch_id, store.show("")),
+                };
+                OutputLock::acquire_as(&target.lock_target(scratch), &what, cfg.wait_for_lock).await
+            }
+        }
+    }
+}
+
+/// Runs blocking I/O (files, object storage) from async code: on a multi-threaded
+/// runtime the worker hands its other tasks over first; elsewhere it runs in place.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// The summary of a run stopped while the batch status was being read: nothing written.

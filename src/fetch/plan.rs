@@ -13,6 +13,7 @@ use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
+use crate::shard::Shard;
 use crate::time::now_unix;
 
 /// Checks that `id` can be one path segment: the default output is named after it and it
@@ -103,7 +104,7 @@ impl Plan {
             (other, Some(ids)) => {
                 warn_without_status(other, id);
                 return Ok(Plan {
-                    ids,
+                    ids: in_shard(ids, cfg.shard),
                     not_ready: HashMap::new(),
                     cfg,
                 });
@@ -124,6 +125,7 @@ impl Plan {
                 "batch '{id}' lists no requests in request_status; pass -m/--manifest"
             ));
         }
+        let ids = in_shard(ids, cfg.shard);
         let not_ready = if unfinished.is_empty() {
             unfinished
         } else {
@@ -160,6 +162,14 @@ impl Plan {
             waiting,
             skipped,
         }
+    }
+}
+
+/// The ids of `shard` (all of them without one), in their order.
+fn in_shard(ids: IdList, shard: Option<Shard>) -> IdList {
+    match shard {
+        None => ids,
+        Some(s) => ids.iter().filter(|id| s.contains(id)).collect(),
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) struct OutputLock {
 /// The output is locked by another process.
 #[derive(Debug, Clone)]
 pub(crate) struct Busy {
-    out: PathBuf,
+    out: String,
     holder: Option<u32>,
 }
 
@@ -52,7 +52,7 @@ impl Busy {
             Some(pid) => format!("another sail-export process (PID {pid})"),
             None => "another sail-export process".to_owned(),
         };
-        format!("'{}' is being written by {who}", self.out.display())
+        format!("{} is being written by {who}", self.out)
     }
 }
 
@@ -69,7 +69,14 @@ pub(crate) fn lock_path(out: &Path) -> PathBuf {
 impl OutputLock {
     /// Takes the lock of `out` if no other process holds it. The output's folder must exist
     /// (nothing is created but the lock file).
+    #[cfg(test)]
     pub(crate) fn try_acquire(out: &Path) -> anyhow::Result<Result<OutputLock, Busy>> {
+        OutputLock::try_acquire_as(out, &format!("'{}'", out.display()))
+    }
+
+    /// Takes the lock of `out` if no other process holds it, naming what is locked `what`
+    /// in messages. The output's folder must exist (nothing is created but the lock file).
+    fn try_acquire_as(out: &Path, what: &str) -> anyhow::Result<Result<OutputLock, Busy>> {
         let path = lock_path(out);
         loop {
             let mut file = OpenOptions::new()
@@ -83,7 +90,7 @@ impl OutputLock {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
                     return Ok(Err(Busy {
-                        out: out.to_owned(),
+                        out: what.to_owned(),
                         holder: holder_pid(&mut file),
                     }))
                 }
@@ -106,9 +113,18 @@ impl OutputLock {
     /// or with `wait` says once on stderr who it waits for and tries again every [`RETRY`]
     /// until the lock is free (an async sleep, so a caller can still select on Ctrl-C).
     pub(crate) async fn acquire(out: &Path, wait: bool) -> anyhow::Result<OutputLock> {
+        OutputLock::acquire_as(out, &format!("'{}'", out.display()), wait).await
+    }
+
+    /// [`OutputLock::acquire`], naming what is locked `what` in messages.
+    pub(crate) async fn acquire_as(
+        out: &Path,
+        what: &str,
+        wait: bool,
+    ) -> anyhow::Result<OutputLock> {
         let mut told = false;
         loop {
-            match OutputLock::try_acquire(out)? {
+            match OutputLock::try_acquire_as(out, what)? {
                 Ok(lock) => return Ok(lock),
                 Err(busy) if !wait => return Err(busy.into_error()),
                 Err(busy) => {

@@ -2,6 +2,7 @@
 //! checks that make an output safe to point at (`check`) and the lock that keeps it to one
 //! writer (`lock`).
 
+pub(crate) mod dataset;
 pub(crate) mod lock;
 pub mod parquet;
 pub mod sqlite;
@@ -20,6 +21,9 @@ pub enum Format {
     Sqlite,
     /// An Apache Parquet file.
     Parquet,
+    /// A Hive-partitioned Parquet dataset: a folder or an object storage prefix with one
+    /// `batch_id=…` folder per batch.
+    Dataset,
 }
 
 impl Format {
@@ -28,7 +32,18 @@ impl Format {
         match self {
             Format::Sqlite => "sqlite",
             Format::Parquet => "parquet",
+            Format::Dataset => "dataset",
         }
+    }
+
+    /// Whether `out` names a dataset by itself: an object storage URL (`s3://…`, `gs://…`,
+    /// `az://…`), a path ending in `/`, or an existing folder.
+    pub(crate) fn names_dataset(out: &Path) -> bool {
+        let text = out.to_string_lossy();
+        dataset::store::is_url(&text)
+            || text.ends_with('/')
+            || text.ends_with(std::path::MAIN_SEPARATOR)
+            || out.is_dir()
     }
 
     /// The format an output path's extension names: `.sqlite`, `.sqlite3` or `.db` is
@@ -96,6 +111,9 @@ pub(crate) fn open_with(
     match format {
         Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open_with(path, existing)?)),
         Format::Parquet => Ok(Box::new(parquet::ParquetSink::open(path)?)),
+        Format::Dataset => Err(anyhow::anyhow!(
+            "a dataset is opened with sink::dataset, for one batch"
+        )),
     }
 }
 
@@ -108,7 +126,7 @@ pub(crate) fn check(path: &Path, format: Format, existing: Existing) -> anyhow::
     match format {
         Format::Sqlite => sqlite::check(path, existing),
         Format::Parquet if path.exists() => parquet::open_export(path, true).map(drop),
-        Format::Parquet => Ok(()),
+        Format::Parquet | Format::Dataset => Ok(()),
     }
 }
 

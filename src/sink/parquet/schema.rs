@@ -44,6 +44,45 @@ pub fn schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
 }
 
+/// The schema of a file in a dataset: the export schema without `batch_id`, which the
+/// file's folder (`batch_id=…`) names, as Hive partitioning has it.
+pub fn dataset_file_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let all = schema();
+        Arc::new(Schema::new(all.fields()[1..].to_vec()))
+    });
+    Arc::clone(&SCHEMA)
+}
+
+/// A batch of the export schema without its `batch_id` column, for a dataset file.
+pub(crate) fn without_batch_id(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        dataset_file_schema(),
+        batch.columns()[1..].to_vec(),
+    )?)
+}
+
+/// The schema of a dataset file with `batch_id` put back in front (for [`project`] and
+/// [`check_exact`]).
+pub(crate) fn with_batch_id_field(file: &Schema) -> Schema {
+    let mut fields = vec![Arc::new(Field::new("batch_id", DataType::Utf8, false))];
+    fields.extend(file.fields().iter().cloned());
+    Schema::new(fields)
+}
+
+/// A batch read from a dataset file with `batch_id` (the folder's value) put back in
+/// front: the export schema's column order.
+pub(crate) fn with_batch_id(batch: RecordBatch, batch_id: &str) -> anyhow::Result<RecordBatch> {
+    let ids: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![
+        batch_id;
+        batch.num_rows()
+    ]));
+    let mut columns = vec![ids];
+    columns.extend(batch.columns().iter().cloned());
+    let schema = Arc::new(with_batch_id_field(batch.schema().as_ref()));
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 /// Columns added to `Row::COLUMNS` after the first release, in order; they close the list.
 /// A file written before a column existed lacks it (and those after it) and reads as NULL
 /// there: resuming into it, `load` and `cost` work as on a new file.

@@ -1,0 +1,376 @@
+//! The dataset sink: one batch's rows into a Hive-partitioned Parquet dataset, on disk or
+//! on object storage (`store`), named as `layout` says.
+//!
+//! A run checkpoints like the single-file Parquet sink (sorted Arrow parts in a local
+//! folder, resumed after a kill) and publishes at the end one new file,
+//! `batch_id=<id>/part-….parquet`, which appears complete or not at all. Rows already in the
+//! dataset are never requested again. When the run's rows replace rows of earlier files
+//! (pending or failed ids now fetched), those files are merged into the new one and
+//! removed after it is published; a journal written first lets the next run finish a
+//! replacement that a kill interrupted, so a reader sees each id once except, at most,
+//! between such a kill and the next run. When every id of the batch is in, a marker is
+//! put if absent: `sync` skips such a batch without a request.
+
+pub(crate) mod layout;
+pub(crate) mod store;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow_array::cast::AsArray;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::file::metadata::KeyValue;
+use serde_json::json;
+
+use self::store::{LocalCopy, Store};
+use super::parquet::merge::{self, Batches, Cursor};
+use super::parquet::parts::{Parts, FAN_IN};
+use super::parquet::{schema, writer_properties, READ_BATCH_ROWS};
+use super::{RunStart, Sink};
+use crate::error::UsageError;
+use crate::ids::{IdList, IdSet};
+use crate::row::{FetchState, Row};
+use crate::shard::Shard;
+use crate::summary::Summary;
+
+/// What a dataset run writes into.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The batch.
+    pub(crate) batch_id: String,
+    /// The shard of the ids, if any.
+    pub(crate) shard: Option<Shard>,
+    /// Whether the run's ids are the whole batch (its status listed them), so that a run
+    /// with every id fetched may mark the batch complete.
+    pub(crate) whole_batch: bool,
+}
+
+impl Target {
+    /// The local folder of this run's checkpoint and lock (created).
+    pub(crate) fn scratch(&self, store: &Store) -> anyhow::Result<PathBuf> {
+        let local = match store {
+            Store::Local(root) => Some(root.as_path()),
+            Store::Remote(_) => None,
+        };
+        let dir = layout::scratch(local, &store.show(""), &self.batch_id);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the folder '{}'", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// The path whose lock (`sink::lock`) keeps this batch and shard to one writer.
+    pub(crate) fn lock_target(&self, scratch: &Path) -> PathBuf {
+        match self.shard {
+            Some(s) => scratch.join(format!("writer-{}", s.file_tag())),
+            None => scratch.join("writer"),
+        }
+    }
+}
+
+/// A batch's partition of a dataset, being written.
+pub(crate) struct DatasetSink {
+    store: Store,
+    target: Target,
+    partition: String,
+    scratch: PathBuf,
+    parts: Option<Parts>,
+    /// The data files of the partition when the run began, and a local copy of each once read.
+    existing: Vec<String>,
+    copies: HashMap<String, LocalCopy>,
+    options_json: String,
+}
+
+impl DatasetSink {
+    /// Opens the partition of `target` in `store`, finishing a replacement an earlier run
+    /// left half done and resuming that run's checkpoint.
+    pub(crate) fn open(store: Store, target: Target, scratch: PathBuf) -> anyhow::Result<Self> {
+        let partition = layout::partition(&target.batch_id);
+        let parts = Parts::open(&scratch.join(layout::checkpoint(target.shard)))?;
+        let mut sink = DatasetSink {
+            store,
+            partition,
+            scratch,
+            parts: Some(parts),
+            existing: Vec::new(),
+            copies: HashMap::new(),
+            options_json: String::new(),
+            target,
+        };
+        sink.finish_replacements()?;
+        sink.existing = sink
+            .store
+            .list(&sink.partition, false)?
+            .into_iter()
+            .filter(|n| layout::is_part(n))
+            .collect();
+        Ok(sink)
+    }
+
+    /// Completes the replacements whose journal is still there: when the new file was
+    /// published, the files it replaces are removed; when it was not, they stay (they still
+    /// hold their rows). Then the journal goes.
+    fn finish_replacements(&mut self) -> anyhow::Result<()> {
+        let meta = layout::meta_dir(&self.target.batch_id);
+        let journals: Vec<String> = self
+            .store
+            .list(&meta, false)?
+            .into_iter()
+            .filter(|n| layout::is_journal(n))
+            .collect();
+        if journals.is_empty() {
+            return Ok(());
+        }
+        let present = self.store.list(&self.partition, false)?;
+        for name in journals {
+            let rel = format!("{meta}/{name}");
+            let Some(bytes) = self.store.get(&rel)? else {
+                continue;
+            };
+            let j: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let published = j["part"]
+                .as_str()
+                .is_some_and(|p| present.iter().any(|n| n == p));
+            if published {
+                for old in j["replaces"].as_array().into_iter().flatten() {
+                    if let Some(old) = old.as_str().filter(|o| layout::is_part(o)) {
+                        self.store.delete(&format!("{}/{old}", self.partition))?;
+                    }
+                }
+            }
+            self.store.delete(&rel)?;
+        }
+        Ok(())
+    }
+
+    fn parts(&mut self) -> anyhow::Result<&mut Parts> {
+        self.parts
+            .as_mut()
+            .context("the dataset sink was already finished")
+    }
+
+    /// A local copy of the data file `name` of the partition (downloaded once).
+    fn copy(&mut self, name: &str) -> anyhow::Result<&Path> {
+        if !self.copies.contains_key(name) {
+            let rel = format!("{}/{name}", self.partition);
+            let copy = self.store.local_copy(&rel, &self.scratch)?;
+            self.copies.insert(name.to_owned(), copy);
+        }
+        Ok(self.copies[name].path())
+    }
+
+    /// The custom_ids of the data file `name`, with whether each row is fetched.
+    fn ids_of(&mut self, name: &str) -> anyhow::Result<Vec<(String, bool)>> {
+        let shown = self.store.show(&format!("{}/{name}", self.partition));
+        let path = self.copy(name)?.to_owned();
+        let fetched = FetchState::Fetched.as_str();
+        let mut out = Vec::new();
+        // custom_id and fetch_state lead a dataset file's columns.
+        for b in read_file(&path, &shown, &self.target.batch_id, Some(2))? {
+            let b = b?;
+            let (cid, st) = (
+                b.column(1).as_string::<i32>(),
+                b.column(2).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                out.push((cid.value(i).to_owned(), st.value(i) == fetched));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merges the files whose rows this run replaces and this run's checkpoint into one new
+    /// file and publishes it; then removes the replaced files. Returns the new file's name.
+    fn publish(&mut self) -> anyhow::Result<String> {
+        let mut new_ids = IdList::new();
+        for batches in self.parts()?.scan(vec![1])? {
+            for b in batches {
+                let b = b?;
+                let cid = b.column(0).as_string::<i32>();
+                (0..b.num_rows()).for_each(|i| new_ids.push(cid.value(i)));
+            }
+        }
+        let new_ids = IdSet::from(new_ids);
+        let mut replaced = Vec::new();
+        for name in self.existing.clone() {
+            if self
+                .ids_of(&name)?
+                .iter()
+                .any(|(id, _)| new_ids.contains(id))
+            {
+                replaced.push(name);
+            }
+        }
+        drop(new_ids);
+        let name = layout::new_part(self.target.shard);
+        let rel = format!("{}/{name}", self.partition);
+        let tmp = self.store.staging_path(&rel, &self.scratch)?;
+        if let Err(e) = self.write_file(&replaced, &tmp) {
+            std::fs::remove_file(&tmp).ok();
+            return Err(e);
+        }
+        let journal = layout::journal(&self.target.batch_id, &name);
+        if !replaced.is_empty() {
+            let j = json!({ "part": name, "replaces": replaced });
+            self.store
+                .put_if_absent(&journal, j.to_string().into_bytes())?;
+        }
+        self.store.publish(&tmp, &rel)?;
+        for old in &replaced {
+            self.store.delete(&format!("{}/{old}", self.partition))?;
+        }
+        if !replaced.is_empty() {
+            self.store.delete(&journal)?;
+        }
+        Ok(name)
+    }
+
+    /// Writes the merge of `replaced` (oldest first) and the checkpoint into `tmp`, fsynced.
+    fn write_file(&mut self, replaced: &[String], tmp: &Path) -> anyhow::Result<u64> {
+        let max = FAN_IN.saturating_sub(replaced.len()).max(1);
+        self.parts()?.reduce(max)?;
+        crate::memory::release_free_pages();
+        let mut sources: Vec<Cursor> = Vec::new();
+        for name in replaced {
+            let shown = self.store.show(&format!("{}/{name}", self.partition));
+            let path = self.copy(name)?.to_owned();
+            let batches = read_file(&path, &shown, &self.target.batch_id, None)?;
+            sources.extend(Cursor::open(shown, batches)?);
+        }
+        sources.extend(self.parts()?.all_cursors()?);
+        let file = File::create(tmp).with_context(|| format!("creating '{}'", tmp.display()))?;
+        let mut meta = vec![KeyValue::new(
+            "sail_export.version".to_owned(),
+            env!("CARGO_PKG_VERSION").to_owned(),
+        )];
+        if !self.options_json.is_empty() {
+            meta.push(KeyValue::new(
+                "sail_export.run".to_owned(),
+                self.options_json.clone(),
+            ));
+        }
+        let props = writer_properties(Some(meta));
+        let mut w = ArrowWriter::try_new(file, schema::dataset_file_schema(), Some(props))?;
+        let rows = merge::merge(sources, |b| {
+            w.write(&schema::without_batch_id(&b)?).map_err(Into::into)
+        })?;
+        let file = w.into_inner().context("finishing the Parquet file")?;
+        file.sync_all()
+            .with_context(|| format!("syncing '{}'", tmp.display()))?;
+        Ok(rows)
+    }
+
+    /// Puts the batch's completion marker if this run had every id of the batch and
+    /// fetched them all.
+    fn mark(&self, summary: &Summary) -> anyhow::Result<()> {
+        let all_in = self.target.whole_batch
+            && self.target.shard.is_none()
+            && summary.stopped.is_none()
+            && summary.total > 0
+            && summary.fetched == summary.total;
+        if !all_in {
+            return Ok(());
+        }
+        let marker = json!({
+            "batch_id": self.target.batch_id,
+            "rows": summary.total,
+            "completed_at": crate::time::utc_text(crate::time::now_unix()),
+            "sail_export": env!("CARGO_PKG_VERSION"),
+        });
+        let rel = layout::complete_marker(&self.target.batch_id);
+        self.store
+            .put_if_absent(&rel, serde_json::to_vec_pretty(&marker)?)
+            .map(drop)
+    }
+}
+
+/// Batches of the dataset file `path` (shown as `shown`) of `batch_id`, in the export
+/// schema: `batch_id` put back in front, columns added since the file was written as NULL.
+/// With `columns`, only the first `columns` columns of the file (after `batch_id`).
+pub(crate) fn read_file(
+    path: &Path,
+    shown: &str,
+    batch_id: &str,
+    columns: Option<usize>,
+) -> anyhow::Result<Batches> {
+    let file = File::open(path).with_context(|| format!("opening '{shown}'"))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| UsageError::new(format!("'{shown}' is not a Parquet file ({e})")))?;
+    let full = schema::with_batch_id_field(builder.schema());
+    schema::check_exact(&full).map_err(|e| {
+        UsageError::new(format!(
+            "'{shown}' is not a file of a sail-export dataset: {e}"
+        ))
+    })?;
+    let builder = match columns {
+        Some(n) => {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), 0..n);
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder.with_batch_size(READ_BATCH_ROWS).build()?;
+    let (id, name) = (batch_id.to_owned(), shown.to_owned());
+    Ok(Box::new(reader.map(move |b| {
+        let b = schema::with_batch_id(b?, &id)?;
+        match columns {
+            Some(_) => Ok(b),
+            None => merge::exact(&name, schema::upgrade(b)),
+        }
+    })))
+}
+
+impl Sink for DatasetSink {
+    fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
+        anyhow::ensure!(
+            batch_id == self.target.batch_id,
+            "a dataset sink serves one batch"
+        );
+        let mut ids = IdList::new();
+        for name in self.existing.clone() {
+            for (id, fetched) in self.ids_of(&name)? {
+                if fetched {
+                    ids.push(&id);
+                }
+            }
+        }
+        let fetched = FetchState::Fetched.as_str();
+        for batches in self.parts()?.scan(vec![1, 2])? {
+            for b in batches {
+                let b = b?;
+                let (cid, st) = (
+                    b.column(0).as_string::<i32>(),
+                    b.column(1).as_string::<i32>(),
+                );
+                for i in 0..b.num_rows() {
+                    if st.value(i) == fetched {
+                        ids.push(cid.value(i));
+                    }
+                }
+            }
+        }
+        Ok(IdSet::from(ids))
+    }
+
+    fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {
+        self.options_json = run.options_json.clone();
+        Ok(())
+    }
+
+    fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        self.parts()?.add(rows).context("writing a checkpoint part")
+    }
+
+    fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
+        if !self.parts()?.is_empty() {
+            self.publish()?;
+        }
+        if let Some(parts) = self.parts.take() {
+            parts.remove()?;
+        }
+        self.copies.clear();
+        self.mark(summary)
+    }
+}
