@@ -67,6 +67,17 @@ pub enum Command {
         COST_ENV,
     ))]
     Cost(CostArgs),
+    /// Export every batch of the account not already complete in one output, before Sail
+    /// deletes it (48 hours): the cron line that never loses a result.
+    #[command(after_help = help(
+        &[
+            "sail-export sync -o results.sqlite",
+            "sail-export sync -o results/ --since 3d",
+            "sail-export sync -o s3://bucket/sail/ --json > sync.json",
+        ],
+        API_ENV,
+    ))]
+    Sync(SyncArgs),
     /// Show where a batch stands: per-status counts of its requests.
     #[command(after_help = help(
         &[
@@ -308,6 +319,49 @@ pub struct StatusArgs {
     /// API connection options.
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// `sail-export sync`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Where every batch goes: a SQLite file, or a dataset (a folder, or an s3://, gs://,
+    /// az:// URL).
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PATH",
+        default_value = "sail-export.sqlite"
+    )]
+    pub out: PathBuf,
+    /// Output format [default: from --out, as with fetch].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Only batches created this recently (e.g. 48h, 3d, 90m); without it, every batch the
+    /// API lists.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Requests in flight at most, per batch.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Do not store the response body in raw_json.
+    #[arg(long)]
+    pub no_raw: bool,
+    /// Print one JSON object (every batch and the totals) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// When another sail-export is writing the output, wait for it instead of exiting 2.
+    #[arg(long)]
+    pub wait_for_lock: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A duration as people write it: `90m`, `48h`, `3d`, `1w`, `1h30m`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration like 48h, 3d or 90m ({e})"))
 }
 
 /// `sail-export list`.

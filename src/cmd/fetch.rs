@@ -46,7 +46,7 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
 /// Checks the flags and reads the manifest; errors are usage errors (exit 2).
 fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     fetch::check_batch_id(&args.batch_id)?;
-    let format = format(args)?;
+    let format = format(args.out.as_deref(), args.format.map(Format::from))?;
     let out = args
         .out
         .clone()
@@ -85,9 +85,11 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
 /// `/`, an existing folder or an object storage URL; else the file's extension (`.sqlite` /
 /// `.db` or `.parquet`); else SQLite. An `-o` that names another format than `--format`,
 /// or an extension we do not know without `--format`, is refused rather than guessed.
-fn format(args: &FetchArgs) -> Result<Format, UsageError> {
-    let given = args.format.map(Format::from);
-    let Some(out) = args.out.as_deref() else {
+pub(super) fn format(
+    out: Option<&std::path::Path>,
+    given: Option<Format>,
+) -> Result<Format, UsageError> {
+    let Some(out) = out else {
         return match given {
             Some(Format::Dataset) => Err(UsageError::new(
                 "--format dataset needs -o/--out: a folder (e.g. -o results/) or an s3:// URL",
@@ -149,7 +151,7 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
 
 /// Says on stderr that the run is stopping, and lets a second signal quit at once (rows
 /// committed so far stay; the transaction in progress is rolled back by SQLite).
-async fn announced(stop: impl Future<Output = Stop>) -> Stop {
+pub(super) async fn announced(stop: impl Future<Output = Stop>) -> Stop {
     let why = stop.await;
     let again = shutdown_signal();
     eprintln!(

@@ -5,6 +5,7 @@ use std::time::Instant;
 use crate::cli::LoadArgs;
 use crate::error::exit;
 use crate::export;
+use crate::export::inputs::Inputs;
 use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing};
 
@@ -13,7 +14,8 @@ pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     // Bad files, a database of someone else's and a target another process is writing are
     // all refused before the target is even created.
-    export::load::check(&args.files)?;
+    let inputs = Inputs::resolve(&args.files)?;
+    export::load::check(&inputs)?;
     let existing = match args.allow_foreign_db {
         true => Existing::AnyDatabase,
         false => Existing::ExportsOnly,
@@ -21,14 +23,14 @@ pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<i32> {
     sink::check_folder(&args.out)?;
     let _lock = OutputLock::acquire(&args.out, args.wait_for_lock).await?;
     let mut conn = sink::sqlite::open_with(&args.out, existing)?;
-    let rows = export::load::into_sqlite(&mut conn, &args.files)?;
+    let rows = export::load::load(&mut conn, &inputs)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .ok();
     note!(
         "loaded {rows} rows from {} file{} into '{}' ({total} rows in results) in {:.1}s",
-        args.files.len(),
-        if args.files.len() == 1 { "" } else { "s" },
+        inputs.files.len(),
+        if inputs.files.len() == 1 { "" } else { "s" },
         args.out.display(),
         started.elapsed().as_secs_f64()
     );

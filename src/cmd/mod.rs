@@ -29,6 +29,7 @@ pub(crate) mod fetch;
 pub(crate) mod list;
 pub(crate) mod load;
 pub(crate) mod status;
+pub(crate) mod sync;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fetch(args) => fetch::run(args).await,
         Command::Load(args) => load::run(args).await,
         Command::Cost(args) => cost::run(args),
+        Command::Sync(args) => sync::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::List(args) => list::run(args).await,
         Command::Demo(args) => demo::run(args).await,

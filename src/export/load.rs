@@ -1,30 +1,40 @@
 //! Loading Parquet exports into SQLite: row group by row group, validated against `Row::COLUMNS`,
 //! upserted into a SQLite export by the SQLite sink's rule, all in one transaction.
 
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use rusqlite::Connection;
 
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::inputs::{Inputs, Source};
 use crate::error::UsageError;
 use crate::row::{Cell, FetchState};
 use crate::sink::parquet::schema::View;
 use crate::sink::parquet::{self as pq, schema};
 use crate::sink::sqlite::upsert_sql;
 
-/// Loads Parquet exports into an open, migrated SQLite connection, upserting on
-/// `(batch_id, custom_id)` (a `fetched` row is never replaced by a non-fetched one; later
-/// files win over earlier ones); returns the number of rows read. Every file is checked
-/// before anything is written, and the whole load is one transaction: on any error
-/// (a `UsageError` naming the file and the column for bad input) the database is unchanged.
+/// Loads Parquet exports (files, folders of them, datasets on disk or object storage) into
+/// an open, migrated SQLite connection, upserting on `(batch_id, custom_id)` (a `fetched`
+/// row is never replaced by a non-fetched one; later files win over earlier ones); returns
+/// the number of rows read. Every file is checked before anything is written, and the whole
+/// load is one transaction: on any error (a `UsageError` naming the file and the column for
+/// bad input) the database is unchanged.
 pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u64> {
-    check(files)?;
+    load(conn, &Inputs::resolve(files)?)
+}
+
+/// [`into_sqlite`] for inputs already resolved.
+pub(crate) fn load(conn: &mut Connection, inputs: &Inputs) -> anyhow::Result<u64> {
+    check(inputs)?;
     let sql = upsert_sql();
     let tx = conn
         .transaction()
         .context("starting the load transaction")?;
     let mut total = 0u64;
-    for f in files {
+    for f in &inputs.files {
         total += load_file(&tx, &sql, f)?;
     }
     tx.commit().context("committing the load")?;
@@ -33,46 +43,66 @@ pub fn into_sqlite(conn: &mut Connection, files: &[PathBuf]) -> anyhow::Result<u
 
 /// Checks that every file is a Parquet file with the export columns (names and types),
 /// without reading its rows; the error names the file and the column.
-pub(crate) fn check(files: &[PathBuf]) -> anyhow::Result<()> {
-    for f in files {
-        pq::open_export(f, false)?;
+pub(crate) fn check(inputs: &Inputs) -> anyhow::Result<()> {
+    for f in &inputs.files {
+        open(f)?;
     }
     Ok(())
 }
 
+/// Opens one file for reading, with where each export column is in its batches (a dataset
+/// file's batches get `batch_id` put back in front).
+fn open(f: &Source) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<Option<usize>>)> {
+    if f.batch_id.is_none() {
+        return pq::open_export(&f.path, false);
+    }
+    let file = File::open(&f.path)
+        .map_err(|e| UsageError::new(format!("cannot open '{}': {e}", f.shown)))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| UsageError::new(format!("'{}' is not a Parquet file ({e})", f.shown)))?;
+    let proj = schema::project(&schema::with_batch_id_field(builder.schema())).map_err(|e| {
+        UsageError::new(format!(
+            "'{}' is not a file of a sail-export dataset: {e}",
+            f.shown
+        ))
+    })?;
+    Ok((builder, proj))
+}
+
 /// Upserts every row of one file through `conn` (inside the caller's transaction).
-fn load_file(conn: &Connection, sql: &str, path: &Path) -> anyhow::Result<u64> {
-    let (builder, proj) = pq::open_export(path, false)?;
+fn load_file(conn: &Connection, sql: &str, f: &Source) -> anyhow::Result<u64> {
+    let path = f.shown.as_str();
+    let (builder, proj) = open(f)?;
     let reader = builder
         .with_batch_size(pq::READ_BATCH_ROWS)
         .build()
-        .with_context(|| format!("reading '{}'", path.display()))?;
+        .with_context(|| format!("reading '{path}'"))?;
     let mut stmt = conn.prepare_cached(sql)?;
     let state = schema::index_of("fetch_state");
     let mut n = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            UsageError::new(format!(
-                "'{}' cannot be read as Parquet: {e}",
-                path.display()
-            ))
-        })?;
-        let view = View::new(&batch, &proj)
-            .map_err(|e| UsageError::new(format!("'{}': {e}", path.display())))?;
+        let batch = batch
+            .map_err(|e| UsageError::new(format!("'{path}' cannot be read as Parquet: {e}")))?;
+        let batch = match &f.batch_id {
+            Some(id) => schema::with_batch_id(batch, id)?,
+            None => batch,
+        };
+        let view =
+            View::new(&batch, &proj).map_err(|e| UsageError::new(format!("'{}': {e}", path)))?;
         for i in 0..batch.num_rows() {
             let cells = view.cells(i);
             if let Cell::Text(s) = cells[state] {
                 if FetchState::parse(s).is_none() {
                     return Err(UsageError::new(format!(
                         "'{}': column 'fetch_state' holds '{s}' at row {}; expected one of fetched, pending, not_found, error",
-                        path.display(),
+                        path,
                         n + 1
                     ))
                     .into());
                 }
             }
             stmt.execute(rusqlite::params_from_iter(cells))
-                .with_context(|| format!("loading row {} of '{}'", n + 1, path.display()))?;
+                .with_context(|| format!("loading row {} of '{}'", n + 1, path))?;
             n += 1;
         }
     }

@@ -2,24 +2,27 @@
 //! loading Parquet export(s) into a private temporary SQLite file with the same schema (so
 //! one query serves both), and loading Parquet into a SQLite export ([`load`]).
 
+pub(crate) mod inputs;
 pub mod load;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+use self::inputs::Inputs;
+use crate::sink::dataset::store;
 use rusqlite::{Connection, OpenFlags};
 use tempfile::NamedTempFile;
 
 use crate::error::UsageError;
 
 /// What a path holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Export {
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// One Parquet file, or every `*.parquet` file of a directory.
-    Parquet(Vec<PathBuf>),
+    /// Parquet: one file, the `*.parquet` files of a folder, or a dataset.
+    Parquet(Inputs),
 }
 
 /// The columns the report reads; a file without them is not an export.
@@ -35,24 +38,11 @@ fn not_export(path: &Path, why: &str) -> anyhow::Error {
     .into()
 }
 
-/// Decides what `path` is from its first bytes (directories: the Parquet files in them).
+/// Decides what `path` is: a folder or an object storage URL is Parquet (its files, or a
+/// dataset's), a file is told by its first bytes.
 pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| UsageError::new(format!("cannot read export '{}': {e}", path.display())))?;
-    if meta.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("listing '{}'", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("parquet"))
-            })
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(not_export(path, "a directory with no .parquet files"));
-        }
-        return Ok(Export::Parquet(files));
+    if store::is_url(&path.to_string_lossy()) || path.is_dir() {
+        return Ok(Export::Parquet(Inputs::resolve(&[path.to_owned()])?));
     }
     let mut head = [0u8; 16];
     let n = std::fs::File::open(path)
@@ -60,7 +50,7 @@ pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
         .map_err(|e| UsageError::new(format!("cannot read export '{}': {e}", path.display())))?;
     match &head[..n] {
         h if h.starts_with(b"SQLite format 3\0") => Ok(Export::Sqlite(path.to_owned())),
-        h if h.starts_with(b"PAR1") => Ok(Export::Parquet(vec![path.to_owned()])),
+        h if h.starts_with(b"PAR1") => Ok(Export::Parquet(Inputs::resolve(&[path.to_owned()])?)),
         _ => Err(not_export(path, "neither SQLite nor Parquet")),
     }
 }
@@ -94,7 +84,7 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
             conn.pragma_update(None, "mmap_size", 1i64 << 34).ok();
             conn
         }
-        Export::Parquet(files) => {
+        Export::Parquet(inputs) => {
             let in_tmp = || {
                 format!(
                     "creating a temporary file in '{}'",
@@ -112,7 +102,7 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
             conn.pragma_update(None, "journal_mode", "OFF")?;
             conn.pragma_update(None, "synchronous", "OFF")?;
             crate::sink::sqlite::schema::migrate(&mut conn)?;
-            load::into_sqlite(&mut conn, &files)
+            load::load(&mut conn, &inputs)
                 .with_context(|| format!("reading Parquet export '{}'", path.display()))?;
             conn
         }

@@ -35,6 +35,8 @@ pub(super) async fn run(
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    // The client may serve several runs (`sync`): each reports its own requests.
+    let (requests_before, retries_before) = (client.requests(), client.retries());
     let already = match plan.cfg.refetch_all {
         true => IdSet::default(),
         false => sink.fetched_ids(&plan.cfg.batch_id)?,
@@ -65,8 +67,8 @@ pub(super) async fn run(
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
-    summary.requests = client.requests();
-    summary.retries = client.retries();
+    summary.requests = client.requests() - requests_before;
+    summary.retries = client.retries() - retries_before;
     summary.rate_limited = pace.rate_limited();
     summary.concurrency_min = pace.lowest() as u64;
     summary.concurrency_final = pace.limit() as u64;

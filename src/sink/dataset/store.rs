@@ -38,7 +38,23 @@ pub(crate) struct Remote {
     url: String,
     store: Arc<dyn ObjectStore>,
     prefix: ObjPath,
-    rt: tokio::runtime::Runtime,
+}
+
+/// The runtime object storage calls run on: one worker, made on first use and kept for
+/// the life of the process (a runtime may not be dropped inside async code).
+fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sail-export-store")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| anyhow!("cannot start the object storage runtime: {e}"))
 }
 
 /// Whether `out` names object storage: `s3://`, `s3a://`, `gs://`, `az://`, `abfs://`,
@@ -81,22 +97,16 @@ impl Store {
                     .map_err(bad)?,
             ),
         };
+        runtime()?;
         // The part after the bucket (or container) is the prefix.
         let after_scheme = &root[scheme.len() + 3..];
         let path = after_scheme.split_once('/').map_or("", |(_, p)| p);
         let prefix = ObjPath::parse(path.trim_matches('/'))
             .map_err(|e| UsageError::new(format!("'{root}' is not a usable prefix: {e}")))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("sail-export-store")
-            .enable_all()
-            .build()
-            .context("starting the object storage runtime")?;
         Ok(Store::Remote(Remote {
             url: root.trim_end_matches('/').to_owned(),
             store,
             prefix,
-            rt,
         }))
     }
 
@@ -360,10 +370,11 @@ impl Remote {
     /// code too: the wait is a plain channel, not a nested runtime).
     fn block_on<T: Send + 'static>(&self, fut: impl std::future::Future<Output = T> + Send) -> T {
         // The future borrows `self`; it is awaited to completion before this returns.
+        let rt = runtime().expect("the object storage runtime was started when the store opened");
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         std::thread::scope(|s| {
             s.spawn(|| {
-                let _ = tx.send(self.rt.block_on(fut));
+                let _ = tx.send(rt.block_on(fut));
             });
         });
         rx.recv().expect("the store's call ran to completion")
