@@ -3,7 +3,6 @@
 //! already complete there without a request; then a line per batch and the exit code.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::Path;
 
 use serde::Serialize;
@@ -212,15 +211,13 @@ fn config(args: &SyncArgs, format: Format, batch_id: &str) -> fetch::Config {
 }
 
 /// Resolves once the sync is told to stop.
-fn stopped(mut rx: watch::Receiver<Option<Stop>>) -> impl Future<Output = Stop> {
-    async move {
-        loop {
-            if let Some(why) = *rx.borrow_and_update() {
-                return why;
-            }
-            if rx.changed().await.is_err() {
-                return std::future::pending().await;
-            }
+async fn stopped(mut rx: watch::Receiver<Option<Stop>>) -> Stop {
+    loop {
+        if let Some(why) = *rx.borrow_and_update() {
+            return why;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
         }
     }
 }
@@ -257,7 +254,7 @@ impl Done {
     }
 
     /// Whether `id` is complete in the output (a file: as many fetched rows as the list's
-    /// `request_counts.total`; without a total, not known, so fetched — which then requests
+    /// `request_counts` says the batch holds; without a count, not known, so fetched — which then requests
     /// nothing it has).
     fn has(&self, id: &str, b: &Batch) -> anyhow::Result<bool> {
         match self {
@@ -268,11 +265,7 @@ impl Done {
                 )
             }
             Done::Counts(counts) => {
-                let total = b
-                    .request_counts
-                    .as_ref()
-                    .and_then(|c| c.get("total"))
-                    .and_then(|t| t.as_u64());
+                let total = b.total_requests();
                 Ok(total.is_some_and(|t| t > 0 && counts.get(id).copied().unwrap_or(0) >= t))
             }
         }

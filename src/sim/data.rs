@@ -77,7 +77,7 @@ pub struct Dataset {
 impl Dataset {
     /// `batches` batches (at least one) of `items` items; the main batch was created at
     /// `epoch` (unix seconds), each older one a day before the next.
-    pub(crate) fn new(seed: u64, items: u64, batches: usize, epoch: i64) -> Dataset {
+    pub fn new(seed: u64, items: u64, batches: usize, epoch: i64) -> Dataset {
         let batch_ids = (0..batches.max(1) as u64)
             .map(|b| format!("batch_{:012x}", mix(seed, b, u64::MAX) >> 16))
             .collect();
@@ -97,6 +97,16 @@ impl Dataset {
     /// Every batch id, oldest first (the list order).
     pub(crate) fn batch_ids(&self) -> impl Iterator<Item = &str> {
         self.batch_ids.iter().rev().map(String::as_str)
+    }
+
+    /// Batches in the account.
+    pub fn batches(&self) -> usize {
+        self.batch_ids.len()
+    }
+
+    /// The id of batch `b` (0 = main).
+    pub fn batch_id(&self, b: usize) -> &str {
+        &self.batch_ids[b]
     }
 
     /// Items per batch.

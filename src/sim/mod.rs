@@ -149,6 +149,7 @@ pub(crate) struct Stats {
     max_in_flight: AtomicU64,
     answer_us: AtomicU64,
     http2: AtomicU64,
+    result_requests: AtomicU64,
     tls_rejected: AtomicU64,
 }
 
@@ -180,6 +181,8 @@ pub struct StatsSnapshot {
     pub answer_us: u64,
     /// Requests that came over HTTP/2.
     pub http2: u64,
+    /// Requests for one result (`GET /batches/{id}/{custom_id}`) past the limiter.
+    pub result_requests: u64,
     /// TLS handshakes that failed (e.g. the client did not trust the CA).
     pub tls_rejected: u64,
 }
@@ -213,6 +216,7 @@ impl Stats {
             max_in_flight: get(&self.max_in_flight),
             answer_us: get(&self.answer_us),
             http2: get(&self.http2),
+            result_requests: get(&self.result_requests),
             tls_rejected: get(&self.tls_rejected),
         }
     }

@@ -357,6 +357,7 @@ async fn result(
     Shared(st): Shared<Arc<State>>,
     Path((batch_id, custom_id)): Path<(String, String)>,
 ) -> Response {
+    Stats::bump(&st.stats.result_requests);
     let found = st
         .data
         .batch_index(&batch_id)

@@ -161,9 +161,10 @@ pub fn query(db: &Path, sql: &str) -> Vec<serde_json::Map<String, Value>> {
     .unwrap()
 }
 
-/// A Python interpreter that can import pyarrow and duckdb: `SAIL_EXPORT_PYTHON`, else the
-/// project's `.venv`, else `python3`. When none can, the first call makes the project's
-/// `.venv` and installs both from PyPI, so a plain `cargo test` on a fresh machine runs every
+/// A Python interpreter that can import pyarrow and duckdb (and moto, the S3-compatible
+/// server of the object storage tests): `SAIL_EXPORT_PYTHON`, else the project's `.venv`,
+/// else `python3`. When none can, the first call makes the project's `.venv` and installs
+/// them from PyPI, so a plain `cargo test` on a fresh machine runs every
 /// check. `None` only when `SAIL_EXPORT_SKIP_READERS=1` says to skip the reader checks;
 /// otherwise a reader that cannot be had fails the test, naming what to do.
 pub fn python() -> Option<PathBuf> {
@@ -183,7 +184,7 @@ pub fn python() -> Option<PathBuf> {
 
 fn can_read_parquet(py: &Path) -> bool {
     std::process::Command::new(py)
-        .args(["-c", "import pyarrow, duckdb"])
+        .args(["-c", "import pyarrow, duckdb, moto.server, boto3"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
@@ -204,7 +205,10 @@ fn find_or_install_readers() -> Result<PathBuf, String> {
     {
         return Ok(py);
     }
-    eprintln!("setting up pyarrow and duckdb in {} (once)", venv.display());
+    eprintln!(
+        "setting up pyarrow, duckdb and moto in {} (once)",
+        venv.display()
+    );
     let run = |program: &Path, args: &[&str]| -> Result<(), String> {
         let out = std::process::Command::new(program)
             .args(args)
@@ -233,6 +237,7 @@ fn find_or_install_readers() -> Result<PathBuf, String> {
             "--disable-pip-version-check",
             "pyarrow",
             "duckdb",
+            "moto[server]",
         ],
     )?;
     match can_read_parquet(&py) {

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod at_scale;
 mod batch_ops;
 mod cli;
 mod cost;

@@ -52,6 +52,17 @@ impl Batch {
         counts
     }
 
+    /// How many requests the batch holds, when `request_counts` says: the integer Sail
+    /// sends, or the `total` of an object of counts.
+    pub(crate) fn total_requests(&self) -> Option<u64> {
+        match self.request_counts.as_ref()? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Object(m) => m.get("total").and_then(Value::as_u64),
+            _ => None,
+        }
+    }
+
     /// `request_counts` as a short text: the integer Sail sends, or compact JSON for any
     /// other shape; empty when absent.
     pub(crate) fn request_counts_text(&self) -> String {
