@@ -441,7 +441,7 @@ impl LocalCopy {
 }
 
 /// An object storage error in one line, with its causes (the HTTP status and the store's
-/// message), never a credential.
+/// code and message, not its XML), never a credential.
 fn describe(e: &object_store::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -453,5 +453,18 @@ fn describe(e: &object_store::Error) -> String {
         }
         source = s.source();
     }
-    text
+    match (between(&text, "<Code>", "</Code>"), text.find("<?xml")) {
+        (Some(code), Some(at)) => {
+            let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
+            format!("{}{code}: {message}", &text[..at])
+        }
+        _ => text,
+    }
+}
+
+/// The text between the first `open` and the `close` after it.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    Some(&text[start..start + len])
 }
