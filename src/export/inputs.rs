@@ -74,7 +74,8 @@ impl Inputs {
         files.sort();
         if files.is_empty() {
             return Err(UsageError::new(format!(
-                "'{}' holds no .parquet file and no batch_id=… folder of a dataset",
+                "'{}' is not a sail-export export (a directory with no .parquet files and no \
+                 batch_id=… folder of a dataset)",
                 path.display()
             ))
             .into());
