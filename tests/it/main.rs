@@ -11,6 +11,7 @@ mod cost_parquet;
 mod cost_report;
 mod cost_sql;
 mod demo_serve;
+mod deploy_examples;
 mod exact_numbers;
 mod fetch_columns;
 mod fetch_pace;
