@@ -15,9 +15,10 @@ pub mod time;
 // The ids to fetch.
 pub mod ids;
 pub mod manifest;
+// Which ids a shard takes.
 pub mod shard;
 
-// The API: the only module that talks to the network.
+// Sail's API: the only module that talks to it.
 pub mod api;
 
 // One row per result, and what a run did.
@@ -27,7 +28,7 @@ pub mod summary;
 // The price table every export carries and every report uses.
 pub mod prices;
 
-// Where rows go.
+// Where rows go (files, datasets on disk or object storage).
 pub mod sink;
 // Reading exports back.
 pub mod export;
