@@ -12,6 +12,7 @@
 //! put if absent: `sync` skips such a batch without a request.
 
 pub(crate) mod layout;
+mod remote;
 pub(crate) mod store;
 
 use std::collections::HashMap;

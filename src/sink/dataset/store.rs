@@ -9,21 +9,18 @@
 //! so they can be made from the writer thread and from async code alike.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::error::UsageError;
 
-/// Files up to this size are uploaded in one PUT; larger ones in parts of this size.
-const PART_BYTES: usize = 16 << 20;
-/// Parts of one multipart upload in flight at once.
-const UPLOADS_IN_FLIGHT: usize = 4;
+use super::remote::{describe, runtime, Remote};
 
 /// A dataset's root.
 pub(crate) enum Store {
@@ -31,30 +28,6 @@ pub(crate) enum Store {
     Local(PathBuf),
     /// A prefix in a bucket.
     Remote(Remote),
-}
-
-/// A bucket prefix and the client for it.
-pub(crate) struct Remote {
-    url: String,
-    store: Arc<dyn ObjectStore>,
-    prefix: ObjPath,
-}
-
-/// The runtime object storage calls run on: one worker, made on first use and kept for
-/// the life of the process (a runtime may not be dropped inside async code).
-fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
-    static RT: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
-        std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("sail-export-store")
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| anyhow!("cannot start the object storage runtime: {e}"))
 }
 
 /// Whether `out` names object storage: `s3://`, `s3a://`, `gs://`, `az://`, `abfs://`,
@@ -359,69 +332,6 @@ impl Store {
     }
 }
 
-impl Remote {
-    fn path(&self, rel: &str) -> ObjPath {
-        rel.split('/')
-            .filter(|s| !s.is_empty())
-            .fold(self.prefix.clone(), |p, s| p.clone().join(s))
-    }
-
-    /// Runs `fut` on the store's runtime and waits for it, from any thread (inside async
-    /// code too: the wait is a plain channel, not a nested runtime).
-    fn block_on<T: Send + 'static>(&self, fut: impl std::future::Future<Output = T> + Send) -> T {
-        // The future borrows `self`; it is awaited to completion before this returns.
-        let rt = runtime().expect("the object storage runtime was started when the store opened");
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let _ = tx.send(rt.block_on(fut));
-            });
-        });
-        rx.recv().expect("the store's call ran to completion")
-    }
-
-    /// Uploads `file` to `at`: one PUT when small, a multipart upload otherwise (aborted
-    /// on failure, so nothing appears).
-    fn upload(&self, file: &Path, at: &ObjPath) -> anyhow::Result<()> {
-        let mut f = File::open(file).with_context(|| format!("opening '{}'", file.display()))?;
-        let len = f.metadata()?.len();
-        if len <= PART_BYTES as u64 {
-            let mut buf = Vec::with_capacity(len as usize);
-            f.read_to_end(&mut buf)?;
-            self.block_on(self.store.put(at, PutPayload::from(buf)))
-                .map_err(|e| anyhow!("{}", describe(&e)))?;
-            return Ok(());
-        }
-        self.block_on(async {
-            let upload = self.store.put_multipart(at).await?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-            let mut buf = vec![0u8; PART_BYTES];
-            loop {
-                let n = match f.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        w.abort().await.ok();
-                        return Err(object_store::Error::Generic {
-                            store: "local",
-                            source: Box::new(e),
-                        });
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                if let Err(e) = w.wait_for_capacity(UPLOADS_IN_FLIGHT).await {
-                    w.abort().await.ok();
-                    return Err(e);
-                }
-                w.write(&buf[..n]);
-            }
-            w.finish().await.map(drop)
-        })
-        .map_err(|e| anyhow!("{}", describe(&e)))
-    }
-}
-
 /// A local file with an object's content.
 pub(crate) enum LocalCopy {
     /// The dataset's own file.
@@ -440,111 +350,6 @@ impl LocalCopy {
     }
 }
 
-/// An object storage error in one line, with its causes (the HTTP status and the store's
-/// code and message, not its XML), never a credential.
-fn describe(e: &object_store::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    match (between(&text, "<Code>", "</Code>"), text.find("<?xml")) {
-        (Some(code), Some(at)) => {
-            let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
-            format!("{}{code}: {message}", &text[..at])
-        }
-        _ => text,
-    }
-}
-
-/// The text between the first `open` and the `close` after it.
-fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = text.find(open)? + open.len();
-    let len = text[start..].find(close)?;
-    Some(&text[start..start + len])
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_local_store_lists_publishes_puts_once_and_deletes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("ds").display().to_string()).unwrap();
-        store.check().unwrap();
-        assert!(
-            store.list("batch_id=a", false).unwrap().is_empty(),
-            "missing is empty"
-        );
-
-        let rel = "batch_id=a/part-1.parquet";
-        let tmp = store.staging_path(rel, dir.path()).unwrap();
-        let tmp_name = tmp.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            tmp_name.starts_with('.') && tmp_name.ends_with(".tmp"),
-            "{tmp_name}"
-        );
-        std::fs::write(&tmp, b"PAR1").unwrap();
-        store.publish(&tmp, rel).unwrap();
-        assert!(!tmp.exists());
-        assert_eq!(store.list("batch_id=a", false).unwrap(), ["part-1.parquet"]);
-        assert_eq!(store.list("", true).unwrap(), ["batch_id=a"]);
-        assert_eq!(store.get(rel).unwrap().as_deref(), Some(&b"PAR1"[..]));
-
-        let marker = "_sail_export/a/complete.json";
-        assert!(store.put_if_absent(marker, b"first".to_vec()).unwrap());
-        assert!(!store.put_if_absent(marker, b"second".to_vec()).unwrap());
-        assert_eq!(store.get(marker).unwrap().as_deref(), Some(&b"first"[..]));
-        let leftovers: Vec<String> = store
-            .list("_sail_export/a", false)
-            .unwrap()
-            .into_iter()
-            .filter(|n| n != "complete.json")
-            .collect();
-        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-
-        store.delete(rel).unwrap();
-        store.delete(rel).unwrap();
-        assert_eq!(store.get(rel).unwrap(), None);
-    }
-
-    #[test]
-    fn urls_are_told_from_paths_and_a_missing_parent_is_refused() {
-        for url in ["s3://b/p/", "S3://b", "gs://b/x", "az://c/p", "abfs://c/p"] {
-            assert!(is_url(url), "{url}");
-        }
-        for path in ["results/", "./s3/", "s3:/x", "s3://", "/tmp/gs://x"] {
-            assert!(!is_url(path), "{path}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let deep = dir.path().join("no/such/ds");
-        let err = Store::open(&deep.display().to_string())
-            .unwrap()
-            .check()
-            .unwrap_err();
-        assert!(err.to_string().contains("does not exist"), "{err}");
-    }
-
-    #[test]
-    fn an_xml_error_body_is_shown_as_its_code_and_message() {
-        let e = object_store::Error::Generic {
-            store: "S3",
-            source: "GET http://h/b: 404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><RequestId>x</RequestId></Error>".into(),
-        };
-        let text = describe(&e);
-        assert!(
-            text.contains("NoSuchBucket: The specified bucket does not exist"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("<?xml") && !text.contains("RequestId"),
-            "{text}"
-        );
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

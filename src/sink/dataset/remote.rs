@@ -1,0 +1,135 @@
+//! The object storage side of `store`: the client for one bucket prefix, its calls run to
+//! completion on a runtime of its own, uploads that appear whole, and errors in one line.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+/// Files up to this size are uploaded in one PUT; larger ones in parts of this size.
+const PART_BYTES: usize = 16 << 20;
+/// Parts of one multipart upload in flight at once.
+const UPLOADS_IN_FLIGHT: usize = 4;
+
+/// A bucket prefix and the client for it.
+pub(crate) struct Remote {
+    pub(super) url: String,
+    pub(super) store: Arc<dyn ObjectStore>,
+    pub(super) prefix: ObjPath,
+}
+
+/// The runtime object storage calls run on: one worker, made on first use and kept for
+/// the life of the process (a runtime may not be dropped inside async code).
+pub(super) fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sail-export-store")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| anyhow!("cannot start the object storage runtime: {e}"))
+}
+
+impl Remote {
+    pub(super) fn path(&self, rel: &str) -> ObjPath {
+        rel.split('/')
+            .filter(|s| !s.is_empty())
+            .fold(self.prefix.clone(), |p, s| p.clone().join(s))
+    }
+
+    /// Runs `fut` on the store's runtime and waits for it, from any thread (inside async
+    /// code too: the wait is a plain channel, not a nested runtime).
+    pub(super) fn block_on<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = T> + Send,
+    ) -> T {
+        // The future borrows `self`; it is awaited to completion before this returns.
+        let rt = runtime().expect("the object storage runtime was started when the store opened");
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send(rt.block_on(fut));
+            });
+        });
+        rx.recv().expect("the store's call ran to completion")
+    }
+
+    /// Uploads `file` to `at`: one PUT when small, a multipart upload otherwise (aborted
+    /// on failure, so nothing appears).
+    pub(super) fn upload(&self, file: &Path, at: &ObjPath) -> anyhow::Result<()> {
+        let mut f = File::open(file).with_context(|| format!("opening '{}'", file.display()))?;
+        let len = f.metadata()?.len();
+        if len <= PART_BYTES as u64 {
+            let mut buf = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut buf)?;
+            self.block_on(self.store.put(at, PutPayload::from(buf)))
+                .map_err(|e| anyhow!("{}", describe(&e)))?;
+            return Ok(());
+        }
+        self.block_on(async {
+            let upload = self.store.put_multipart(at).await?;
+            let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+            let mut buf = vec![0u8; PART_BYTES];
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        w.abort().await.ok();
+                        return Err(object_store::Error::Generic {
+                            store: "local",
+                            source: Box::new(e),
+                        });
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                if let Err(e) = w.wait_for_capacity(UPLOADS_IN_FLIGHT).await {
+                    w.abort().await.ok();
+                    return Err(e);
+                }
+                w.write(&buf[..n]);
+            }
+            w.finish().await.map(drop)
+        })
+        .map_err(|e| anyhow!("{}", describe(&e)))
+    }
+}
+
+/// An object storage error in one line, with its causes (the HTTP status and the store's
+/// code and message, not its XML), never a credential.
+pub(super) fn describe(e: &object_store::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    match (between(&text, "<Code>", "</Code>"), text.find("<?xml")) {
+        (Some(code), Some(at)) => {
+            let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
+            format!("{}{code}: {message}", &text[..at])
+        }
+        _ => text,
+    }
+}
+
+/// The text between the first `open` and the `close` after it.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    Some(&text[start..start + len])
+}
