@@ -234,7 +234,7 @@ impl Done {
     fn read(out: &Path, format: Format) -> anyhow::Result<Done> {
         if format == Format::Dataset {
             let store = Store::open(&out.to_string_lossy())?;
-            tokio::task::block_in_place(|| store.check())?;
+            fetch::blocking(|| store.check())?;
             return Ok(Done::Markers(store));
         }
         if !out.exists() {
@@ -260,7 +260,7 @@ impl Done {
         match self {
             Done::Markers(store) => {
                 Ok(
-                    tokio::task::block_in_place(|| store.get(&layout::complete_marker(id)))?
+                    fetch::blocking(|| store.get(&layout::complete_marker(id)))?
                         .is_some(),
                 )
             }

@@ -204,7 +204,7 @@ impl Output {
 
 /// Runs blocking I/O (files, object storage) from async code: on a multi-threaded
 /// runtime the worker hands its other tasks over first; elsewhere it runs in place.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
