@@ -60,21 +60,11 @@ pub async fn run_sail(sim: &SimHandle, args: &[&str]) -> Output {
     output(sail(sim, args)).await
 }
 
-/// Runs a Python script (`sys.argv[1:]` = `args`) that prints one JSON value.
+/// Runs a Python script (`sys.argv[1:]` = `args`) that prints one JSON value; `None` when
+/// the reader checks are skipped.
 pub fn py_json(script: &str, args: &[&str]) -> Option<Value> {
-    let python = python()?;
-    let out = std::process::Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("python printed JSON"))
+    let paths: Vec<&Path> = args.iter().map(Path::new).collect();
+    Some(crate::parquet::py(&python()?, script, &paths))
 }
 
 /// Per batch: rows, distinct custom_ids, and fetched rows, as DuckDB reads the dataset
