@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --release --example dataset_bench              # 100,000 ids, 20 ms, c=256
 //! cargo run --release --example dataset_bench -- --quick   # 5,000 ids
+//! cargo run --release --example dataset_bench -- --only s3  # the cases whose name has "s3"
 //! ```
 //!
 //! Needs a Python with pyarrow, duckdb, boto3 and moto (`SAIL_EXPORT_PYTHON`, else
@@ -60,7 +61,8 @@ fn main() -> anyhow::Result<()> {
         "case", "rows", "wall s", "results/s", "cpu µs/r", "rss MB", "files", "out MB"
     );
     let me = std::env::current_exe()?;
-    for case in CASES {
+    let only = args.iter().position(|a| a == "--only").map(|i| args[i + 1].as_str());
+    for case in CASES.iter().filter(|c| only.is_none_or(|o| c.contains(o))) {
         let out = Command::new(&me)
             .args([
                 "--case",

@@ -10,10 +10,12 @@ use anyhow::{anyhow, Context};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-/// Files up to this size are uploaded in one PUT; larger ones in parts of this size.
-const PART_BYTES: usize = 16 << 20;
-/// Parts of one multipart upload in flight at once.
-const UPLOADS_IN_FLIGHT: usize = 4;
+/// Files up to this size are uploaded in one PUT; larger ones in parts of this size (S3's
+/// smallest part is 5 MiB).
+const PART_BYTES: usize = 8 << 20;
+/// Parts of one multipart upload in flight at once: with the part being gathered, an upload
+/// holds about three parts (24 MiB) whatever the file's size.
+const UPLOADS_IN_FLIGHT: usize = 2;
 
 /// A bucket prefix and the client for it.
 pub(crate) struct Remote {
@@ -78,7 +80,8 @@ impl Remote {
         self.block_on(async {
             let upload = self.store.put_multipart(at).await?;
             let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-            let mut buf = vec![0u8; PART_BYTES];
+            // Read in small pieces: `WriteMultipart` gathers them into parts itself.
+            let mut buf = vec![0u8; 1 << 20];
             loop {
                 let n = match f.read(&mut buf) {
                     Ok(n) => n,
