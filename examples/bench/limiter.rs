@@ -110,6 +110,7 @@ fn cases(quick: bool) -> Vec<(Case, Case)> {
         sink: "sqlite".into(),
         raw: false,
         limit: Some(limit),
+        transport: super::Transport::Http,
     };
     limits
         .iter()

@@ -138,7 +138,7 @@ impl Client {
 
     /// The URL of one result, or `None` when the id cannot be one path segment (`.`/`..`,
     /// which URL parsers collapse even when percent-encoded).
-    pub(crate) fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
+    pub fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
         let seg = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
         let dotty = |s: &str| s.is_empty() || s == "." || s == "..";
         if dotty(batch_id) || dotty(custom_id) {
@@ -177,6 +177,17 @@ impl Client {
                 .filter(ResponseObject::is_response)
         };
         self.get(&url, parse, Some(pace)).await
+    }
+
+    /// One attempt through the same path as every result request (client, headers,
+    /// timeout, body read whole) and nothing more: no retry, pace, parsing or row. The
+    /// size of the body, `None` when none arrived. The benchmark's floor is a loop of
+    /// these: what this client's HTTP costs before the tool does anything with a result.
+    pub async fn bare_get(&self, url: &str) -> Option<usize> {
+        match self.send(url).await {
+            Answer::Full { body, .. } => Some(body.len()),
+            Answer::Lost { .. } => None,
+        }
     }
 
     /// `GET /batches/{batch_id}`: status and `request_status` map.
