@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct Spec {
     pub(crate) base_url: String,
     pub(crate) batch_id: String,
-    /// The ids the tool requests (those the batch reports finished).
-    pub(crate) ids: Vec<String>,
+    /// A file of the ids the tool requests (those the batch reports finished), one a line.
+    pub(crate) ids: std::path::PathBuf,
     pub(crate) concurrency: usize,
     /// The CA to trust over HTTPS, PEM.
     pub(crate) ca_pem: Option<String>,
@@ -46,7 +46,8 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Report> {
         let client = Client::new(cfg)?;
         let client = &client;
         let batch = spec.batch_id.as_str();
-        let report = futures::stream::iter(&spec.ids)
+        let ids = std::fs::read_to_string(&spec.ids)?;
+        let report = futures::stream::iter(ids.lines())
             .map(|id| async move {
                 let url = client.result_url(batch, id)?;
                 client.bare_get(&url).await

@@ -8,7 +8,7 @@
 //! ```text
 //! cargo run --release --example bench              # every case, then the targets
 //! cargo run --release --example bench -- --quick   # small N, seconds (what CI runs)
-//! cargo run --release --example bench -- --filter "n=100000 lat=20ms c=256" --repeat 3
+//! cargo run --release --example bench -- --filter "http   n=100000 lat=20ms c=256$" --repeat 3
 //! ```
 //!
 //! Each case runs in a fresh runner process (this program re-executed with `--case`) that
@@ -70,6 +70,15 @@ impl Case {
             "{:<7} {transport:<6} n={:<6} lat={:>2}ms c={:<3}{raw}{limit}",
             self.sink, self.n, self.latency_ms, self.concurrency
         )
+    }
+
+    /// Whether `--filter` picks this case: the label contains it, or with a trailing `$`,
+    /// ends with it.
+    fn selected(&self, filter: &str) -> bool {
+        match filter.strip_suffix('$') {
+            Some(end) => self.label().ends_with(end),
+            None => self.label().contains(filter),
+        }
     }
 
     /// The same case as measured at another size (for the RSS growth target).
@@ -140,10 +149,7 @@ fn main() -> anyhow::Result<()> {
     print_machine(&client, quick);
     let mut results = Vec::new();
     print_header();
-    for case in cases(quick)
-        .into_iter()
-        .filter(|c| c.label().contains(&filter))
-    {
+    for case in cases(quick).into_iter().filter(|c| c.selected(&filter)) {
         for _ in 0..repeat {
             let m = spawn_runner(&case, &client)?;
             print_row(&case, &m);
@@ -327,12 +333,6 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
             "--json",
         ])
         .env("SAIL_API_KEY", DEMO_KEY)
-        .envs(
-            // SAIL_BENCH_CLIENT_THREADS=N: the client's tokio worker threads, for experiments.
-            std::env::var("SAIL_BENCH_CLIENT_THREADS")
-                .ok()
-                .map(|n| ("TOKIO_WORKER_THREADS", n)),
-        )
         .env_remove("SAIL_BASE_URL");
     if let Some(pem) = sim.ca_pem() {
         let ca = dir.path().join("ca.pem");
@@ -395,7 +395,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         ..Measured::default()
     };
     if case.limit.is_none() {
-        run_floor(case, &sim, &mut m).await?;
+        run_floor(case, &sim, dir.path(), &mut m).await?;
     }
     sim.shutdown().await;
     Ok(m)
@@ -403,15 +403,23 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
 
 /// Runs the floor against the same simulator, over the ids the client requested (those the
 /// batch reports finished), and adds its figures to `m`.
-async fn run_floor(case: &Case, sim: &SimHandle, m: &mut Measured) -> anyhow::Result<()> {
+async fn run_floor(
+    case: &Case,
+    sim: &SimHandle,
+    dir: &Path,
+    m: &mut Measured,
+) -> anyhow::Result<()> {
     let data = sim.dataset();
+    let ids = dir.join("floor_ids.txt");
+    let finished: Vec<String> = (0..case.n)
+        .filter(|&i| !data.kind(0, i).is_unfinished())
+        .map(|i| Dataset::custom_id(i) + "\n")
+        .collect();
+    std::fs::write(&ids, finished.concat())?;
     let spec = floor::Spec {
         base_url: sim.base_url(),
         batch_id: sim.batch_id().to_owned(),
-        ids: (0..case.n)
-            .filter(|&i| !data.kind(0, i).is_unfinished())
-            .map(Dataset::custom_id)
-            .collect(),
+        ids,
         concurrency: case.concurrency as usize,
         ca_pem: sim.ca_pem().map(str::to_owned),
         http1_only: case.transport == Transport::H1,
