@@ -7,9 +7,11 @@
 //! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
 //! the user typed and the subcommands that wire it all.
 
-// Foundations: exit codes and usage errors, time as people read it, the allocator setting.
+// Foundations: exit codes and usage errors, time as people read it, the allocator setting,
+// the async runtime.
 pub mod error;
 pub mod memory;
+pub mod runtime;
 pub mod time;
 
 // The ids to fetch.

@@ -110,6 +110,7 @@ fn cases(quick: bool) -> Vec<(Case, Case)> {
         sink: "sqlite".into(),
         raw: false,
         limit: Some(limit),
+        transport: super::Transport::Http,
     };
     limits
         .iter()
@@ -121,7 +122,7 @@ fn cases(quick: bool) -> Vec<(Case, Case)> {
 pub(crate) fn run(quick: bool, filter: &str, client: &Path) -> anyhow::Result<()> {
     let pairs: Vec<_> = cases(quick)
         .into_iter()
-        .filter(|(a, b)| a.label().contains(filter) || b.label().contains(filter))
+        .filter(|(a, b)| a.selected(filter) || b.selected(filter))
         .collect();
     if pairs.is_empty() {
         return Ok(());

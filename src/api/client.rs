@@ -138,7 +138,7 @@ impl Client {
 
     /// The URL of one result, or `None` when the id cannot be one path segment (`.`/`..`,
     /// which URL parsers collapse even when percent-encoded).
-    pub(crate) fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
+    pub fn result_url(&self, batch_id: &str, custom_id: &str) -> Option<String> {
         let seg = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
         let dotty = |s: &str| s.is_empty() || s == "." || s == "..";
         if dotty(batch_id) || dotty(custom_id) {
@@ -171,12 +171,28 @@ impl Client {
                 attempts: 0,
             };
         };
+        // The whole body is checked as UTF-8 once, with SIMD, and then read as text: a
+        // `from_slice` checks every string on its own, byte by byte, which cost more than
+        // the rest of the parse (`docs/design.md`). The lenient visitors check every string,
+        // skipped ones too, so no body is accepted that was rejected before.
         let parse = |body: &[u8]| {
-            serde_json::from_slice::<ResponseObject>(body)
+            let text = simdutf8::basic::from_utf8(body).ok()?;
+            serde_json::from_str::<ResponseObject>(text)
                 .ok()
                 .filter(ResponseObject::is_response)
         };
         self.get(&url, parse, Some(pace)).await
+    }
+
+    /// One attempt through the same path as every result request (client, headers,
+    /// timeout, body read whole) and nothing more: no retry, pace, parsing or row. The
+    /// size of the body, `None` when none arrived. The benchmark's floor is a loop of
+    /// these: what this client's HTTP costs before the tool does anything with a result.
+    pub async fn bare_get(&self, url: &str) -> Option<usize> {
+        match self.send(url).await {
+            Answer::Full { body, .. } => Some(body.len()),
+            Answer::Lost { .. } => None,
+        }
     }
 
     /// `GET /batches/{batch_id}`: status and `request_status` map.

@@ -20,7 +20,11 @@ pub(super) fn to_row(
     };
     let mut row = match f.outcome {
         Outcome::Ok { value, body } => {
-            let raw = keep_raw.then(|| String::from_utf8_lossy(&body).into_owned());
+            // A body that parsed is UTF-8 (checked whole before parsing).
+            let raw = keep_raw.then(|| match simdutf8::basic::from_utf8(&body) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(&body).into_owned(),
+            });
             Row::from_response(batch_id, custom_id, value, raw)
         }
         Outcome::NotFound { message } => failed(

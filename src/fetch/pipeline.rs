@@ -7,7 +7,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use indicatif::ProgressBar;
@@ -122,14 +121,11 @@ async fn fetch_all(
     let client = net.client;
     let (ids, mut poller) = id_source(client, plan, work.todo, waiting, summary, &bar);
     let (batch_id, keep_raw) = (plan.cfg.batch_id.as_str(), plan.cfg.keep_raw);
+    let pace = &**net.pace;
     let mut rows = ids
-        .map(|id| {
-            let (client, batch) = (client.clone(), batch_id.to_owned());
-            let pace = net.pace.clone();
-            tokio::spawn(async move {
-                let fetched = client.result(&batch, &id, &pace).await;
-                outcome::to_row(&batch, &id, fetched, keep_raw)
-            })
+        .map(|id| async move {
+            let fetched = client.result(batch_id, &id, pace).await;
+            outcome::to_row(batch_id, &id, fetched, keep_raw)
         })
         .buffer_unordered(plan.cfg.concurrency.max(1));
     let mut tick = tokio::time::interval(FLUSH_EVERY);
@@ -140,9 +136,9 @@ async fn fetch_all(
             biased;
             why = &mut stop => { summary.stopped = Some(why); break; }
             next = rows.next() => {
-                let Some(joined) = next else { break };
+                let Some(row) = next else { break };
                 done += 1;
-                if let Some(row) = joined.context("a fetch task panicked")? {
+                if let Some(row) = row {
                     if let Some(p) = poller.as_mut() {
                         p.record(&row, summary);
                     }
