@@ -61,7 +61,10 @@ fn main() -> anyhow::Result<()> {
         "case", "rows", "wall s", "results/s", "cpu µs/r", "rss MB", "files", "out MB"
     );
     let me = std::env::current_exe()?;
-    let only = args.iter().position(|a| a == "--only").map(|i| args[i + 1].as_str());
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args[i + 1].as_str());
     for case in CASES.iter().filter(|c| only.is_none_or(|o| c.contains(o))) {
         let out = Command::new(&me)
             .args([

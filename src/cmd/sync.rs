@@ -259,10 +259,7 @@ impl Done {
     fn has(&self, id: &str, b: &Batch) -> anyhow::Result<bool> {
         match self {
             Done::Markers(store) => {
-                Ok(
-                    fetch::blocking(|| store.get(&layout::complete_marker(id)))?
-                        .is_some(),
-                )
+                Ok(fetch::blocking(|| store.get(&layout::complete_marker(id)))?.is_some())
             }
             Done::Counts(counts) => {
                 let total = b.total_requests();

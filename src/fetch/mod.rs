@@ -105,6 +105,7 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     tokio::pin!(stop);
     check_batch_id(&cfg.batch_id)?;
+    let before = pipeline::Counted::now(client);
     let out = match cfg.format {
         Format::Dataset => Output::dataset(&cfg)?,
         _ => {
@@ -146,7 +147,7 @@ pub async fn run(
             Box::new(sink)
         }
     };
-    pipeline::run(client, sink, plan, stop).await
+    pipeline::run(client, sink, plan, before, stop).await
 }
 
 /// Where a run writes: one file, or a batch's partition of a dataset.

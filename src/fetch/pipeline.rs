@@ -26,16 +26,16 @@ use crate::wait::{self, Waiter};
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
 /// row that was handed to the sink is committed before this returns. Ids not ready get a
 /// `pending` row without a request; with `wait` they are fetched once the batch reports
-/// them terminal.
+/// them terminal. `before` is what the client had counted when the run began (its status
+/// read included), so a client serving several runs (`sync`) reports each run's own.
 pub(super) async fn run(
     client: &Client,
     mut sink: Box<dyn Sink>,
     mut plan: Plan,
+    before: Counted,
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    // The client may serve several runs (`sync`): each reports its own requests.
-    let (requests_before, retries_before) = (client.requests(), client.retries());
     let already = match plan.cfg.refetch_all {
         true => IdSet::default(),
         false => sink.fetched_ids(&plan.cfg.batch_id)?,
@@ -66,14 +66,30 @@ pub(super) async fn run(
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
-    summary.requests = client.requests() - requests_before;
-    summary.retries = client.retries() - retries_before;
+    summary.requests = client.requests() - before.requests;
+    summary.retries = client.retries() - before.retries;
     summary.rate_limited = pace.rate_limited();
     summary.concurrency_min = pace.lowest() as u64;
     summary.concurrency_final = pace.limit() as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     writer.finish(summary.clone()).await?;
     Ok(summary)
+}
+
+/// A client's request and retry counts at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Counted {
+    pub(super) requests: u64,
+    pub(super) retries: u64,
+}
+
+impl Counted {
+    pub(super) fn now(client: &Client) -> Counted {
+        Counted {
+            requests: client.requests(),
+            retries: client.retries(),
+        }
+    }
 }
 
 /// Writes a `pending` row, without a request, for every id the batch reports unfinished.

@@ -237,3 +237,68 @@ async fn a_missing_bucket_wrong_keys_or_no_endpoint_stop_before_any_request() {
     }
     assert!(open.keys(&python).is_empty(), "nothing written");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_while_exporting_to_s3_publishes_nothing_and_the_rerun_resumes() {
+    let Some(python) = python() else { return };
+    let moto = Moto::start(&python, false);
+    moto.boto(&python, &format!("s3.create_bucket(Bucket='{BUCKET}')"));
+    let sim = sim_at(1500, 1, false, Duration::from_millis(5)).await;
+    let b = sim.batch_id().to_owned();
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("s3://{BUCKET}/killed/");
+    // Its output is not read: it must not fill a pipe and stall.
+    let mut killed = s3_cmd(
+        &sim,
+        &moto.endpoint(),
+        cache.path(),
+        &["fetch", &b, "-o", &url, "-j", "4"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while result_gets(&sim) < 300 {
+        assert!(
+            Instant::now() < deadline,
+            "the run to kill made no progress"
+        );
+        if let Ok(Some(status)) = killed.try_wait() {
+            panic!("the run to kill ended by itself: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    killed.start_kill().unwrap();
+    killed.wait().await.unwrap();
+    let asked_before = result_gets(&sim);
+    assert!(
+        moto.keys(&python).is_empty(),
+        "nothing visible from a killed run"
+    );
+
+    let out = output(s3_cmd(
+        &sim,
+        &moto.endpoint(),
+        cache.path(),
+        &["fetch", &b, "-o", &url, "--json"],
+    ))
+    .await;
+    assert!(matches!(out.code, 0 | 3), "{out:?}");
+    let asked = result_gets(&sim) - asked_before;
+    // A fresh run would ask every id but the unfinished ones (pending, not requested).
+    let fresh = 1500 - summary(&out)["pending"].as_u64().unwrap();
+    assert!(
+        asked < fresh && asked + asked_before >= fresh,
+        "the rerun asked {asked} of {fresh} after {asked_before} before the kill"
+    );
+    let keys = moto.keys(&python);
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with(".parquet")).count(),
+        1,
+        "{keys:?}"
+    );
+    let counts = py_json(PYARROW_S3, &[&moto.endpoint(), &format!("{BUCKET}/killed")]).unwrap();
+    assert_eq!(counts[&b]["rows"], 1500, "{counts}");
+    assert_eq!(counts[&b]["ids"], 1500, "{counts}");
+}

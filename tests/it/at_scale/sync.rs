@@ -20,6 +20,11 @@ async fn sync_twice_into_a_dataset_and_a_database_fetches_nothing_the_second_tim
         assert_eq!(report["batches"], 3, "{report}");
         assert_eq!(report["complete"], 3, "{report}");
         assert_eq!(sim.stats().result_requests - before.result_requests, 180);
+        // Each batch reports its own requests: its status read and its 60 results.
+        for line in report["lines"].as_array().unwrap() {
+            assert_eq!(line["summary"]["requests"], 61, "{line}");
+        }
+        assert_eq!(report["requests"], 183, "{report}");
         // Oldest first: the main batch is the newest.
         assert_eq!(report["lines"][2]["batch_id"], ids[0].as_str(), "{report}");
 
