@@ -19,27 +19,8 @@ async fn several_batches_and_a_kill_read_back_once_per_id_in_duckdb_and_pyarrow(
     assert_eq!(parts(&ds, &ids[0]).len(), 1, "one file per run");
 
     // A run killed mid-way (SIGKILL: no cleanup) publishes nothing of its batch.
-    // Its output is not read: it must not fill a pipe and stall.
-    let mut killed = sail(&sim, &["fetch", &ids[1], "-o", &root, "-j", "4"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let before = result_gets(&sim);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while result_gets(&sim) < before + 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run to kill made no progress"
-        );
-        if let Ok(Some(status)) = killed.try_wait() {
-            panic!("the run to kill ended by itself: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    killed.start_kill().unwrap();
-    killed.wait().await.unwrap();
-    let requested_before_kill = result_gets(&sim) - before;
+    let kill = sail(&sim, &["fetch", &ids[1], "-o", &root, "-j", "4"]);
+    let requested_before_kill = kill_after(&sim, kill, 200).await;
     assert!(
         parts(&ds, &ids[1]).is_empty(),
         "nothing published by a killed run"

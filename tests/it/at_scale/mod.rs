@@ -114,3 +114,29 @@ pub fn result_gets(sim: &SimHandle) -> u64 {
     let s = sim.stats();
     s.result_requests
 }
+
+/// Starts `cmd` (its output not read, so it cannot stall on a full pipe), waits until the
+/// simulator has answered `results` more result requests, and SIGKILLs it (no cleanup runs).
+/// Returns how many result requests it made.
+pub async fn kill_after(sim: &SimHandle, mut cmd: tokio::process::Command, results: u64) -> u64 {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = result_gets(sim);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while result_gets(sim) < before + results {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run to kill made no progress"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run to kill ended by itself: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    result_gets(sim) - before
+}

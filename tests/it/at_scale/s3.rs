@@ -247,31 +247,13 @@ async fn a_run_killed_while_exporting_to_s3_publishes_nothing_and_the_rerun_resu
     let b = sim.batch_id().to_owned();
     let cache = tempfile::tempdir().unwrap();
     let url = format!("s3://{BUCKET}/killed/");
-    // Its output is not read: it must not fill a pipe and stall.
-    let mut killed = s3_cmd(
+    let kill = s3_cmd(
         &sim,
         &moto.endpoint(),
         cache.path(),
         &["fetch", &b, "-o", &url, "-j", "4"],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while result_gets(&sim) < 300 {
-        assert!(
-            Instant::now() < deadline,
-            "the run to kill made no progress"
-        );
-        if let Ok(Some(status)) = killed.try_wait() {
-            panic!("the run to kill ended by itself: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    killed.start_kill().unwrap();
-    killed.wait().await.unwrap();
-    let asked_before = result_gets(&sim);
+    );
+    let asked_before = kill_after(&sim, kill, 300).await;
     assert!(
         moto.keys(&python).is_empty(),
         "nothing visible from a killed run"
