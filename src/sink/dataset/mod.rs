@@ -375,3 +375,6 @@ impl Sink for DatasetSink {
         self.mark(summary)
     }
 }
+
+#[cfg(test)]
+mod tests;
