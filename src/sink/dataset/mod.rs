@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use arrow_array::cast::AsArray;
+use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::file::metadata::KeyValue;
@@ -162,19 +163,37 @@ impl DatasetSink {
         Ok(self.copies[name].path())
     }
 
-    /// The custom_ids of the data file `name`, with whether each row is fetched.
+    /// The custom_ids of the data file `name`, with whether each row is fetched. On object
+    /// storage only those two columns are fetched (range requests), not the file.
     fn ids_of(&mut self, name: &str) -> anyhow::Result<Vec<(String, bool)>> {
-        let shown = self.store.show(&format!("{}/{name}", self.partition));
-        let path = self.copy(name)?.to_owned();
+        let rel = format!("{}/{name}", self.partition);
+        let shown = self.store.show(&rel);
+        // custom_id and fetch_state lead a dataset file's columns.
+        let batches: Vec<RecordBatch> = match &self.store {
+            Store::Remote(r) if !self.copies.contains_key(name) => {
+                let (schema, batches) = r.read_columns(&rel, 2)?;
+                schema::check_exact(&schema::with_batch_id_field(&schema)).map_err(|e| {
+                    UsageError::new(format!(
+                        "'{shown}' is not a file of a sail-export dataset: {e}"
+                    ))
+                })?;
+                batches
+            }
+            _ => {
+                let path = self.copy(name)?.to_owned();
+                read_file(&path, &shown, &self.target.batch_id, Some(2))?
+                    .collect::<anyhow::Result<_>>()?
+            }
+        };
         let fetched = FetchState::Fetched.as_str();
         let mut out = Vec::new();
-        // custom_id and fetch_state lead a dataset file's columns.
-        for b in read_file(&path, &shown, &self.target.batch_id, Some(2))? {
-            let b = b?;
-            let (cid, st) = (
-                b.column(1).as_string::<i32>(),
-                b.column(2).as_string::<i32>(),
-            );
+        for b in batches {
+            let column = |n: &str| {
+                b.column_by_name(n)
+                    .map(|c| c.as_string::<i32>().clone())
+                    .with_context(|| format!("'{shown}' has no column {n}"))
+            };
+            let (cid, st) = (column("custom_id")?, column("fetch_state")?);
             for i in 0..b.num_rows() {
                 out.push((cid.value(i).to_owned(), st.value(i) == fetched));
             }

@@ -7,8 +7,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 /// Files up to this size are uploaded in one PUT; larger ones in parts of this size (S3's
 /// smallest part is 5 MiB).
@@ -65,6 +76,35 @@ impl Remote {
         rx.recv().expect("the store's call ran to completion")
     }
 
+    /// The first `columns` columns of the Parquet object `rel`, read with range requests
+    /// (its footer, then only those columns' pages), with the file's own Arrow schema.
+    pub(super) fn read_columns(
+        &self,
+        rel: &str,
+        columns: usize,
+    ) -> anyhow::Result<(SchemaRef, Vec<RecordBatch>)> {
+        let at = self.path(rel);
+        let store = Arc::clone(&self.store);
+        self.block_on(async move {
+            let size = store
+                .head(&at)
+                .await
+                .map_err(|e| ParquetError::External(e.into()))?
+                .size;
+            let reader = ObjectFile { store, at, size };
+            let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+            let schema = Arc::clone(builder.schema());
+            let mask = ProjectionMask::roots(builder.parquet_schema(), 0..columns);
+            let stream = builder
+                .with_projection(mask)
+                .with_batch_size(8192)
+                .build()?;
+            let batches: Vec<RecordBatch> = stream.try_collect().await?;
+            Ok::<_, parquet::errors::ParquetError>((schema, batches))
+        })
+        .map_err(|e| anyhow!("cannot read '{}/{rel}': {e}", self.url))
+    }
+
     /// Uploads `file` to `at`: one PUT when small, a multipart upload otherwise (aborted
     /// on failure, so nothing appears).
     pub(super) fn upload(&self, file: &Path, at: &ObjPath) -> anyhow::Result<()> {
@@ -105,6 +145,41 @@ impl Remote {
             w.finish().await.map(drop)
         })
         .map_err(|e| anyhow!("{}", describe(&e)))
+    }
+}
+
+/// A Parquet object read by ranges: the footer first, then the pages a projection needs.
+struct ObjectFile {
+    store: Arc<dyn ObjectStore>,
+    at: ObjPath,
+    size: u64,
+}
+
+impl AsyncFileReader for ObjectFile {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move {
+            self.store
+                .get_range(&self.at, range)
+                .await
+                .map_err(|e| ParquetError::External(e.into()))
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            // One request for the footer of most files (it holds the metadata).
+            let reader = ParquetMetaDataReader::new().with_prefetch_hint(Some(256 << 10));
+            Ok(Arc::new(reader.load_and_finish(self, size).await?))
+        }
+        .boxed()
     }
 }
 
