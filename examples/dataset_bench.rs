@@ -18,8 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use nix::sys::resource::{getrusage, Usage, UsageWho};
+use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::sim::{Sim, SimConfig, DEMO_KEY};
+
+#[path = "shared/client.rs"]
+mod client;
+use client::{build_client, cpu_s};
 
 const CASES: &[&str] = &[
     "sqlite file",
@@ -273,27 +277,4 @@ fn python() -> PathBuf {
     std::env::var_os("SAIL_EXPORT_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
-
-/// Builds `sail-export` with this program's profile; returns its path.
-fn build_client() -> anyhow::Result<PathBuf> {
-    let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-    cmd.args(["build", "--quiet", "--locked", "--bin", "sail-export"]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    if !cmd.status().context("running cargo build")?.success() {
-        bail!("cargo build --bin sail-export failed");
-    }
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("no target dir")?;
-    Ok(dir.join("sail-export"))
-}
-
-fn cpu_s(u: &Usage) -> f64 {
-    let s = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-    s(u.user_time()) + s(u.system_time())
 }

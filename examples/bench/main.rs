@@ -23,10 +23,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use nix::sys::resource::{getrusage, Usage, UsageWho};
+use client::{build_client, cpu_s, secs};
+use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::sim::{Dataset, Faults, Sim, SimConfig, SimHandle, DEMO_KEY};
 use serde::{Deserialize, Serialize};
 
+#[path = "../shared/client.rs"]
+mod client;
 mod floor;
 mod limiter;
 
@@ -211,26 +214,6 @@ fn cases(quick: bool) -> Vec<Case> {
         }
     }
     out
-}
-
-/// Builds `sail-export` with this program's profile; returns its path.
-fn build_client() -> anyhow::Result<PathBuf> {
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--bin", "sail-export"]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().context("running cargo build for the client")?;
-    if !status.success() {
-        bail!("cargo build --bin sail-export failed");
-    }
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("no target dir")?;
-    Ok(dir.join("sail-export"))
 }
 
 fn print_machine(client: &Path, quick: bool) {
@@ -444,14 +427,6 @@ async fn run_floor(
     };
     m.floor_answered = report.answered;
     Ok(())
-}
-
-fn secs(tv: nix::sys::time::TimeVal) -> f64 {
-    tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6
-}
-
-fn cpu_s(u: &Usage) -> f64 {
-    secs(u.user_time()) + secs(u.system_time())
 }
 
 fn print_header() {

@@ -79,8 +79,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
         let created_at_utc = b.created_at.map(utc_text);
         if done.has(&id, b)? {
             note!("{id}: already complete in the output; nothing requested");
-            report.already_complete += 1;
-            report.lines.push(Line {
+            report.tally(Line {
                 batch_id: id,
                 created_at_utc,
                 state: "already_complete",
@@ -136,9 +135,9 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
         report.tally(line);
     }
     watcher.abort();
-    // Every batch tried failed the same way before a request (a busy output, a bad
-    // folder): that error is the outcome, with its own exit code.
-    if report.errors > 0 && report.errors == report.lines.len() - report.already_complete {
+    // Every batch tried failed (a busy output, a bad folder, say): the first error is the
+    // outcome, with its own exit code.
+    if report.errors > 0 && report.complete + report.incomplete == 0 {
         if let Some(e) = first_error {
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
@@ -152,6 +151,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
 impl Report {
     fn tally(&mut self, line: Line) {
         match line.state {
+            "already_complete" => self.already_complete += 1,
             "complete" => self.complete += 1,
             "incomplete" => self.incomplete += 1,
             _ => self.errors += 1,

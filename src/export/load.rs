@@ -56,17 +56,7 @@ fn open(f: &Source) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Ve
     if f.batch_id.is_none() {
         return pq::open_export(&f.path, false);
     }
-    let file = File::open(&f.path)
-        .map_err(|e| UsageError::new(format!("cannot open '{}': {e}", f.shown)))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| UsageError::new(format!("'{}' is not a Parquet file ({e})", f.shown)))?;
-    let proj = schema::project(&schema::with_batch_id_field(builder.schema())).map_err(|e| {
-        UsageError::new(format!(
-            "'{}' is not a file of a sail-export dataset: {e}",
-            f.shown
-        ))
-    })?;
-    Ok((builder, proj))
+    pq::open_dataset_file(&f.path, &f.shown, false)
 }
 
 /// Upserts every row of one file through `conn` (inside the caller's transaction).

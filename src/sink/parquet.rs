@@ -131,14 +131,7 @@ impl ParquetSink {
             }
         }
         sources.extend(self.parts()?.all_cursors()?);
-        let file = File::create(&self.tmp)
-            .with_context(|| format!("creating '{}'", self.tmp.display()))?;
-        let mut w = ArrowWriter::try_new(file, schema::schema(), Some(self.properties()))?;
-        let rows = merge::merge(sources, |b| w.write(&b).map_err(Into::into))?;
-        let file = w.into_inner().context("finishing the Parquet file")?;
-        file.sync_all()
-            .with_context(|| format!("syncing '{}'", self.tmp.display()))?;
-        drop(file);
+        let rows = write_merged(&self.tmp, sources, &self.options_json, false)?;
         std::fs::rename(&self.tmp, &self.out).with_context(|| {
             format!(
                 "renaming '{}' to '{}'",
@@ -152,20 +145,41 @@ impl ParquetSink {
         }
         Ok(rows)
     }
+}
 
-    fn properties(&self) -> WriterProperties {
-        let mut meta = vec![KeyValue::new(
-            "sail_export.version".to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        )];
-        if !self.options_json.is_empty() {
-            meta.push(KeyValue::new(
-                "sail_export.run".to_owned(),
-                self.options_json.clone(),
-            ));
-        }
-        writer_properties(Some(meta))
+/// Merges `sources` into a new Parquet file at `tmp` with our writer properties and the
+/// run's options in its metadata, and fsyncs it; returns the rows written. A dataset file
+/// (`dataset`) leaves out `batch_id`, which its folder names.
+pub(crate) fn write_merged(
+    tmp: &Path,
+    sources: Vec<Cursor>,
+    options_json: &str,
+    dataset: bool,
+) -> anyhow::Result<u64> {
+    let mut meta = vec![KeyValue::new(
+        "sail_export.version".to_owned(),
+        env!("CARGO_PKG_VERSION").to_owned(),
+    )];
+    if !options_json.is_empty() {
+        meta.push(KeyValue::new(
+            "sail_export.run".to_owned(),
+            options_json.to_owned(),
+        ));
     }
+    let file_schema = match dataset {
+        true => schema::dataset_file_schema(),
+        false => schema::schema(),
+    };
+    let file = File::create(tmp).with_context(|| format!("creating '{}'", tmp.display()))?;
+    let mut w = ArrowWriter::try_new(file, file_schema, Some(writer_properties(Some(meta))))?;
+    let rows = merge::merge(sources, |b| match dataset {
+        true => w.write(&schema::without_batch_id(&b)?).map_err(Into::into),
+        false => w.write(&b).map_err(Into::into),
+    })?;
+    let file = w.into_inner().context("finishing the Parquet file")?;
+    file.sync_all()
+        .with_context(|| format!("syncing '{}'", tmp.display()))?;
+    Ok(rows)
 }
 
 /// Zstd, page statistics, row groups bounded in rows and bytes, no dictionary where values
@@ -219,6 +233,40 @@ pub(crate) fn open_export(
             }
         ))
     })?;
+    Ok((builder, proj))
+}
+
+/// Where each export column is in the batches of a dataset file whose schema is `file`, once
+/// `batch_id` is put back in front (`schema::with_batch_id`). With `exact`, the file must be
+/// exactly one of ours. The error names the file as `shown`.
+pub(crate) fn dataset_file_projection(
+    file: &arrow_schema::Schema,
+    shown: &str,
+    exact: bool,
+) -> Result<Vec<Option<usize>>, UsageError> {
+    let full = schema::with_batch_id_field(file);
+    let checked = match exact {
+        true => schema::check_exact(&full).and_then(|_| schema::project(&full)),
+        false => schema::project(&full),
+    };
+    checked.map_err(|e| {
+        UsageError::new(format!(
+            "'{shown}' is not a file of a sail-export dataset: {e}"
+        ))
+    })
+}
+
+/// Opens a file of a dataset (shown as `shown`) for reading, with [`dataset_file_projection`].
+pub(crate) fn open_dataset_file(
+    path: &Path,
+    shown: &str,
+    exact: bool,
+) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Vec<Option<usize>>)> {
+    let file =
+        File::open(path).map_err(|e| UsageError::new(format!("cannot open '{shown}': {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| UsageError::new(format!("'{shown}' is not a Parquet file ({e})")))?;
+    let proj = dataset_file_projection(builder.schema(), shown, exact)?;
     Ok((builder, proj))
 }
 

@@ -16,23 +16,21 @@ mod remote;
 pub(crate) mod store;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use arrow_array::cast::AsArray;
 use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowWriter, ProjectionMask};
-use parquet::file::metadata::KeyValue;
+use parquet::arrow::ProjectionMask;
 use serde_json::json;
 
 use self::store::{LocalCopy, Store};
 use super::parquet::merge::{self, Batches, Cursor};
 use super::parquet::parts::{Parts, FAN_IN};
-use super::parquet::{schema, writer_properties, READ_BATCH_ROWS};
+use super::parquet::{
+    dataset_file_projection, open_dataset_file, schema, write_merged, READ_BATCH_ROWS,
+};
 use super::{RunStart, Sink};
-use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
 use crate::shard::Shard;
@@ -82,6 +80,8 @@ pub(crate) struct DatasetSink {
     /// The data files of the partition when the run began, and a local copy of each once read.
     existing: Vec<String>,
     copies: HashMap<String, LocalCopy>,
+    /// Every custom_id of each data file read so far this run.
+    file_ids: HashMap<String, IdSet>,
     options_json: String,
 }
 
@@ -98,6 +98,7 @@ impl DatasetSink {
             parts: Some(parts),
             existing: Vec::new(),
             copies: HashMap::new(),
+            file_ids: HashMap::new(),
             options_json: String::new(),
             target,
         };
@@ -163,30 +164,28 @@ impl DatasetSink {
         Ok(self.copies[name].path())
     }
 
-    /// The custom_ids of the data file `name`, with whether each row is fetched. On object
-    /// storage only those two columns are fetched (range requests), not the file.
-    fn ids_of(&mut self, name: &str) -> anyhow::Result<Vec<(String, bool)>> {
+    /// The custom_ids of the data file `name` that are fetched; every id of the file is kept
+    /// in `file_ids`, so a file is read once per run (for resume, then for the replacement
+    /// check). On object storage only those two columns are fetched (range requests), not
+    /// the file.
+    fn scan_file(&mut self, name: &str) -> anyhow::Result<IdList> {
         let rel = format!("{}/{name}", self.partition);
         let shown = self.store.show(&rel);
         // custom_id and fetch_state lead a dataset file's columns.
         let batches: Vec<RecordBatch> = match &self.store {
-            Store::Remote(r) if !self.copies.contains_key(name) => {
-                let (schema, batches) = r.read_columns(&rel, 2)?;
-                schema::check_exact(&schema::with_batch_id_field(&schema)).map_err(|e| {
-                    UsageError::new(format!(
-                        "'{shown}' is not a file of a sail-export dataset: {e}"
-                    ))
-                })?;
+            Store::Remote(r) => {
+                let (file_schema, batches) = r.read_columns(&rel, 2)?;
+                dataset_file_projection(&file_schema, &shown, true)?;
                 batches
             }
-            _ => {
+            Store::Local(_) => {
                 let path = self.copy(name)?.to_owned();
                 read_file(&path, &shown, &self.target.batch_id, Some(2))?
                     .collect::<anyhow::Result<_>>()?
             }
         };
-        let fetched = FetchState::Fetched.as_str();
-        let mut out = Vec::new();
+        let fetched_state = FetchState::Fetched.as_str();
+        let (mut all, mut fetched) = (IdList::new(), IdList::new());
         for b in batches {
             let column = |n: &str| {
                 b.column_by_name(n)
@@ -195,15 +194,19 @@ impl DatasetSink {
             };
             let (cid, st) = (column("custom_id")?, column("fetch_state")?);
             for i in 0..b.num_rows() {
-                out.push((cid.value(i).to_owned(), st.value(i) == fetched));
+                all.push(cid.value(i));
+                if st.value(i) == fetched_state {
+                    fetched.push(cid.value(i));
+                }
             }
         }
-        Ok(out)
+        self.file_ids.insert(name.to_owned(), IdSet::from(all));
+        Ok(fetched)
     }
 
     /// Merges the files whose rows this run replaces and this run's checkpoint into one new
-    /// file and publishes it; then removes the replaced files. Returns the new file's name.
-    fn publish(&mut self) -> anyhow::Result<String> {
+    /// file and publishes it; then removes the replaced files.
+    fn publish(&mut self) -> anyhow::Result<()> {
         let mut new_ids = IdList::new();
         for batches in self.parts()?.scan(vec![1])? {
             for b in batches {
@@ -212,18 +215,18 @@ impl DatasetSink {
                 (0..b.num_rows()).for_each(|i| new_ids.push(cid.value(i)));
             }
         }
-        let new_ids = IdSet::from(new_ids);
         let mut replaced = Vec::new();
         for name in self.existing.clone() {
-            if self
-                .ids_of(&name)?
-                .iter()
-                .any(|(id, _)| new_ids.contains(id))
-            {
+            if !self.file_ids.contains_key(&name) {
+                self.scan_file(&name)?;
+            }
+            let held = &self.file_ids[&name];
+            if new_ids.iter().any(|id| held.contains(id)) {
                 replaced.push(name);
             }
         }
         drop(new_ids);
+        self.file_ids.clear();
         let name = layout::new_part(self.target.shard);
         let rel = format!("{}/{name}", self.partition);
         let tmp = self.store.staging_path(&rel, &self.scratch)?;
@@ -244,7 +247,7 @@ impl DatasetSink {
         if !replaced.is_empty() {
             self.store.delete(&journal)?;
         }
-        Ok(name)
+        Ok(())
     }
 
     /// Writes the merge of `replaced` (oldest first) and the checkpoint into `tmp`, fsynced.
@@ -260,26 +263,7 @@ impl DatasetSink {
             sources.extend(Cursor::open(shown, batches)?);
         }
         sources.extend(self.parts()?.all_cursors()?);
-        let file = File::create(tmp).with_context(|| format!("creating '{}'", tmp.display()))?;
-        let mut meta = vec![KeyValue::new(
-            "sail_export.version".to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        )];
-        if !self.options_json.is_empty() {
-            meta.push(KeyValue::new(
-                "sail_export.run".to_owned(),
-                self.options_json.clone(),
-            ));
-        }
-        let props = writer_properties(Some(meta));
-        let mut w = ArrowWriter::try_new(file, schema::dataset_file_schema(), Some(props))?;
-        let rows = merge::merge(sources, |b| {
-            w.write(&schema::without_batch_id(&b)?).map_err(Into::into)
-        })?;
-        let file = w.into_inner().context("finishing the Parquet file")?;
-        file.sync_all()
-            .with_context(|| format!("syncing '{}'", tmp.display()))?;
-        Ok(rows)
+        write_merged(tmp, sources, &self.options_json, true)
     }
 
     /// Puts the batch's completion marker if this run had every id of the batch and
@@ -315,15 +299,7 @@ pub(crate) fn read_file(
     batch_id: &str,
     columns: Option<usize>,
 ) -> anyhow::Result<Batches> {
-    let file = File::open(path).with_context(|| format!("opening '{shown}'"))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| UsageError::new(format!("'{shown}' is not a Parquet file ({e})")))?;
-    let full = schema::with_batch_id_field(builder.schema());
-    schema::check_exact(&full).map_err(|e| {
-        UsageError::new(format!(
-            "'{shown}' is not a file of a sail-export dataset: {e}"
-        ))
-    })?;
+    let (builder, _) = open_dataset_file(path, shown, true)?;
     let builder = match columns {
         Some(n) => {
             let mask = ProjectionMask::roots(builder.parquet_schema(), 0..n);
@@ -350,10 +326,8 @@ impl Sink for DatasetSink {
         );
         let mut ids = IdList::new();
         for name in self.existing.clone() {
-            for (id, fetched) in self.ids_of(&name)? {
-                if fetched {
-                    ids.push(&id);
-                }
+            for id in self.scan_file(&name)?.iter() {
+                ids.push(id);
             }
         }
         let fetched = FetchState::Fetched.as_str();
