@@ -168,6 +168,15 @@ impl FetchState {
     }
 }
 
+/// A response body as kept in `raw_json`. A body that parsed is UTF-8 (checked whole before
+/// parsing), so this is one SIMD check and a copy.
+pub fn raw_json(body: &[u8]) -> String {
+    match simdutf8::basic::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
 impl Row {
     /// A row with only the bookkeeping columns set; the others are NULL.
     pub fn bare(batch_id: &str, custom_id: &str, state: FetchState) -> Row {

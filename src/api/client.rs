@@ -171,17 +171,7 @@ impl Client {
                 attempts: 0,
             };
         };
-        // The whole body is checked as UTF-8 once, with SIMD, and then read as text: a
-        // `from_slice` checks every string on its own, byte by byte, which cost more than
-        // the rest of the parse (`docs/design.md`). The lenient visitors check every string,
-        // skipped ones too, so no body is accepted that was rejected before.
-        let parse = |body: &[u8]| {
-            let text = simdutf8::basic::from_utf8(body).ok()?;
-            serde_json::from_str::<ResponseObject>(text)
-                .ok()
-                .filter(ResponseObject::is_response)
-        };
-        self.get(&url, parse, Some(pace)).await
+        self.get(&url, ResponseObject::parse, Some(pace)).await
     }
 
     /// One attempt through the same path as every result request (client, headers,

@@ -64,6 +64,18 @@ pub struct ResponseObject {
 }
 
 impl ResponseObject {
+    /// A result body as the client reads it: checked whole as UTF-8 once, with SIMD, then
+    /// parsed as text (a `from_slice` checks every string on its own, byte by byte, which
+    /// cost more than the rest of the parse: `docs/design.md`). `None` for a body that is
+    /// not UTF-8, not JSON, or not a response object. The lenient visitors check every
+    /// string, skipped ones too, so no body is accepted that was rejected before.
+    pub fn parse(body: &[u8]) -> Option<ResponseObject> {
+        let text = simdutf8::basic::from_utf8(body).ok()?;
+        serde_json::from_str::<ResponseObject>(text)
+            .ok()
+            .filter(ResponseObject::is_response)
+    }
+
     /// Whether this looks like a response object rather than an error envelope or some
     /// other JSON: `object == "response"`, or an `id` together with a status, model or usage.
     pub(crate) fn is_response(&self) -> bool {

@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use self::plan::check_batch_id;
 use self::plan::Plan;
 pub use self::signal::shutdown_signal;
+pub use self::writer::{CHUNK_BYTES, CHUNK_ROWS};
 use crate::api::messages::unreachable_error;
 use crate::api::{Client, Outcome};
 use crate::ids::IdList;

@@ -3,7 +3,7 @@
 
 use crate::api::model::ResponseObject;
 use crate::api::{Fetched, Outcome};
-use crate::row::{FetchState, Row};
+use crate::row::{raw_json, FetchState, Row};
 use crate::time::now_unix;
 
 /// One fetch outcome as a row; `None` when no request was made (the run was stopping).
@@ -20,11 +20,7 @@ pub(super) fn to_row(
     };
     let mut row = match f.outcome {
         Outcome::Ok { value, body } => {
-            // A body that parsed is UTF-8 (checked whole before parsing).
-            let raw = keep_raw.then(|| match simdutf8::basic::from_utf8(&body) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(&body).into_owned(),
-            });
+            let raw = keep_raw.then(|| raw_json(&body));
             Row::from_response(batch_id, custom_id, value, raw)
         }
         Outcome::NotFound { message } => failed(

@@ -11,11 +11,11 @@ use crate::sink::Sink;
 use crate::summary::Summary;
 
 /// Rows per transaction at most.
-const CHUNK_ROWS: usize = 1000;
+pub const CHUNK_ROWS: usize = 1000;
 /// Bytes of `output_text` + `raw_json` per transaction at most (give or take one row): with
 /// the one chunk queued for the writer and the one it writes, this bounds the rows held in
 /// memory whatever their size.
-const CHUNK_BYTES: usize = 1 << 20;
+pub const CHUNK_BYTES: usize = 1 << 20;
 /// Longest time a fetched row waits before it is committed.
 pub(super) const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
@@ -36,7 +36,7 @@ impl Writer {
         Writer {
             rows: Batcher {
                 tx,
-                rows: Vec::with_capacity(CHUNK_ROWS),
+                rows: Vec::new(),
                 bytes: 0,
             },
             finish,
@@ -81,7 +81,11 @@ impl Batcher {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.rows, Vec::with_capacity(CHUNK_ROWS));
+        // The next chunk is likely the size of this one: with ~3 KB rows the byte limit
+        // hands chunks over at ~300 rows, and room for 1,000 rows would hold ~0.5 MB of
+        // unused `Row`s in each of the three chunks alive at once.
+        let room = self.rows.len();
+        let chunk = std::mem::replace(&mut self.rows, Vec::with_capacity(room));
         self.bytes = 0;
         // A closed channel means the writer failed; its error is reported by `join`.
         let _ = self.tx.send(chunk).await;

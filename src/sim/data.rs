@@ -203,6 +203,14 @@ impl Dataset {
         out
     }
 
+    /// The body the server answers 200 with for item `i` of batch `b` as drawn: `None` for
+    /// an unfinished item and for an expired one (a 404). What a benchmark parses and stores
+    /// beside a run, byte for byte.
+    pub fn result_body(&self, b: usize, i: u64) -> Option<Vec<u8>> {
+        let kind = self.kind(b, i);
+        (!kind.is_unfinished() && kind != ItemKind::Expired).then(|| self.response_json(b, i, kind))
+    }
+
     /// The response object of item `i` of batch `b` as `kind` (the caller decides whether an
     /// unfinished item has finished meanwhile, and answers 404 for `Expired`).
     pub(crate) fn response_json(&self, b: usize, i: u64, kind: ItemKind) -> Vec<u8> {
