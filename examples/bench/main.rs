@@ -20,18 +20,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use client::{build_client, cpu_s, secs};
+use client::{build_client, cpu_s};
 use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::sim::{Dataset, Faults, Sim, SimConfig, SimHandle, DEMO_KEY};
 use serde::{Deserialize, Serialize};
+use spawn::{Job, Spawner};
 
 #[path = "../shared/client.rs"]
 mod client;
 mod floor;
 mod limiter;
+#[path = "../shared/spawn.rs"]
+mod spawn;
 mod work;
 
 /// How the client reaches the simulator.
@@ -116,11 +119,13 @@ struct Measured {
     /// Ids in the manifest.
     ids: u64,
     pace: limiter::Seen,
-    /// The floor's wall, CPU (user + sys) and peak RSS, and the answers it read.
+    /// The floor's wall, CPU (user + sys) and peak RSS (its own), and the answers it read.
     floor_wall_s: f64,
     floor_cpu_s: f64,
     floor_rss_kb: i64,
     floor_answered: u64,
+    /// The spawner's own peak RSS when it started the client: the least a peak can read.
+    spawner_rss_kb: i64,
     /// CPU of parsing the served bodies and of storing their rows, one thread, beside the
     /// floor (`work.rs`).
     parse_cpu_s: f64,
@@ -134,6 +139,9 @@ fn main() -> anyhow::Result<()> {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
     };
+    if args.first().map(String::as_str) == Some(spawn::FLAG) {
+        return spawn::serve();
+    }
     if let Some(spec) = flag("--floor") {
         let spec: floor::Spec = serde_json::from_str(spec)?;
         let report = floor::run(&spec)?;
@@ -186,8 +194,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The cases, all at one concurrency: both sinks without raw_json, SQLite with raw_json
-/// kept (what people run by default), and SQLite over HTTPS with HTTP/1.1 and HTTP/2; each
-/// at both sizes (the RSS growth target) and both latencies.
+/// kept (what people run by default), SQLite over HTTPS with HTTP/1.1 and HTTP/2, and
+/// Parquet over HTTP/2 (the way the API is reached); each at both sizes (the RSS growth
+/// target) and both latencies.
 fn cases(quick: bool) -> Vec<Case> {
     let (ns, lats, concurrency): (&[u64], &[u64], u32) = if quick {
         (&[300, 1000], &[0, 2], 32)
@@ -201,6 +210,7 @@ fn cases(quick: bool) -> Vec<Case> {
         ("sqlite", false, Transport::H1),
         ("sqlite", false, Transport::H2),
         ("sqlite", true, Transport::H2),
+        ("parquet", false, Transport::H2),
     ];
     let mut out = Vec::new();
     for (sink, raw, transport) in kinds {
@@ -277,6 +287,9 @@ fn spawn_runner(case: &Case, client: &Path) -> anyhow::Result<Measured> {
 /// The runner: simulator in this process, the client child, then the floor child, and the
 /// rusage of each.
 async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
+    // Started while this process is small: each child's peak RSS is then its own.
+    let client_spawner = Spawner::start()?;
+    let floor_spawner = Spawner::start()?;
     let latency = Duration::from_millis(case.latency_ms);
     let sim = Sim::start(SimConfig {
         latency,
@@ -295,55 +308,43 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     let ids = limiter::ids(case, sim.dataset());
     let n_ids = ids.len() as u64;
     std::fs::write(&manifest, ids.concat())?;
+    drop(ids);
     let out_path = dir.path().join(format!("out.{}", case.sink));
+    let path = |p: &Path| p.to_string_lossy().into_owned();
     // SAIL_BENCH_WRAP="perf record -g -o perf.data --" runs the client under a profiler.
-    let wrap = std::env::var("SAIL_BENCH_WRAP").unwrap_or_default();
-    let mut words = wrap.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(tool) => {
-            let mut c = Command::new(tool);
-            c.args(words).arg(client);
-            c
-        }
-        None => Command::new(client),
-    };
-    cmd.arg("fetch")
-        .arg(sim.batch_id())
-        .arg("-m")
-        .arg(&manifest)
-        .arg("-o")
-        .arg(&out_path)
-        .args([
-            "--base-url",
-            &sim.base_url(),
-            "-j",
-            &case.concurrency.to_string(),
-            "--json",
-        ])
-        .env("SAIL_API_KEY", DEMO_KEY)
-        .env_remove("SAIL_BASE_URL");
+    let mut job = Job::wrapped("SAIL_BENCH_WRAP", &path(client)).args([
+        "fetch",
+        sim.batch_id(),
+        "-m",
+        &path(&manifest),
+        "-o",
+        &path(&out_path),
+        "--base-url",
+        &sim.base_url(),
+        "-j",
+        &case.concurrency.to_string(),
+        "--json",
+    ]);
+    job.env.push(("SAIL_API_KEY".into(), DEMO_KEY.into()));
+    job.env_remove.push("SAIL_BASE_URL".into());
     if let Some(pem) = sim.ca_pem() {
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, pem)?;
-        cmd.arg("--ca-cert").arg(ca);
+        job = job.args(["--ca-cert", &path(&ca)]);
     }
     if case.transport == Transport::H1 {
-        cmd.arg("--http1-only");
+        job = job.args(["--http1-only"]);
     }
     if !case.raw {
-        cmd.arg("--no-raw");
+        job = job.args(["--no-raw"]);
     }
     let self_before = getrusage(UsageWho::RUSAGE_SELF)?;
-    let children_before = cpu_s(&getrusage(UsageWho::RUSAGE_CHILDREN)?);
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || cmd.output()).await??;
-    let wall_s = started.elapsed().as_secs_f64();
-    let child = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    let ran = tokio::task::spawn_blocking(move || client_spawner.run(&job)).await??;
     let sim_cpu_s = cpu_s(&getrusage(UsageWho::RUSAGE_SELF)?) - cpu_s(&self_before);
     let answer_ms = sim.stats().mean_answer_s() * 1e3;
     let stats = sim.stats();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let code = output.status.code().unwrap_or(-1);
+    let stderr = &ran.stderr;
+    let code = ran.code.unwrap_or(-1);
     if code == 2 && stderr.contains("arquet") {
         let why = stderr.lines().last().unwrap_or("").to_owned();
         return Ok(Measured {
@@ -354,7 +355,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     if !matches!(code, 0 | 3) {
         bail!("the client exited {code}: {stderr}");
     }
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+    let summary: serde_json::Value = serde_json::from_str(&ran.stdout)
         .with_context(|| format!("the client's --json summary: {stderr}"))?;
     let field = |k: &str| summary[k].as_u64().unwrap_or(0);
     let rows = if case.sink == "sqlite" {
@@ -366,12 +367,14 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     } else {
         field("fetched") + field("pending") + field("not_found") + field("error")
     };
+    let wall_s = ran.wall_s;
     let mut m = Measured {
         unavailable: None,
         wall_s,
-        client_cpu_s: cpu_s(&child) - children_before,
-        client_sys_s: secs(child.system_time()),
-        client_rss_kb: child.max_rss(),
+        client_cpu_s: ran.cpu_s,
+        client_sys_s: ran.sys_s,
+        client_rss_kb: ran.max_rss_kb,
+        spawner_rss_kb: ran.spawner_rss_kb,
         out_mb: std::fs::metadata(&out_path).map_or(0.0, |m| m.len() as f64 / 1e6),
         sim_cpu_s,
         answer_ms,
@@ -383,7 +386,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         ..Measured::default()
     };
     if case.limit.is_none() {
-        run_floor(case, &sim, dir.path(), &mut m).await?;
+        run_floor(case, &sim, dir.path(), floor_spawner, &mut m).await?;
         let (data, n, sink, raw) = (sim.dataset().clone(), case.n, case.sink.clone(), case.raw);
         let dir = dir.path().to_owned();
         let w = tokio::task::spawn_blocking(move || work::measure(&data, n, &sink, raw, &dir))
@@ -401,6 +404,7 @@ async fn run_floor(
     case: &Case,
     sim: &SimHandle,
     dir: &Path,
+    spawner: Spawner,
     m: &mut Measured,
 ) -> anyhow::Result<()> {
     let data = sim.dataset();
@@ -418,23 +422,18 @@ async fn run_floor(
         ca_pem: sim.ca_pem().map(str::to_owned),
         http1_only: case.transport == Transport::H1,
     };
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["--floor", &serde_json::to_string(&spec)?]);
-    let before = cpu_s(&getrusage(UsageWho::RUSAGE_CHILDREN)?);
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || cmd.output()).await??;
-    m.floor_wall_s = started.elapsed().as_secs_f64();
-    let after = getrusage(UsageWho::RUSAGE_CHILDREN)?;
-    m.floor_cpu_s = cpu_s(&after) - before;
-    // The floor runs second: a peak above the client's would show here.
-    m.floor_rss_kb = after.max_rss();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: floor::Report = match stdout.lines().last().map(serde_json::from_str) {
-        Some(Ok(r)) if output.status.success() => r,
-        _ => bail!(
-            "the floor failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
+    // SAIL_BENCH_FLOOR_WRAP="heaptrack -o floor" runs the floor under a tool, as
+    // SAIL_BENCH_WRAP does the client.
+    let me = std::env::current_exe()?.to_string_lossy().into_owned();
+    let job = Job::wrapped("SAIL_BENCH_FLOOR_WRAP", &me)
+        .args(["--floor", &serde_json::to_string(&spec)?]);
+    let ran = tokio::task::spawn_blocking(move || spawner.run(&job)).await??;
+    m.floor_wall_s = ran.wall_s;
+    m.floor_cpu_s = ran.cpu_s;
+    m.floor_rss_kb = ran.max_rss_kb;
+    let report: floor::Report = match ran.stdout.lines().last().map(serde_json::from_str) {
+        Some(Ok(r)) if ran.code == Some(0) => r,
+        _ => bail!("the floor failed: {}{}", ran.stdout, ran.stderr),
     };
     m.floor_answered = report.answered;
     Ok(())
@@ -442,7 +441,7 @@ async fn run_floor(
 
 fn print_header() {
     println!(
-        "{:<44} {:>7} {:>7} {:>6} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>6} {:>7} {:>8} {:>7}",
+        "{:<44} {:>7} {:>7} {:>6} {:>9} {:>8} {:>8} {:>6} {:>8} {:>8} {:>6} {:>9} {:>6} {:>7} {:>8} {:>8} {:>7}",
         "case",
         "rows",
         "wall s",
@@ -457,6 +456,7 @@ fn print_header() {
         "floor r/s",
         "rate×",
         "rss MB",
+        "floor MB",
         "sim µs/r",
         "srv ms",
     );
@@ -485,6 +485,11 @@ fn print_row(case: &Case, m: &Measured) {
     } else {
         ("-".into(), "-".into(), "-".into(), "-".into())
     };
+    let floor_mb = if m.floor_rss_kb > 0 {
+        format!("{:.1}", m.floor_rss_kb as f64 / 1024.0)
+    } else {
+        "-".into()
+    };
     let (parse_us, store_us, bound) = if m.floor_cpu_s > 0.0 {
         (
             format!("{:.1}", per(m.parse_cpu_s)),
@@ -495,7 +500,7 @@ fn print_row(case: &Case, m: &Measured) {
         ("-".into(), "-".into(), "-".into())
     };
     println!(
-        "{:<44} {:>7} {:>7.2} {:>6} {:>9.0} {:>8.1} {:>8} {:>6} {:>8} {:>8} {:>6} {:>9} {:>6} {:>7.1} {:>8.1} {:>7.2}",
+        "{:<44} {:>7} {:>7.2} {:>6} {:>9.0} {:>8.1} {:>8} {:>6} {:>8} {:>8} {:>6} {:>9} {:>6} {:>7.1} {:>8} {:>8.1} {:>7.2}",
         case.label(),
         m.rows,
         m.wall_s,
@@ -510,11 +515,19 @@ fn print_row(case: &Case, m: &Measured) {
         floor_rate,
         rate,
         m.client_rss_kb as f64 / 1024.0,
+        floor_mb,
         per(m.sim_cpu_s),
         m.answer_ms,
     );
     if m.rows != m.ids {
         println!("  !! {} rows for {} ids", m.rows, m.ids);
+    }
+    // A peak at the spawner's own could be the spawner's (see `shared/spawn.rs`).
+    if m.client_rss_kb <= m.spawner_rss_kb {
+        println!(
+            "  !! the client's peak RSS is no more than its spawner's ({} KiB)",
+            m.spawner_rss_kb
+        );
     }
     // The client's requests include the one status read.
     if m.floor_wall_s > 0.0 && m.floor_answered + 1 != m.requests {
