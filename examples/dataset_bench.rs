@@ -1,8 +1,8 @@
 //! Dataset benchmark: one 100,000-id batch exported by the real `sail-export fetch` into a
 //! dataset folder and into a dataset on an S3-compatible server on loopback (moto), beside
 //! the single-file SQLite and Parquet outputs of the same batch. Wall time, client CPU and
-//! peak RSS (`getrusage(RUSAGE_CHILDREN)` in a runner process of its own per case), and what
-//! was written; every output is read back (DuckDB or pyarrow) and must hold one row per id.
+//! peak RSS (the client runs from a small spawner process, `shared/spawn.rs`, so the peak
+//! is its own, not its runner's), and what was written; every output is read back (DuckDB or pyarrow) and must hold one row per id.
 //!
 //! ```text
 //! cargo run --release --example dataset_bench              # 100,000 ids, 20 ms, c=256
@@ -18,12 +18,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::sim::{Sim, SimConfig, DEMO_KEY};
 
 #[path = "shared/client.rs"]
 mod client;
-use client::{build_client, cpu_s};
+#[path = "shared/spawn.rs"]
+mod spawn;
+use client::build_client;
+use spawn::{Job, Spawner};
 
 const CASES: &[&str] = &[
     "sqlite file",
@@ -39,6 +41,9 @@ const CONCURRENCY: u32 = 256;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(spawn::FLAG) {
+        return spawn::serve();
+    }
     let n: u64 = if args.iter().any(|a| a == "--quick") {
         5_000
     } else {
@@ -92,6 +97,8 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs one case in this (runner) process: the simulator, moto when needed, one client.
 async fn run_case(case: &str, client: &Path, n: u64) -> anyhow::Result<String> {
+    // Started while this process is small, so the client's peak RSS is its own.
+    let spawner = Spawner::start()?;
     let sim = Sim::start(SimConfig {
         latency: Duration::from_millis(LATENCY_MS),
         jitter: Duration::from_millis(LATENCY_MS / 10),
@@ -114,34 +121,34 @@ async fn run_case(case: &str, client: &Path, n: u64) -> anyhow::Result<String> {
         c if c.contains("s3") => format!("s3://{BUCKET}/bench/"),
         _ => format!("{}/ds/", dir.path().display()),
     };
-    let mut cmd = Command::new(client);
-    cmd.args(["fetch", sim.batch_id(), "-o", &out, "--json", "-q"])
-        .args([
-            "-j",
-            &CONCURRENCY.to_string(),
-            "--base-url",
-            &sim.base_url(),
-        ])
-        .env("SAIL_API_KEY", DEMO_KEY)
-        .env("XDG_CACHE_HOME", dir.path())
-        .env_remove("SAIL_BASE_URL");
+    let mut job = Job::wrapped("SAIL_BENCH_WRAP", &client.display().to_string()).args([
+        "fetch",
+        sim.batch_id(),
+        "-o",
+        &out,
+        "--json",
+        "-q",
+        "-j",
+        &CONCURRENCY.to_string(),
+        "--base-url",
+        &sim.base_url(),
+    ]);
+    job.env.push(("SAIL_API_KEY".into(), DEMO_KEY.into()));
+    job.env
+        .push(("XDG_CACHE_HOME".into(), dir.path().display().to_string()));
+    job.env_remove.push("SAIL_BASE_URL".into());
     if !case.ends_with("raw") {
-        cmd.arg("--no-raw");
+        job = job.args(["--no-raw"]);
     }
     if let Some(m) = &moto {
-        m.env(&mut cmd);
+        job.env.extend(m.env());
     }
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || cmd.output()).await??;
-    let wall = started.elapsed().as_secs_f64();
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    let ran = tokio::task::spawn_blocking(move || spawner.run(&job)).await??;
+    let wall = ran.wall_s;
     sim.shutdown().await;
-    let code = output.status.code().unwrap_or(-1);
+    let code = ran.code.unwrap_or(-1);
     if !matches!(code, 0 | 3) {
-        bail!(
-            "the client exited {code}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("the client exited {code}: {}", ran.stderr);
     }
     let (rows, ids, files, bytes) = read_back(&python, &out, moto.as_ref())?;
     if rows != n || ids != n {
@@ -151,8 +158,8 @@ async fn run_case(case: &str, client: &Path, n: u64) -> anyhow::Result<String> {
     Ok(format!(
         "{case:<18} {rows:>7} {wall:>7.2} {:>9.0} {:>9.1} {:>7.1} {files:>6} {:>7.1}",
         n as f64 / wall,
-        per(cpu_s(&usage)),
-        usage.max_rss() as f64 / 1024.0,
+        per(ran.cpu_s),
+        ran.max_rss_kb as f64 / 1024.0,
         bytes as f64 / 1e6
     ))
 }
@@ -256,12 +263,18 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn env(&self, cmd: &mut Command) {
-        cmd.env("AWS_ENDPOINT_URL", self.endpoint())
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench")
-            .env("AWS_REGION", "us-east-1");
+    /// The variables that point a client at this server.
+    fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "bench".into()),
+            ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 }
 
