@@ -538,8 +538,9 @@ fn print_row(case: &Case, m: &Measured) {
     }
 }
 
-/// The least the tool's CPU can be over the floor's with this stack: (floor + parsing the
-/// bodies + storing the rows) ÷ floor.
+/// What the tool's CPU over the floor's comes to before the pipeline's own work, with this
+/// stack: (floor + parsing the bodies + storing the rows) ÷ floor. Measured apart, so an
+/// estimate: at 10,000 ids the sink's fixed costs and the noise can put it above the tool.
 fn bound(m: &Measured) -> f64 {
     (m.floor_cpu_s + m.parse_cpu_s + m.store_cpu_s) / m.floor_cpu_s
 }
@@ -594,8 +595,8 @@ fn print_targets(results: &[(Case, Measured)]) {
             j.times,
             verdict(j.times <= target)
         );
-        if j.bound > target {
-            line += &format!(" (parsing and storing alone: ≥ {:.2} ×)", j.bound);
+        if j.times > target && j.bound > target {
+            line += &format!(" (floor + parse + store: {:.2} ×)", j.bound);
         }
         if case.latency_ms == 0 {
             line += &format!(
