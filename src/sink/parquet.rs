@@ -37,6 +37,11 @@ use crate::summary::Summary;
 pub const ROW_GROUP_ROWS: usize = 4 * 1024;
 /// Encoded bytes per row group at most (raw_json can make rows large).
 pub(crate) const ROW_GROUP_BYTES: usize = 8 << 20;
+/// Rows the column writers take at a time: a page's size is checked between these, so with
+/// ~3 KB texts the default 1,024 rows let a text page grow to ~3 MB before it is closed.
+const WRITE_BATCH_ROWS: usize = 128;
+/// Uncompressed bytes per data page, about: with the row group, what a writer holds.
+const PAGE_BYTES: usize = 512 << 10;
 /// Rows per batch when reading an export back.
 pub(crate) const READ_BATCH_ROWS: usize = 256;
 /// Columns whose values are mostly unique: dictionary encoding would only cost time.
@@ -192,6 +197,8 @@ pub fn writer_properties(meta: Option<Vec<KeyValue>>) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_write_batch_size(WRITE_BATCH_ROWS)
+        .set_data_page_size_limit(PAGE_BYTES)
         .set_key_value_metadata(meta);
     for name in NO_DICTIONARY {
         b = b.set_column_dictionary_enabled(ColumnPath::from(*name), false);
