@@ -1,12 +1,10 @@
 //! The writer side of the pipeline: rows are gathered into bounded chunks, and one thread
-//! owns the sink and commits each chunk as one transaction (or checkpoint part), one chunk
-//! at a time.
+//! owns the sink and commits each chunk as one transaction (or checkpoint part).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::row::Row;
 use crate::sink::Sink;
@@ -15,8 +13,8 @@ use crate::summary::Summary;
 /// Rows per transaction at most.
 pub const CHUNK_ROWS: usize = 1000;
 /// Bytes of `output_text` + `raw_json` per transaction at most (give or take one row): with
-/// the one chunk the writer holds and the one being gathered, this bounds the rows held in
-/// memory whatever their size (`docs/design.md`).
+/// the one chunk being gathered, the one queued for the writer and the one it writes, this
+/// bounds the rows held in memory whatever their size (`docs/design.md`).
 pub const CHUNK_BYTES: usize = 1 << 19;
 /// Longest time a fetched row waits before it is committed.
 pub(super) const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -32,11 +30,15 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the thread that owns `sink` from the first row to `finish`.
     pub(super) fn start(sink: Box<dyn Sink>) -> Writer {
-        let (tx, rx) = mpsc::channel::<Chunk>(1);
+        let (tx, rx) = mpsc::channel::<Vec<Row>>(1);
         let (finish, finish_rx) = oneshot::channel::<Summary>();
         let thread = std::thread::spawn(move || write_all(sink, rx, finish_rx));
         Writer {
-            rows: Batcher::new(tx),
+            rows: Batcher {
+                tx,
+                rows: Vec::new(),
+                bytes: 0,
+            },
             finish,
             thread,
         }
@@ -55,29 +57,14 @@ impl Writer {
     }
 }
 
-/// A chunk of rows on its way to the writer, with the one permit to be there: the writer
-/// drops both once the chunk is written.
-type Chunk = (Vec<Row>, OwnedSemaphorePermit);
-
 /// Collects rows into chunks and hands each chunk to the writer as one transaction.
 pub(super) struct Batcher {
-    tx: mpsc::Sender<Chunk>,
-    /// One permit: a chunk is handed over once the writer is done with the previous one.
-    slot: Arc<Semaphore>,
+    tx: mpsc::Sender<Vec<Row>>,
     rows: Vec<Row>,
     bytes: usize,
 }
 
 impl Batcher {
-    fn new(tx: mpsc::Sender<Chunk>) -> Batcher {
-        Batcher {
-            tx,
-            slot: Arc::new(Semaphore::new(1)),
-            rows: Vec::new(),
-            bytes: 0,
-        }
-    }
-
     /// Adds a row; hands the chunk over once it holds [`CHUNK_ROWS`] rows or [`CHUNK_BYTES`].
     pub(super) async fn push(&mut self, row: Row) -> anyhow::Result<()> {
         self.bytes += row.output_text.as_ref().map_or(0, String::len)
@@ -94,16 +81,14 @@ impl Batcher {
         if self.rows.is_empty() {
             return Ok(());
         }
-        // Waits for the writer before taking the rows, so a cancelled wait loses nothing.
-        let permit = self.slot.clone().acquire_owned().await?;
-        // The next chunk is likely the size of this one: with ~3 KB rows the byte limit
-        // hands chunks over at ~150 rows, and room for 1,000 rows would hold ~0.6 MB of
-        // unused `Row`s in each chunk alive.
+        // The next chunk is likely the size of this one: with ~2.5 KB of text a row the
+        // byte limit hands chunks over at ~200 rows, and room for 1,000 would hold
+        // hundreds of KB of unused `Row`s in each of the three chunks alive at once.
         let room = self.rows.len();
         let chunk = std::mem::replace(&mut self.rows, Vec::with_capacity(room));
         self.bytes = 0;
         // A closed channel means the writer failed; its error is reported by `join`.
-        let _ = self.tx.send((chunk, permit)).await;
+        let _ = self.tx.send(chunk).await;
         Ok(())
     }
 }
@@ -113,14 +98,11 @@ impl Batcher {
 /// stays with this thread's allocator arena).
 fn write_all(
     mut sink: Box<dyn Sink>,
-    mut rx: mpsc::Receiver<Chunk>,
+    mut rx: mpsc::Receiver<Vec<Row>>,
     finish: oneshot::Receiver<Summary>,
 ) -> anyhow::Result<()> {
-    while let Some((rows, permit)) = rx.blocking_recv() {
+    while let Some(rows) = rx.blocking_recv() {
         sink.write(&rows)?;
-        // The rows are freed before the next chunk may come.
-        drop(rows);
-        drop(permit);
     }
     match finish.blocking_recv() {
         Ok(summary) => sink.finish(&summary),
@@ -143,47 +125,32 @@ mod tests {
     #[tokio::test]
     async fn the_batcher_hands_over_a_chunk_at_the_row_or_the_byte_limit() {
         let (tx, mut rx) = mpsc::channel(16);
-        let mut b = Batcher::new(tx);
-        // Each received chunk is dropped at the end of its statement, permit and all.
-        let mut next_len = || rx.try_recv().map(|(rows, _permit)| rows.len());
+        let mut b = Batcher {
+            tx,
+            rows: Vec::new(),
+            bytes: 0,
+        };
         for i in 0..=CHUNK_ROWS {
             b.push(row(i, 10, 0)).await.unwrap();
         }
-        assert_eq!(next_len().unwrap(), CHUNK_ROWS);
-        assert!(next_len().is_err(), "the last row waits for more");
+        assert_eq!(rx.try_recv().unwrap().len(), CHUNK_ROWS);
+        assert!(rx.try_recv().is_err(), "the last row waits for more");
         b.flush().await.unwrap();
-        assert_eq!(next_len().unwrap(), 1);
+        assert_eq!(rx.try_recv().unwrap().len(), 1);
 
         // Large rows: output_text and raw_json both count towards the byte limit.
         let third = CHUNK_BYTES / 3 + 1;
         b.push(row(0, third, 0)).await.unwrap();
         b.push(row(1, 0, third)).await.unwrap();
-        assert!(next_len().is_err(), "two thirds of the limit");
+        assert!(rx.try_recv().is_err(), "two thirds of the limit");
         b.push(row(2, third / 2, third / 2 + 1)).await.unwrap();
-        assert_eq!(next_len().unwrap(), 3);
+        assert_eq!(rx.try_recv().unwrap().len(), 3);
         b.push(row(3, 10, 0)).await.unwrap();
         b.flush().await.unwrap();
-        assert_eq!(next_len().unwrap(), 1, "the byte count starts again");
-    }
-
-    #[tokio::test]
-    async fn a_chunk_waits_until_the_writer_is_done_with_the_previous_one() {
-        use futures::FutureExt;
-        let (tx, mut rx) = mpsc::channel(16);
-        let mut b = Batcher::new(tx);
-        b.push(row(0, 10, 0)).await.unwrap();
-        b.flush().await.unwrap();
-        let (first, permit) = rx.try_recv().unwrap();
-        b.push(row(1, 10, 0)).await.unwrap();
-        assert!(
-            b.flush().now_or_never().is_none(),
-            "a second chunk is not handed over while the first is being written"
+        assert_eq!(
+            rx.try_recv().unwrap().len(),
+            1,
+            "the byte count starts again"
         );
-        assert!(rx.try_recv().is_err());
-        assert_eq!(b.rows.len(), 1, "the waiting rows stay with the batcher");
-        drop((first, permit));
-        b.flush().await.unwrap();
-        let (second, _permit) = rx.try_recv().unwrap();
-        assert_eq!(second[0].custom_id, "id1");
     }
 }
