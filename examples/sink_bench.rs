@@ -13,6 +13,11 @@ use sail_export::row::Row;
 use sail_export::sink::{self, Format, RunStart};
 use sail_export::summary::Summary;
 
+#[path = "shared/client.rs"]
+#[allow(dead_code)] // only the peak RSS reader is used here
+mod client;
+use client::own_peak_kb;
+
 /// Rows per `write`, as the fetch pipeline hands them over.
 const CHUNK: usize = 1000;
 
@@ -147,19 +152,10 @@ fn rss_child(n: usize, raw: bool) {
     }
     producer.join().expect("producer");
     if std::env::var_os("SINK_BENCH_VERBOSE").is_some() {
-        eprintln!("after writes: {} KiB", vm_hwm_kib());
+        eprintln!("after writes: {} KiB", own_peak_kb().expect("VmHWM"));
     }
     s.finish(&Summary::default()).expect("finish");
-    println!("{}", vm_hwm_kib());
-}
-
-fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
+    println!("{}", own_peak_kb().expect("VmHWM"));
 }
 
 /// Peak RSS in KiB of an `n`-row export, measured in a fresh process.

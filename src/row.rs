@@ -82,6 +82,13 @@ macro_rules! columns {
         }
 
         impl Row {
+    /// The bytes of the row's two large columns, `output_text` and `raw_json`: what the
+    /// writer's chunks and the Parquet merge's batches are bounded by.
+    pub fn text_bytes(&self) -> usize {
+        self.output_text.as_ref().map_or(0, String::len)
+            + self.raw_json.as_ref().map_or(0, String::len)
+    }
+
             /// The column list: names, kinds and order shared by every sink.
             pub const COLUMNS: &'static [Column] = &[
                 $(Column { name: stringify!($name), kind: Kind::$kind, nullable: $nullable },)*

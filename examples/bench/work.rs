@@ -77,8 +77,7 @@ pub(crate) fn measure(
         }
         work.parse_s += thread_cpu()? - t;
         for row in rows {
-            bytes += row.output_text.as_ref().map_or(0, String::len)
-                + row.raw_json.as_ref().map_or(0, String::len);
+            bytes += row.text_bytes();
             chunk.push(row);
             if chunk.len() >= CHUNK_ROWS || bytes >= CHUNK_BYTES {
                 work.rows += chunk.len() as u64;

@@ -1,5 +1,5 @@
 //! What the benchmarks share: the client binary they measure, built with their own profile,
-//! and CPU seconds out of `getrusage`.
+//! CPU seconds out of `getrusage`, and a process's own peak RSS.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,4 +37,15 @@ pub fn secs(tv: nix::sys::time::TimeVal) -> f64 {
 /// User + system CPU seconds of a `getrusage`.
 pub fn cpu_s(u: &Usage) -> f64 {
     secs(u.user_time()) + secs(u.system_time())
+}
+
+/// This process's peak RSS in KiB, as the kernel keeps it for its address space (`VmHWM`;
+/// unlike `ru_maxrss`, nothing inherited from whoever exec'd it).
+pub fn own_peak_kb() -> anyhow::Result<i64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")
 }

@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use nix::sys::resource::{getrusage, UsageWho};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{cpu_s, secs};
+use crate::client::{cpu_s, own_peak_kb, secs};
 
 /// The flag that makes a benchmark binary serve as a spawner.
 pub const FLAG: &str = "--spawner";
@@ -135,15 +135,4 @@ pub fn serve() -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string(&ran)?);
     Ok(())
-}
-
-/// This process's peak RSS in KiB, as the kernel keeps it for its address space (`VmHWM`;
-/// unlike `ru_maxrss`, nothing inherited from whoever exec'd it).
-fn own_peak_kb() -> anyhow::Result<i64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/self/status")
 }

@@ -67,8 +67,7 @@ pub(super) struct Batcher {
 impl Batcher {
     /// Adds a row; hands the chunk over once it holds [`CHUNK_ROWS`] rows or [`CHUNK_BYTES`].
     pub(super) async fn push(&mut self, row: Row) -> anyhow::Result<()> {
-        self.bytes += row.output_text.as_ref().map_or(0, String::len)
-            + row.raw_json.as_ref().map_or(0, String::len);
+        self.bytes += row.text_bytes();
         self.rows.push(row);
         if self.rows.len() >= CHUNK_ROWS || self.bytes >= CHUNK_BYTES {
             self.flush().await?;

@@ -147,7 +147,7 @@ impl Parts {
             while !rest.is_empty() {
                 let (mut n, mut bytes) = (0, 0);
                 while n < rest.len() && n < merge::OUT_ROWS && bytes < merge::OUT_BYTES {
-                    bytes += text_bytes(&rows[rest[n]]);
+                    bytes += rows[rest[n]].text_bytes();
                     n += 1;
                 }
                 w.write(&schema::to_batch(rows, &rest[..n]))?;
@@ -340,11 +340,6 @@ impl Parts {
 
 fn key(r: &Row) -> (&str, &str) {
     (&r.batch_id, &r.custom_id)
-}
-
-/// The bytes of a row's two large columns, as the merge counts them.
-fn text_bytes(r: &Row) -> usize {
-    r.raw_json.as_ref().map_or(0, String::len) + r.output_text.as_ref().map_or(0, String::len)
 }
 
 /// The batches of one part file.

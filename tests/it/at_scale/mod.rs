@@ -115,6 +115,17 @@ pub fn result_gets(sim: &SimHandle) -> u64 {
     s.result_requests
 }
 
+/// Checks that a rerun of a 1,500-item batch resumed a killed run: it asked `asked` result
+/// requests, fewer than a fresh run would (every id but the unfinished ones, which are
+/// pending, not requested), and with the `before_kill` of the killed run covers them all.
+pub fn assert_resumed(rerun: &Output, asked: u64, before_kill: u64) {
+    let fresh = 1500 - summary(rerun)["pending"].as_u64().unwrap();
+    assert!(
+        asked < fresh && asked + before_kill >= fresh,
+        "the rerun asked {asked} of {fresh} after {before_kill} before the kill"
+    );
+}
+
 /// Starts `cmd` (its output not read, so it cannot stall on a full pipe), waits until the
 /// simulator has answered `results` more result requests, and SIGKILLs it (no cleanup runs).
 /// Returns how many result requests it made.
