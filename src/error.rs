@@ -31,6 +31,9 @@ pub mod exit {
     pub(crate) const USAGE: i32 = 2;
     /// The export was written but some ids are pending / not_found / error.
     pub(crate) const INCOMPLETE: i32 = 3;
+    /// Complete with losses: every id is fetched or a final `not_found` (its result gone past
+    /// Sail's retention, or not in the batch); a rerun would fetch nothing more.
+    pub(crate) const LOSSES: i32 = 4;
     /// Stopped by SIGINT (Ctrl-C).
     pub(crate) const SIGINT: i32 = 130;
     /// Stopped by SIGTERM.

@@ -175,6 +175,22 @@ impl FetchState {
     }
 }
 
+/// How `fetch_error` starts on a final `not_found` row whose result is gone for good (a 404
+/// for an item its batch reports finished, the batch past Sail's retention): a rerun does not
+/// request it again unless told to (`--retry-not-found`).
+pub(crate) const GONE: &str = "gone: ";
+
+/// How `fetch_error` starts on the `not_found` row of a manifest id that the batch's status
+/// does not list: written without a request.
+pub(crate) const NOT_IN_BATCH: &str = "not in this batch";
+
+/// Whether a row in `state` with this `fetch_error` is a final `not_found` (a loss no rerun
+/// can make good): gone past retention, or not in the batch.
+pub(crate) fn is_lost(state: &str, fetch_error: Option<&str>) -> bool {
+    state == FetchState::NotFound.as_str()
+        && fetch_error.is_some_and(|e| e.starts_with(GONE) || e.starts_with(NOT_IN_BATCH))
+}
+
 /// A response body as kept in `raw_json`. A body that parsed is UTF-8 (checked whole before
 /// parsing), so this is one SIMD check and a copy.
 pub fn raw_json(body: &[u8]) -> String {
@@ -185,6 +201,11 @@ pub fn raw_json(body: &[u8]) -> String {
 }
 
 impl Row {
+    /// Whether this row is a final `not_found` ([`is_lost`]).
+    pub(crate) fn is_lost(&self) -> bool {
+        is_lost(self.fetch_state.as_str(), self.fetch_error.as_deref())
+    }
+
     /// A row with only the bookkeeping columns set; the others are NULL.
     pub fn bare(batch_id: &str, custom_id: &str, state: FetchState) -> Row {
         Row {

@@ -24,6 +24,19 @@ pub enum Stop {
     Throttled,
 }
 
+impl Stop {
+    /// The process exit code of a run stopped for this reason: the one mapping, for `fetch`
+    /// and `sync` alike.
+    pub(crate) fn exit_code(self) -> i32 {
+        match self {
+            Stop::AuthRejected | Stop::Unreachable => exit::FATAL,
+            Stop::Interrupted => exit::SIGINT,
+            Stop::Terminated => exit::SIGTERM,
+            Stop::Throttled => exit::INCOMPLETE,
+        }
+    }
+}
+
 /// What a fetch run did. `fetched + pending + not_found + error + not_attempted == total`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -39,6 +52,10 @@ pub struct Summary {
     pub pending: u64,
     /// Ids the API does not know (404).
     pub not_found: u64,
+    /// Among `not_found`, the final ones: gone past Sail's retention, or not in the batch.
+    /// No rerun requests them (unless `--retry-not-found`); a run whose other ids are all
+    /// fetched is complete with losses.
+    pub lost: u64,
     /// Ids given up on.
     pub error: u64,
     /// Ids with no row written by this run (stopped early).
@@ -46,7 +63,8 @@ pub struct Summary {
     /// Rows written by this run with integer fields dropped (a value that was not exactly an
     /// integer in i64 range, stored as NULL and named in the `dropped_fields` column).
     pub dropped_fields: u64,
-    /// Ids skipped because the output already had them fetched.
+    /// Ids skipped because the output already had them settled: fetched, or final
+    /// `not_found` (counted in `lost`).
     pub skipped: u64,
     /// HTTP requests made, retries included.
     pub requests: u64,
@@ -79,6 +97,7 @@ impl Summary {
     /// Adds one written row to the counts: its state, and whether fields were dropped.
     pub(crate) fn record(&mut self, row: &Row) {
         self.count(row.fetch_state);
+        self.lost += u64::from(row.is_lost());
         self.dropped_fields += u64::from(row.dropped_fields.is_some());
     }
 
@@ -91,6 +110,7 @@ impl Summary {
             Some(Stop::Terminated) => "terminated",
             Some(Stop::Throttled) => "throttled",
             None if self.fetched == self.total => "complete",
+            None if self.settled() => "complete_with_losses",
             None => "incomplete",
         }
     }
@@ -98,13 +118,16 @@ impl Summary {
     /// The process exit code for this outcome.
     pub(crate) fn exit_code(&self) -> i32 {
         match self.stopped {
-            Some(Stop::AuthRejected | Stop::Unreachable) => exit::FATAL,
-            Some(Stop::Interrupted) => exit::SIGINT,
-            Some(Stop::Terminated) => exit::SIGTERM,
-            Some(Stop::Throttled) => exit::INCOMPLETE,
+            Some(why) => why.exit_code(),
             None if self.fetched == self.total => exit::OK,
+            None if self.settled() => exit::LOSSES,
             None => exit::INCOMPLETE,
         }
+    }
+
+    /// Whether every id is settled for good: fetched, or a final `not_found` (`lost`).
+    pub(crate) fn settled(&self) -> bool {
+        self.fetched + self.lost == self.total
     }
 }
 
@@ -120,6 +143,9 @@ impl fmt::Display for Summary {
             "{}: {} ids: {} fetched, {} pending, {} not_found, {} error",
             self.batch_id, self.total, self.fetched, self.pending, self.not_found, self.error
         )?;
+        if self.lost > 0 {
+            write!(f, " ({} of the not_found final: gone or not in the batch)", self.lost)?;
+        }
         if self.not_attempted > 0 {
             write!(f, ", {} not attempted", self.not_attempted)?;
         }

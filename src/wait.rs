@@ -33,6 +33,9 @@ pub(crate) struct Waiter {
     pub waiting: HashMap<String, String>,
     /// Ids already fetched before this run.
     pub fetched: u64,
+    /// Ids already settled otherwise before the requests start (final `not_found` rows
+    /// kept from earlier runs, manifest ids not in the batch).
+    pub settled: u64,
     /// Ids in the run.
     pub total: u64,
     /// The progress bar (hidden when stderr is not a terminal).
@@ -116,8 +119,10 @@ struct State {
     /// Ids handed to the pipeline whose row has not been reported yet.
     in_flight: usize,
     fetched: u64,
-    /// Ids that ended in another state (not_found, error, or pending on the last pass).
+    /// Ids that ended in another state (not_found, error).
     finished: u64,
+    /// Ids written pending on the last pass: still running, no longer polled for.
+    stuck: u64,
     total: u64,
     /// No more status polls: pending results stay pending.
     last_pass: bool,
@@ -136,6 +141,7 @@ impl State {
             FetchState::Pending if !self.last_pass => {
                 self.waiting.insert(id, "a pending result".to_owned());
             }
+            FetchState::Pending => self.stuck += 1,
             FetchState::Fetched => self.fetched += 1,
             _ => self.finished += 1,
         }
@@ -158,12 +164,17 @@ impl State {
         }
     }
 
+    /// The progress line. Its four counts add up to the total: each id is fetched, ended
+    /// otherwise (not_found, error), running (waiting for the batch), or still to fetch
+    /// (handed out or about to be).
     fn line(&self) -> String {
+        let running = self.waiting.len() as u64 + self.stuck;
         format!(
-            "{} fetched · {} running · {} remaining",
+            "{} fetched · {} not_found/error · {running} running · {} to fetch",
             self.fetched,
-            self.waiting.len(),
-            self.total.saturating_sub(self.fetched + self.finished)
+            self.finished,
+            self.total
+                .saturating_sub(self.fetched + self.finished + running)
         )
     }
 }
@@ -180,7 +191,8 @@ async fn run(
         waiting: w.waiting,
         in_flight: ready,
         fetched: w.fetched,
-        finished: 0,
+        finished: w.settled,
+        stuck: 0,
         total: w.total,
         last_pass: false,
         bar: w.bar,

@@ -181,6 +181,9 @@ pub struct FetchArgs {
     /// Request every id again, even those already fetched in the output.
     #[arg(long)]
     pub refetch_all: bool,
+    /// Request again the ids the output holds as gone for good (404 past Sail's retention).
+    #[arg(long)]
+    pub retry_not_found: bool,
     /// Do not store the response body in raw_json.
     #[arg(long)]
     pub no_raw: bool,
@@ -344,6 +347,9 @@ pub struct SyncArgs {
     #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
+    /// Request again the ids the output holds as gone for good (404 past Sail's retention).
+    #[arg(long)]
+    pub retry_not_found: bool,
     /// Do not store the response body in raw_json.
     #[arg(long)]
     pub no_raw: bool,

@@ -69,6 +69,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     cfg.format = format;
     cfg.concurrency = args.concurrency as usize;
     cfg.refetch_all = args.refetch_all;
+    cfg.retry_not_found = args.retry_not_found;
     cfg.keep_raw = !args.no_raw;
     cfg.quiet = super::quiet();
     cfg.wait = args.wait.then(|| Duration::from_secs_f64(secs));
@@ -137,6 +138,7 @@ fn options_json(args: &FetchArgs, format: Format) -> String {
         "max_retries": args.api.max_retries,
         "timeout_s": args.api.timeout,
         "refetch_all": args.refetch_all,
+        "retry_not_found": args.retry_not_found,
         "shard": args.shard.map(|s| s.to_string()),
         "raw": !args.no_raw,
         "wait": args.wait,

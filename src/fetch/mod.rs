@@ -47,6 +47,9 @@ pub struct Config {
     pub concurrency: usize,
     /// Request ids even when the output already has them fetched.
     pub refetch_all: bool,
+    /// Request ids again that the output holds as a final `not_found` (gone past
+    /// retention): by default they are not requested again.
+    pub retry_not_found: bool,
     /// Keep the body in `raw_json`.
     pub keep_raw: bool,
     /// Draw a progress bar on stderr.
@@ -79,6 +82,7 @@ impl Config {
             out,
             concurrency: DEFAULT_CONCURRENCY,
             refetch_all: false,
+            retry_not_found: false,
             keep_raw: true,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             quiet: false,

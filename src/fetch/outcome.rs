@@ -3,15 +3,18 @@
 
 use crate::api::model::ResponseObject;
 use crate::api::{Fetched, Outcome};
-use crate::row::{raw_json, FetchState, Row};
+use crate::row::{raw_json, FetchState, Row, GONE};
 use crate::time::now_unix;
 
 /// One fetch outcome as a row; `None` when no request was made (the run was stopping).
+/// With `gone` (why a 404 is final in this batch, see `Plan::gone`) a 404 is a final
+/// `not_found`: its `fetch_error` starts with [`GONE`] and gives the reason.
 pub(super) fn to_row(
     batch_id: &str,
     custom_id: &str,
     f: Fetched<ResponseObject>,
     keep_raw: bool,
+    gone: Option<&str>,
 ) -> Option<Row> {
     let failed = |state, why: String| {
         let mut r = Row::bare(batch_id, custom_id, state);
@@ -23,10 +26,14 @@ pub(super) fn to_row(
             let raw = keep_raw.then(|| raw_json(&body));
             Row::from_response(batch_id, custom_id, value, raw)
         }
-        Outcome::NotFound { message } => failed(
-            FetchState::NotFound,
-            message.unwrap_or_else(|| "not found (HTTP 404)".to_owned()),
-        ),
+        Outcome::NotFound { message } => {
+            let said = message.unwrap_or_else(|| "not found (HTTP 404)".to_owned());
+            let why = match gone {
+                Some(why) => format!("{GONE}{why}: {said}"),
+                None => said,
+            };
+            failed(FetchState::NotFound, why)
+        }
         Outcome::AuthRejected => failed(
             FetchState::Error,
             "the API key was rejected; check SAIL_API_KEY".to_owned(),

@@ -17,7 +17,7 @@ use super::{outcome, progress};
 use crate::api::pace::Pace;
 use crate::api::Client;
 use crate::ids::{IdList, IdSet};
-use crate::row::{FetchState, Row};
+use crate::row::{FetchState, Row, NOT_IN_BATCH};
 use crate::sink::{RunStart, Sink};
 use crate::summary::{Stop, Summary};
 use crate::time::now_unix;
@@ -40,6 +40,10 @@ pub(super) async fn run(
         true => IdSet::default(),
         false => sink.fetched_ids(&plan.cfg.batch_id)?,
     };
+    let lost = match plan.cfg.refetch_all || plan.cfg.retry_not_found {
+        true => IdSet::default(),
+        false => sink.lost_ids(&plan.cfg.batch_id)?,
+    };
     sink.begin_run(&RunStart {
         batch_id: plan.cfg.batch_id.clone(),
         started_at: now_unix(),
@@ -51,12 +55,15 @@ pub(super) async fn run(
         total: plan.ids.len() as u64,
         ..Summary::default()
     };
-    let work = plan.work(already);
-    summary.skipped = work.skipped;
+    let work = plan.work(already, lost);
+    summary.skipped = work.skipped + work.lost;
     summary.fetched = work.skipped;
+    summary.not_found = work.lost;
+    summary.lost = work.lost;
 
     let mut writer = Writer::start(sink);
     write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
+    write_absent(&plan, &work.absent, &mut writer.rows, &mut summary).await?;
     let pace = Arc::new(Pace::new(plan.cfg.concurrency));
     let net = Net {
         client,
@@ -112,6 +119,27 @@ async fn write_pending(
     Ok(())
 }
 
+/// Writes a `not_found` row, without a request, for every manifest id the batch's status
+/// does not list.
+async fn write_absent(
+    plan: &Plan,
+    absent: &[String],
+    out: &mut Batcher,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    for id in absent {
+        let mut row = Row::bare(&plan.cfg.batch_id, id, FetchState::NotFound);
+        row.fetch_error = Some(format!(
+            "{NOT_IN_BATCH}: the batch's status does not list this id; not requested"
+        ));
+        row.fetched_at = Some(now_unix());
+        row.attempts = Some(0);
+        summary.record(&row);
+        out.push(row).await?;
+    }
+    Ok(())
+}
+
 /// What the requests go through: the client, and the pace every result request keeps.
 #[derive(Clone, Copy)]
 struct Net<'a> {
@@ -137,11 +165,12 @@ async fn fetch_all(
     let client = net.client;
     let (ids, mut poller) = id_source(client, plan, work.todo, waiting, summary, &bar);
     let (batch_id, keep_raw) = (plan.cfg.batch_id.as_str(), plan.cfg.keep_raw);
+    let gone = plan.gone.as_deref();
     let pace = &**net.pace;
     let mut rows = ids
         .map(|id| async move {
             let fetched = client.result(batch_id, &id, pace).await;
-            outcome::to_row(batch_id, &id, fetched, keep_raw)
+            outcome::to_row(batch_id, &id, fetched, keep_raw, gone)
         })
         .buffer_unordered(plan.cfg.concurrency.max(1));
     let mut tick = tokio::time::interval(FLUSH_EVERY);
@@ -216,6 +245,7 @@ fn id_source(
         ready: todo,
         waiting: waiting.into_iter().collect(),
         fetched: summary.fetched,
+        settled: summary.not_found + summary.error,
         total: summary.total,
         bar: bar.clone(),
         lines: !plan.cfg.progress && !plan.cfg.quiet,

@@ -14,7 +14,14 @@ use crate::api::{Client, Outcome};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::shard::Shard;
-use crate::time::now_unix;
+use crate::time::{age_text, now_unix};
+
+/// Sail keeps a result at most this long after processing (its DPA): a 404 for an item of a
+/// batch created longer ago than this, that the batch reports finished, is final.
+const RETENTION_S: i64 = 48 * 3600;
+
+/// How many ids a warning names before it says "…".
+const NAMED: usize = 5;
 
 /// Checks that `id` can be one path segment: the default output is named after it and it
 /// goes into the URL. Empty, `.`, `..`, and ids with `/`, `\`, whitespace or control
@@ -70,6 +77,12 @@ pub(super) struct Plan {
     /// Ids known not to be finished (id → the batch's status string): written as `pending`
     /// without a request.
     pub(super) not_ready: HashMap<String, String>,
+    /// Manifest ids the batch's status does not list: written `not_found` ("not in this
+    /// batch") without a request.
+    pub(super) not_in_batch: IdSet,
+    /// Why a 404 is final in this batch, when it is: "past retention (…)", the batch being
+    /// older than Sail keeps results. `None`: a 404 stays an ordinary `not_found`.
+    pub(super) gone: Option<String>,
     /// How to fetch (its `ids` are taken out into `ids`).
     pub(super) cfg: Config,
 }
@@ -82,6 +95,10 @@ pub(super) struct Work {
     pub(super) waiting: Vec<(String, String)>,
     /// Ids the output already holds fetched.
     pub(super) skipped: u64,
+    /// Ids the output already holds as a final `not_found` (not requested again).
+    pub(super) lost: u64,
+    /// Manifest ids the batch does not list, in manifest order.
+    pub(super) absent: Vec<String>,
 }
 
 impl Plan {
@@ -106,26 +123,50 @@ impl Plan {
                 return Ok(Plan {
                     ids: in_shard(ids, cfg.shard),
                     not_ready: HashMap::new(),
+                    not_in_batch: IdSet::default(),
+                    gone: None,
                     cfg,
                 });
             }
         };
-        if let Some(w) = retention_warning(id, batch.created_at, now_unix()) {
+        let now = now_unix();
+        if let Some(w) = retention_warning(id, batch.created_at, now) {
             eprintln!("{w}");
         }
+        let gone = batch
+            .created_at
+            .map(|c| now - c)
+            .filter(|&age| age > RETENTION_S)
+            .map(|age| {
+                format!(
+                    "past retention (the batch was created {} ago; Sail keeps results at most 48 h)",
+                    age_text(age)
+                )
+            });
         let unfinished: HashMap<String, String> = batch
             .unfinished()
             .into_iter()
             .map(|(i, s)| (i.to_owned(), s.to_owned()))
             .collect();
         let listed = batch.request_status.map(|r| r.into_ids());
-        let ids = given.or(listed).unwrap_or_default();
-        if ids.is_empty() {
-            return Err(anyhow!(
-                "batch '{id}' lists no requests in request_status; pass -m/--manifest"
-            ));
-        }
-        let ids = in_shard(ids, cfg.shard);
+        // The manifest's ids in the shard (the status's are sharded below).
+        let given = given.map(|g| in_shard(g, cfg.shard));
+        let not_in_batch = match (&given, listed.as_ref()) {
+            (Some(g), Some(l)) if !l.is_empty() => not_listed(g, l, id),
+            _ => IdSet::default(),
+        };
+        let ids = match given {
+            Some(g) => g,
+            None => {
+                let listed = listed.unwrap_or_default();
+                if listed.is_empty() {
+                    return Err(anyhow!(
+                        "batch '{id}' lists no requests in request_status; pass -m/--manifest"
+                    ));
+                }
+                in_shard(listed, cfg.shard)
+            }
+        };
         let not_ready = if unfinished.is_empty() {
             unfinished
         } else {
@@ -137,32 +178,65 @@ impl Plan {
         Ok(Plan {
             ids,
             not_ready,
+            not_in_batch,
+            gone,
             cfg,
         })
     }
 
-    /// Splits the ids into those to request and those still unfinished, leaving out the
-    /// ones `already` fetched. What is held for the run is one compact list of the ids
-    /// still to fetch: the plan's list and its statuses are dropped once it is made.
-    pub(super) fn work(&mut self, already: IdSet) -> Work {
+    /// Splits the ids into those to request, those still unfinished and those the batch
+    /// does not list, leaving out the ones `already` fetched and the final `not_found` ones
+    /// (`lost`). What is held for the run is one compact list of the ids still to fetch:
+    /// the plan's list and its statuses are dropped once it is made.
+    pub(super) fn work(&mut self, already: IdSet, lost: IdSet) -> Work {
         let ids = std::mem::take(&mut self.ids);
         let mut not_ready = std::mem::take(&mut self.not_ready);
+        let not_in_batch = std::mem::take(&mut self.not_in_batch);
         let mut todo = IdList::with_capacity(ids.len(), 0);
         let mut waiting: Vec<(String, String)> = Vec::new();
+        let (mut absent, mut lost_n) = (Vec::new(), 0u64);
         for id in ids.iter().filter(|id| !already.contains(id)) {
-            match not_ready.remove_entry(id) {
-                Some(entry) => waiting.push(entry),
-                None => todo.push(id),
+            if lost.contains(id) {
+                lost_n += 1;
+            } else if not_in_batch.contains(id) {
+                absent.push(id.to_owned());
+            } else {
+                match not_ready.remove_entry(id) {
+                    Some(entry) => waiting.push(entry),
+                    None => todo.push(id),
+                }
             }
         }
         todo.shrink_to_fit();
-        let skipped = (ids.len() - todo.len() - waiting.len()) as u64;
+        let skipped = (ids.len() - todo.len() - waiting.len() - absent.len()) as u64 - lost_n;
         Work {
             todo,
             waiting,
             skipped,
+            lost: lost_n,
+            absent,
         }
     }
+}
+
+/// The ids of `given` (the manifest) that `listed` (the batch's status) does not have, with
+/// one warning naming how many and a few of them.
+fn not_listed(given: &IdList, listed: &IdList, batch_id: &str) -> IdSet {
+    let listed: IdSet = listed.iter().collect();
+    let absent: IdList = given.iter().filter(|id| !listed.contains(id)).collect();
+    if !absent.is_empty() {
+        let mut named: Vec<&str> = absent.iter().take(NAMED).collect();
+        if absent.len() > NAMED {
+            named.push("…");
+        }
+        eprintln!(
+            "warning: {} ids of the manifest are not in batch '{batch_id}' (its status does not \
+             list them: {}); they get not_found rows (\"not in this batch\") without a request",
+            absent.len(),
+            named.join(", ")
+        );
+    }
+    IdSet::from(absent)
 }
 
 /// The ids of `shard` (all of them without one), in their order.

@@ -78,6 +78,9 @@ pub struct RunStart {
 pub trait Sink: Send {
     /// The custom_ids of `batch_id` already stored with `fetch_state = 'fetched'`.
     fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet>;
+    /// The custom_ids of `batch_id` stored as a final `not_found` (`row::is_lost`): gone
+    /// past retention, or not in the batch.
+    fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet>;
     /// Records the start of a run.
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()>;
     /// Upserts rows on `(batch_id, custom_id)`; a `fetched` row is never replaced by a

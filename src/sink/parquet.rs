@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use arrow_array::cast::AsArray;
+use arrow_array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
@@ -316,6 +317,32 @@ fn collect_fetched(batches: Batches, batch_id: &str, ids: &mut IdList) -> anyhow
     Ok(())
 }
 
+/// Adds to `ids` the custom_ids of `batch_id` stored as a final `not_found` in `batches`,
+/// whose columns 0, 1, 2 are batch_id, custom_id, fetch_state and `error` is fetch_error's.
+fn collect_lost(
+    batches: Batches,
+    batch_id: &str,
+    error: usize,
+    ids: &mut IdList,
+) -> anyhow::Result<()> {
+    for b in batches {
+        let b = b?;
+        let (bid, cid, st, err) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_string::<i32>(),
+            b.column(2).as_string::<i32>(),
+            b.column(error).as_string::<i32>(),
+        );
+        for i in 0..b.num_rows() {
+            let e = (!err.is_null(i)).then(|| err.value(i));
+            if bid.value(i) == batch_id && crate::row::is_lost(st.value(i), e) {
+                ids.push(cid.value(i));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Sink for ParquetSink {
     fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
         // batch_id, custom_id and fetch_state lead the column list.
@@ -326,6 +353,18 @@ impl Sink for ParquetSink {
         }
         for batches in self.parts()?.scan(vec![0, 1, 2])? {
             collect_fetched(batches, batch_id, &mut ids)?;
+        }
+        Ok(IdSet::from(ids))
+    }
+
+    fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
+        let error = schema::index_of("fetch_error");
+        let mut ids = IdList::new();
+        if self.base {
+            collect_lost(read_export(&self.out, Some(error + 1))?, batch_id, error, &mut ids)?;
+        }
+        for batches in self.parts()?.scan(vec![0, 1, 2, error])? {
+            collect_lost(batches, batch_id, 3, &mut ids)?;
         }
         Ok(IdSet::from(ids))
     }

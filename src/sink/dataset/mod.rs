@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use arrow_array::cast::AsArray;
+use arrow_array::Array;
 use arrow_array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use serde_json::json;
@@ -32,7 +33,7 @@ use super::parquet::{
 };
 use super::{RunStart, Sink};
 use crate::ids::{IdList, IdSet};
-use crate::row::{FetchState, Row};
+use crate::row::{is_lost, FetchState, Row};
 use crate::shard::Shard;
 use crate::summary::Summary;
 
@@ -82,6 +83,8 @@ pub(crate) struct DatasetSink {
     copies: HashMap<String, LocalCopy>,
     /// Every custom_id of each data file read so far this run.
     file_ids: HashMap<String, IdSet>,
+    /// The custom_ids stored as a final `not_found` in the data files read so far.
+    lost_in_files: IdList,
     options_json: String,
 }
 
@@ -99,6 +102,7 @@ impl DatasetSink {
             existing: Vec::new(),
             copies: HashMap::new(),
             file_ids: HashMap::new(),
+            lost_in_files: IdList::new(),
             options_json: String::new(),
             target,
         };
@@ -171,16 +175,17 @@ impl DatasetSink {
     fn scan_file(&mut self, name: &str) -> anyhow::Result<IdList> {
         let rel = format!("{}/{name}", self.partition);
         let shown = self.store.show(&rel);
-        // custom_id and fetch_state lead a dataset file's columns.
+        // custom_id, fetch_state, http_status, attempts and fetch_error lead a dataset
+        // file's columns.
         let batches: Vec<RecordBatch> = match &self.store {
             Store::Remote(r) => {
-                let (file_schema, batches) = r.read_columns(&rel, 2)?;
+                let (file_schema, batches) = r.read_columns(&rel, 5)?;
                 dataset_file_projection(&file_schema, &shown, true)?;
                 batches
             }
             Store::Local(_) => {
                 let path = self.copy(name)?.to_owned();
-                read_file(&path, &shown, &self.target.batch_id, Some(2))?
+                read_file(&path, &shown, &self.target.batch_id, Some(5))?
                     .collect::<anyhow::Result<_>>()?
             }
         };
@@ -193,10 +198,13 @@ impl DatasetSink {
                     .with_context(|| format!("'{shown}' has no column {n}"))
             };
             let (cid, st) = (column("custom_id")?, column("fetch_state")?);
+            let err = column("fetch_error")?;
             for i in 0..b.num_rows() {
                 all.push(cid.value(i));
                 if st.value(i) == fetched_state {
                     fetched.push(cid.value(i));
+                } else if is_lost(st.value(i), (!err.is_null(i)).then(|| err.value(i))) {
+                    self.lost_in_files.push(cid.value(i));
                 }
             }
         }
@@ -267,19 +275,20 @@ impl DatasetSink {
     }
 
     /// Puts the batch's completion marker if this run had every id of the batch and
-    /// fetched them all.
+    /// settled them all: fetched, or final `not_found` (counted in the marker's `lost`).
     fn mark(&self, summary: &Summary) -> anyhow::Result<()> {
         let all_in = self.target.whole_batch
             && self.target.shard.is_none()
             && summary.stopped.is_none()
             && summary.total > 0
-            && summary.fetched == summary.total;
+            && summary.settled();
         if !all_in {
             return Ok(());
         }
         let marker = json!({
             "batch_id": self.target.batch_id,
             "rows": summary.total,
+            "lost": summary.lost,
             "completed_at": crate::time::utc_text(crate::time::now_unix()),
             "sail_export": env!("CARGO_PKG_VERSION"),
         });
@@ -340,6 +349,36 @@ impl Sink for DatasetSink {
                 );
                 for i in 0..b.num_rows() {
                     if st.value(i) == fetched {
+                        ids.push(cid.value(i));
+                    }
+                }
+            }
+        }
+        Ok(IdSet::from(ids))
+    }
+
+    fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
+        anyhow::ensure!(
+            batch_id == self.target.batch_id,
+            "a dataset sink serves one batch"
+        );
+        for name in self.existing.clone() {
+            if !self.file_ids.contains_key(&name) {
+                self.scan_file(&name)?;
+            }
+        }
+        let mut ids: IdList = self.lost_in_files.iter().collect();
+        let error = super::parquet::schema::index_of("fetch_error");
+        for batches in self.parts()?.scan(vec![1, 2, error])? {
+            for b in batches {
+                let b = b?;
+                let (cid, st, err) = (
+                    b.column(0).as_string::<i32>(),
+                    b.column(1).as_string::<i32>(),
+                    b.column(2).as_string::<i32>(),
+                );
+                for i in 0..b.num_rows() {
+                    if is_lost(st.value(i), (!err.is_null(i)).then(|| err.value(i))) {
                         ids.push(cid.value(i));
                     }
                 }

@@ -15,7 +15,7 @@ use super::{Existing, RunStart, Sink};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::prices::PriceTable;
-use crate::row::Row;
+use crate::row::{FetchState, Row};
 use crate::summary::Summary;
 use crate::time::now_unix;
 
@@ -120,6 +120,21 @@ impl Sink for SqliteSink {
         let mut rows = stmt.query([batch_id])?;
         while let Some(row) = rows.next()? {
             ids.push(row.get_ref(0)?.as_str()?);
+        }
+        Ok(IdSet::from(ids))
+    }
+
+    fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
+        let mut stmt = self.conn.prepare(
+            "SELECT custom_id, fetch_error FROM results WHERE batch_id = ?1 AND fetch_state = 'not_found'",
+        )?;
+        let mut ids = IdList::new();
+        let mut rows = stmt.query([batch_id])?;
+        while let Some(row) = rows.next()? {
+            let error = row.get_ref(1)?.as_str_or_null()?;
+            if crate::row::is_lost(FetchState::NotFound.as_str(), error) {
+                ids.push(row.get_ref(0)?.as_str()?);
+            }
         }
         Ok(IdSet::from(ids))
     }
