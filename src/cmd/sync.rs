@@ -1,6 +1,13 @@
 //! `sail-export sync`: every batch of the account (or of the last `--since`) into one
 //! output, oldest first (they are the nearest to deletion), skipping each batch that is
 //! already complete there without a request; then a line per batch and the exit code.
+//!
+//! The exit code depends on the state reached, never on what an earlier run did: 0 every
+//! listed batch complete; 4 every one complete but some with losses (results gone for good:
+//! final `not_found`); 3 some batch still unfinished or failing (an error of its own, its
+//! status unreadable say, on every run); 130/143 a signal; 1 a rejected key or an
+//! unreachable API. When every batch tried failed before any request (the output is busy,
+//! say), that error is the outcome, with its own exit code.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +22,7 @@ use crate::cli::SyncArgs;
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::fetch::{self, shutdown_signal};
+use crate::row::{GONE, NOT_IN_BATCH};
 use crate::sink::dataset::layout;
 use crate::sink::dataset::store::Store;
 use crate::sink::Format;
@@ -29,6 +37,10 @@ struct Line {
     /// `already_complete` (nothing requested), `complete`, `incomplete` (pending or failed
     /// ids left for the next run) or `error`.
     state: &'static str,
+    /// Ids of a complete batch that are gone for good (final `not_found`): its losses.
+    lost: u64,
+    /// HTTP requests made for this batch (its status reads included).
+    requests: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +56,9 @@ struct Report {
     complete: usize,
     incomplete: usize,
     errors: usize,
+    /// Complete batches (now or already) with losses, and their ids gone for good.
+    with_losses: usize,
+    lost: u64,
     requests: u64,
     lines: Vec<Line>,
 }
@@ -77,39 +92,49 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
             return Ok(finish(report, &args, Some(why)));
         }
         let created_at_utc = b.created_at.map(utc_text);
-        if done.has(&id, b)? {
-            note!("{id}: already complete in the output; nothing requested");
+        if let Some(lost) = done.has(&id, b, args.retry_not_found)? {
+            match lost {
+                0 => note!("{id}: already complete in the output; nothing requested"),
+                n => note!(
+                    "{id}: already complete in the output with losses ({n} results gone for \
+                     good); nothing requested"
+                ),
+            }
             report.tally(Line {
                 batch_id: id,
                 created_at_utc,
                 state: "already_complete",
+                lost,
+                requests: 0,
                 summary: None,
                 error: None,
             });
             continue;
         }
         let cfg = config(&args, format, &id);
-        let line = match fetch::run(&client, cfg, stopped(stop.clone())).await {
+        let before = client.requests();
+        let result = fetch::run(&client, cfg, stopped(stop.clone())).await;
+        let requests = client.requests() - before;
+        let line = match result {
             Ok(s) => {
                 note!("{s}");
-                report.requests += s.requests;
-                let state = match s.exit_code() {
-                    exit::OK => "complete",
-                    _ => "incomplete",
+                let state = match s.stopped.is_none() && s.settled() {
+                    true => "complete",
+                    false => "incomplete",
                 };
-                if let Some(why) = s.stopped {
-                    if matches!(why, Stop::AuthRejected | Stop::Unreachable) {
-                        return Err(anyhow::anyhow!(
-                            "batch '{id}': {}; the sync stopped here (rows written so far are kept)",
-                            s.outcome()
-                        ));
-                    }
-                }
                 let stop_here = s.stopped;
+                if stop_here.is_some_and(|w| w.exit_code() == exit::FATAL) {
+                    eprintln!(
+                        "error: batch '{id}': {}; the sync stopped here (rows written so far are kept)",
+                        s.outcome()
+                    );
+                }
                 let line = Line {
                     batch_id: id,
                     created_at_utc,
                     state,
+                    lost: if state == "complete" { s.lost } else { 0 },
+                    requests,
                     summary: Some(s),
                     error: None,
                 };
@@ -122,23 +147,36 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
             Err(e) => {
                 eprintln!("error: batch '{id}': {e:#}");
                 let text = format!("{e:#}");
-                first_error.get_or_insert(e);
-                Line {
+                // A rejected key or an API that never answers is not this batch's problem:
+                // the next batches would fail alike.
+                let global = client.auth_failed() || client.unreachable().is_some();
+                first_error.get_or_insert((e, requests));
+                let line = Line {
                     batch_id: id,
                     created_at_utc,
                     state: "error",
+                    lost: 0,
+                    requests,
                     summary: None,
                     error: Some(text),
+                };
+                if global {
+                    report.tally(line);
+                    break;
                 }
+                line
             }
         };
         report.tally(line);
     }
     watcher.abort();
-    // Every batch tried failed (a busy output, a bad folder, say): the first error is the
-    // outcome, with its own exit code.
-    if report.errors > 0 && report.complete + report.incomplete == 0 {
-        if let Some(e) = first_error {
+    // A rejected key or an unreachable API; or every batch tried failed before any request
+    // (a busy output, a bad folder, say): that error is the outcome, with its own exit code.
+    // A batch whose own status cannot be read made requests: it is an `error` line, exit 3.
+    let global = client.auth_failed() || client.unreachable().is_some();
+    let none_requested = report.lines.iter().all(|l| l.requests == 0);
+    if report.errors > 0 && (global || report.complete + report.incomplete == 0 && none_requested) {
+        if let Some((e, _)) = first_error {
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
             }
@@ -150,6 +188,11 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
 
 impl Report {
     fn tally(&mut self, line: Line) {
+        self.requests += line.requests;
+        if line.lost > 0 {
+            self.with_losses += 1;
+            self.lost += line.lost;
+        }
         match line.state {
             "already_complete" => self.already_complete += 1,
             "complete" => self.complete += 1,
@@ -161,7 +204,8 @@ impl Report {
 }
 
 /// Prints the totals (and the JSON report) and returns the exit code: 0 when every listed
-/// batch is complete in the output, 3 when some are not (pending, failed, or an error).
+/// batch is complete in the output, 4 when they all are but some with losses, 3 when some
+/// are not (pending, failed, or an error); a stop's own code ([`Stop::exit_code`]).
 fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
     if args.json {
         match serde_json::to_string(&report) {
@@ -169,8 +213,12 @@ fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
             Err(e) => eprintln!("error: {e}"),
         }
     }
+    let losses = match report.with_losses {
+        0 => String::new(),
+        n => format!(" ({n} with losses: {} results gone for good)", report.lost),
+    };
     note!(
-        "sync: {} batches -> {}: {} already complete, {} complete now, {} incomplete, {} errors; {} requests",
+        "sync: {} batches -> {}: {} already complete, {} complete now{losses}, {} incomplete, {} errors; {} requests",
         report.batches,
         report.out,
         report.already_complete,
@@ -180,14 +228,20 @@ fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
         report.requests
     );
     match stopped {
-        Some(Stop::Interrupted) => exit::SIGINT,
-        Some(Stop::Terminated) => exit::SIGTERM,
-        Some(_) => exit::INCOMPLETE,
-        None if report.incomplete + report.errors == 0 => exit::OK,
-        None => {
+        Some(why) => why.exit_code(),
+        None if report.incomplete + report.errors > 0 => {
             note!("rerun the same command to pick up what is not finished yet");
             exit::INCOMPLETE
         }
+        None if report.with_losses > 0 => {
+            note!(
+                "complete with losses: {} results are gone for good (404 past Sail's 48 h \
+                 retention) and are not requested again; --retry-not-found asks once more",
+                report.lost
+            );
+            exit::LOSSES
+        }
+        None => exit::OK,
     }
 }
 
@@ -199,11 +253,13 @@ fn config(args: &SyncArgs, format: Format, batch_id: &str) -> fetch::Config {
     cfg.keep_raw = !args.no_raw;
     cfg.quiet = super::quiet();
     cfg.wait_for_lock = args.wait_for_lock;
+    cfg.retry_not_found = args.retry_not_found;
     cfg.options_json = serde_json::json!({
         "command": "sync",
         "format": format.name(),
         "concurrency": args.concurrency,
         "raw": !args.no_raw,
+        "retry_not_found": args.retry_not_found,
         "base_url": args.api.base_url,
     })
     .to_string();
@@ -226,8 +282,9 @@ async fn stopped(mut rx: watch::Receiver<Option<Stop>>) -> Stop {
 enum Done {
     /// A dataset: a batch is complete when its marker is there.
     Markers(Store),
-    /// A file: fetched rows per batch, complete when they reach the batch's total.
-    Counts(HashMap<String, u64>),
+    /// A file: per batch, its fetched rows and its final `not_found` ones (lost); complete
+    /// when together they reach the batch's total.
+    Counts(HashMap<String, (u64, u64)>),
 }
 
 impl Done {
@@ -242,29 +299,49 @@ impl Done {
         }
         let db = export::open(out)
             .map_err(|e| UsageError::new(format!("cannot sync into '{}': {e:#}", out.display())))?;
-        let mut stmt = db.prepare(
-            "SELECT batch_id, count(*) FROM results WHERE fetch_state = 'fetched' GROUP BY 1",
-        )?;
+        // The final `not_found` rows, as `row::is_lost` tells them.
+        let lost = format!(
+            "fetch_state = 'not_found' AND (substr(fetch_error, 1, {}) = '{GONE}' \
+             OR substr(fetch_error, 1, {}) = '{NOT_IN_BATCH}')",
+            GONE.len(),
+            NOT_IN_BATCH.len()
+        );
+        let mut stmt = db.prepare(&format!(
+            "SELECT batch_id, count(*) FILTER (WHERE fetch_state = 'fetched'), \
+             count(*) FILTER (WHERE {lost}) FROM results GROUP BY 1"
+        ))?;
         let counts = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                let n = |i| r.get::<_, i64>(i).map(|n| n as u64);
+                Ok((r.get::<_, String>(0)?, (n(1)?, n(2)?)))
             })?
             .collect::<rusqlite::Result<HashMap<_, _>>>()?;
         Ok(Done::Counts(counts))
     }
 
-    /// Whether `id` is complete in the output (a file: as many fetched rows as the list's
-    /// `request_counts` says the batch holds; without a count, not known, so fetched — which then requests
-    /// nothing it has).
-    fn has(&self, id: &str, b: &Batch) -> anyhow::Result<bool> {
-        match self {
+    /// `Some(lost)` when `id` is complete in the output, `lost` of its ids gone for good
+    /// (a dataset: its marker, which counts them; a file: as many fetched and final
+    /// `not_found` rows as the list's `request_counts` says the batch holds; without a count,
+    /// not known, so fetched — which then requests nothing it has). With `retry_lost`, a
+    /// batch with losses is not complete: its lost ids are requested again.
+    fn has(&self, id: &str, b: &Batch, retry_lost: bool) -> anyhow::Result<Option<u64>> {
+        let lost = match self {
             Done::Markers(store) => {
-                Ok(fetch::blocking(|| store.get(&layout::complete_marker(id)))?.is_some())
+                let Some(marker) = fetch::blocking(|| store.get(&layout::complete_marker(id)))?
+                else {
+                    return Ok(None);
+                };
+                let marker: serde_json::Value = serde_json::from_slice(&marker).unwrap_or_default();
+                marker["lost"].as_u64().unwrap_or(0)
             }
             Done::Counts(counts) => {
-                let total = b.total_requests();
-                Ok(total.is_some_and(|t| t > 0 && counts.get(id).copied().unwrap_or(0) >= t))
+                let (fetched, lost) = counts.get(id).copied().unwrap_or((0, 0));
+                match b.total_requests() {
+                    Some(t) if t > 0 && fetched + lost >= t => lost,
+                    _ => return Ok(None),
+                }
             }
-        }
+        };
+        Ok((!retry_lost || lost == 0).then_some(lost))
     }
 }

@@ -361,7 +361,12 @@ impl Sink for ParquetSink {
         let error = schema::index_of("fetch_error");
         let mut ids = IdList::new();
         if self.base {
-            collect_lost(read_export(&self.out, Some(error + 1))?, batch_id, error, &mut ids)?;
+            collect_lost(
+                read_export(&self.out, Some(error + 1))?,
+                batch_id,
+                error,
+                &mut ids,
+            )?;
         }
         for batches in self.parts()?.scan(vec![0, 1, 2, error])? {
             collect_lost(batches, batch_id, 3, &mut ids)?;

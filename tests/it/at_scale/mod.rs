@@ -2,6 +2,7 @@
 //! `--shard`, and `sync` of a whole simulated account, read back by DuckDB and pyarrow.
 
 mod dataset;
+mod losses;
 mod s3;
 mod shards;
 mod sync;

@@ -95,7 +95,7 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
     .await;
     serve_completed(&server, b, &["a", "b"]).await;
     let dir = tempfile::tempdir().unwrap();
-    // "gone" is not in request_status: it is still requested (and is a 404).
+    // "gone" is not in request_status: its row is written without a request.
     let ids = manifest(dir.path(), &["a", "b", "gone"]);
     let db = dir.path().join("p.sqlite");
     let base = base(&server);
@@ -105,7 +105,7 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
     assert!(out.stderr.contains("--wait"), "{}", out.stderr);
     let seen = paths(&server).await;
     assert!(!seen.contains(&format!("/v1/batches/{b}/b")), "{seen:?}");
-    assert!(seen.contains(&format!("/v1/batches/{b}/gone")), "{seen:?}");
+    assert!(!seen.contains(&format!("/v1/batches/{b}/gone")), "{seen:?}");
     let rows = query(
         &db,
         "SELECT custom_id, fetch_state, fetch_error, attempts FROM results ORDER BY custom_id",
@@ -115,8 +115,10 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
     assert_eq!(rows[1]["attempts"], 0);
     assert!(rows[1]["fetch_error"].as_str().unwrap().contains("RUNNING"));
     assert_eq!(rows[2]["fetch_state"], "not_found");
+    assert_eq!(rows[2]["attempts"], 0);
 
-    // Later the batch is done: a rerun requests only b (a is in the output, gone stays 404).
+    // Later the batch is done: a rerun requests only b (a is in the output, gone is not in
+    // the batch): every id is settled, one of them lost, so exit 4.
     server.reset().await;
     serve_status(
         &server,
@@ -126,8 +128,9 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
     .await;
     serve_completed(&server, b, &["a", "b"]).await;
     let out = run(&args).await;
-    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.code, 4, "{out:?}");
     let seen = paths(&server).await;
+    assert!(!seen.contains(&format!("/v1/batches/{b}/gone")), "{seen:?}");
     assert!(!seen.contains(&format!("/v1/batches/{b}/a")), "{seen:?}");
     assert!(seen.contains(&format!("/v1/batches/{b}/b")), "{seen:?}");
     let rows = query(&db, "SELECT fetch_state FROM results WHERE custom_id = 'b'");
