@@ -264,3 +264,75 @@ async fn wait_stops_waiting_when_the_batch_disappears() {
     let rows = query(&db, "SELECT fetch_state FROM results");
     assert_eq!(rows[0]["fetch_state"], "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_progress_counts_add_up_to_the_total() {
+    let server = MockServer::start().await;
+    let b = "batch_c";
+    serve_status(
+        &server,
+        b,
+        vec![
+            batch_body(
+                b,
+                60,
+                &[
+                    ("a", "COMPLETED"),
+                    ("b", "RUNNING"),
+                    ("c", "RUNNING"),
+                    ("d", "PENDING"),
+                ],
+            ),
+            batch_body(
+                b,
+                60,
+                &[
+                    ("a", "COMPLETED"),
+                    ("b", "COMPLETED"),
+                    ("c", "RUNNING"),
+                    ("d", "RUNNING"),
+                ],
+            ),
+            batch_body(
+                b,
+                60,
+                &[
+                    ("a", "COMPLETED"),
+                    ("b", "COMPLETED"),
+                    ("c", "COMPLETED"),
+                    ("d", "FAILED"),
+                ],
+            ),
+        ],
+    )
+    .await;
+    serve_completed(&server, b, &["a", "b", "c", "d"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // "x" is not in the batch: settled from the start, without a request.
+    let ids = manifest(dir.path(), &["a", "b", "c", "d", "x"]);
+    let db = dir.path().join("c.sqlite");
+    let base = base(&server);
+    let mut args = fetch_args(b, ids.to_str().unwrap(), db.to_str().unwrap(), &base);
+    args.extend(["--wait", "--poll-interval", "0.05"]);
+    let out = run(&args).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    let polls: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("poll "))
+        .collect();
+    assert!(polls.len() >= 2, "{}", out.stderr);
+    for line in &polls {
+        let counts: Vec<u64> = line
+            .split(" · ")
+            .map(|part| {
+                let n = part.rsplit(": ").next().unwrap();
+                n.split(' ').next().unwrap().parse().unwrap()
+            })
+            .collect();
+        assert_eq!(counts.len(), 4, "{line}");
+        assert_eq!(counts.iter().sum::<u64>(), 5, "{line}");
+    }
+    // Some poll found items running (the case where the counts went over the total).
+    assert!(polls.iter().any(|l| !l.contains(" 0 running")), "{polls:?}");
+}

@@ -4,6 +4,7 @@
 mod fetch_wait;
 mod signals;
 mod status_list;
+mod sync_exit;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
