@@ -38,6 +38,11 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
             "{} ids are not finished yet; rerun later, or add --wait to keep polling until they are",
             summary.pending
         ),
+        None if summary.lost > 0 && summary.settled() => note!(
+            "complete with losses: {} results are gone for good (past Sail's 48 h retention, or \
+             not in the batch) and are not requested again; --retry-not-found asks once more",
+            summary.lost
+        ),
         None => {}
     }
     Ok(summary.exit_code())
