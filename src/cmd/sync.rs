@@ -150,7 +150,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
                 // A rejected key or an API that never answers is not this batch's problem:
                 // the next batches would fail alike.
                 let global = client.auth_failed() || client.unreachable().is_some();
-                first_error.get_or_insert((e, requests));
+                first_error.get_or_insert(e);
                 let line = Line {
                     batch_id: id,
                     created_at_utc,
@@ -176,7 +176,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     let global = client.auth_failed() || client.unreachable().is_some();
     let none_requested = report.lines.iter().all(|l| l.requests == 0);
     if report.errors > 0 && (global || report.complete + report.incomplete == 0 && none_requested) {
-        if let Some((e, _)) = first_error {
+        if let Some(e) = first_error {
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
             }
