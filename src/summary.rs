@@ -144,11 +144,7 @@ impl fmt::Display for Summary {
             self.batch_id, self.total, self.fetched, self.pending, self.not_found, self.error
         )?;
         if self.lost > 0 {
-            write!(
-                f,
-                " ({} of the not_found final: gone or not in the batch)",
-                self.lost
-            )?;
+            write!(f, " ({} of them gone for good)", self.lost)?;
         }
         if self.not_attempted > 0 {
             write!(f, ", {} not attempted", self.not_attempted)?;
