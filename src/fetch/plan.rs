@@ -256,3 +256,25 @@ fn warn_without_status(status: Outcome<Batch>, id: &str) {
     };
     eprintln!("warning: {why}; fetching every id without it (unfinished items come back pending)");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_leaves_out_what_the_output_settled_and_sorts_the_rest() {
+        let ids: IdList = ["a", "b", "c", "d", "e"].into_iter().collect();
+        let mut plan = Plan {
+            ids,
+            not_ready: HashMap::from([("d".to_owned(), "RUNNING".to_owned())]),
+            not_in_batch: ["c"].into_iter().collect(),
+            gone: None,
+            cfg: Config::new("b", "x.sqlite".into()),
+        };
+        let work = plan.work(["a"].into_iter().collect(), ["b"].into_iter().collect());
+        assert_eq!(work.todo.iter().collect::<Vec<_>>(), ["e"]);
+        assert_eq!(work.waiting, [("d".to_owned(), "RUNNING".to_owned())]);
+        assert_eq!(work.absent, ["c"]);
+        assert_eq!((work.skipped, work.lost), (1, 1));
+    }
+}
