@@ -76,6 +76,8 @@ pub(crate) struct ParquetSink {
     base: bool,
     parts: Option<Parts>,
     options_json: String,
+    /// The final `not_found` ids of a batch, read with its fetched ones (one pass).
+    lost: Option<(String, IdList)>,
 }
 
 impl ParquetSink {
@@ -112,6 +114,7 @@ impl ParquetSink {
             base,
             parts: Some(parts),
             options_json: String::new(),
+            lost: None,
         })
     }
 
@@ -298,33 +301,17 @@ fn read_export(path: &Path, columns: Option<usize>) -> anyhow::Result<Batches> {
     })))
 }
 
-/// Adds to `ids` the custom_ids of `batch_id` in state `fetched` found in `batches`.
-fn collect_fetched(batches: Batches, batch_id: &str, ids: &mut IdList) -> anyhow::Result<()> {
-    let fetched = FetchState::Fetched.as_str();
-    for b in batches {
-        let b = b?;
-        let (bid, cid, st) = (
-            b.column(0).as_string::<i32>(),
-            b.column(1).as_string::<i32>(),
-            b.column(2).as_string::<i32>(),
-        );
-        for i in 0..b.num_rows() {
-            if bid.value(i) == batch_id && st.value(i) == fetched {
-                ids.push(cid.value(i));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Adds to `ids` the custom_ids of `batch_id` stored as a final `not_found` in `batches`,
-/// whose columns 0, 1, 2 are batch_id, custom_id, fetch_state and `error` is fetch_error's.
-fn collect_lost(
+/// Adds to `fetched` the custom_ids of `batch_id` in state `fetched` found in `batches`, and
+/// to `lost` those stored as a final `not_found` (`row::is_lost`). Columns 0, 1, 2 of
+/// `batches` are batch_id, custom_id, fetch_state; `error` is fetch_error's.
+fn collect(
     batches: Batches,
     batch_id: &str,
     error: usize,
-    ids: &mut IdList,
+    fetched: &mut IdList,
+    lost: &mut IdList,
 ) -> anyhow::Result<()> {
+    let fetched_state = FetchState::Fetched.as_str();
     for b in batches {
         let b = b?;
         let (bid, cid, st, err) = (
@@ -334,9 +321,14 @@ fn collect_lost(
             b.column(error).as_string::<i32>(),
         );
         for i in 0..b.num_rows() {
-            let e = (!err.is_null(i)).then(|| err.value(i));
-            if bid.value(i) == batch_id && crate::row::is_lost(st.value(i), e) {
-                ids.push(cid.value(i));
+            if bid.value(i) != batch_id {
+                continue;
+            }
+            let state = st.value(i);
+            if state == fetched_state {
+                fetched.push(cid.value(i));
+            } else if crate::row::is_lost(state, (!err.is_null(i)).then(|| err.value(i))) {
+                lost.push(cid.value(i));
             }
         }
     }
@@ -345,33 +337,30 @@ fn collect_lost(
 
 impl Sink for ParquetSink {
     fn fetched_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
-        // batch_id, custom_id and fetch_state lead the column list.
+        // batch_id, custom_id and fetch_state lead the column list; fetch_error follows
+        // http_status and attempts.
         debug_assert_eq!(schema::index_of("fetch_state"), 2);
-        let mut ids = IdList::new();
+        let error = schema::index_of("fetch_error");
+        let (mut fetched, mut lost) = (IdList::new(), IdList::new());
         if self.base {
-            collect_fetched(read_export(&self.out, Some(3))?, batch_id, &mut ids)?;
+            let batches = read_export(&self.out, Some(error + 1))?;
+            collect(batches, batch_id, error, &mut fetched, &mut lost)?;
         }
-        for batches in self.parts()?.scan(vec![0, 1, 2])? {
-            collect_fetched(batches, batch_id, &mut ids)?;
+        for batches in self.parts()?.scan(vec![0, 1, 2, error])? {
+            collect(batches, batch_id, 3, &mut fetched, &mut lost)?;
         }
-        Ok(IdSet::from(ids))
+        self.lost = Some((batch_id.to_owned(), lost));
+        Ok(IdSet::from(fetched))
     }
 
     fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet> {
-        let error = schema::index_of("fetch_error");
-        let mut ids = IdList::new();
-        if self.base {
-            collect_lost(
-                read_export(&self.out, Some(error + 1))?,
-                batch_id,
-                error,
-                &mut ids,
-            )?;
+        match self.lost.take() {
+            Some((b, lost)) if b == batch_id => Ok(IdSet::from(lost)),
+            _ => {
+                self.fetched_ids(batch_id)?;
+                self.lost_ids(batch_id)
+            }
         }
-        for batches in self.parts()?.scan(vec![0, 1, 2, error])? {
-            collect_lost(batches, batch_id, 3, &mut ids)?;
-        }
-        Ok(IdSet::from(ids))
     }
 
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()> {
