@@ -7,8 +7,9 @@
 //! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
 //! the user typed and the subcommands that wire it all.
 
-// Foundations: exit codes and usage errors, time as people read it, the allocator setting,
-// the async runtime.
+// Foundations: exit codes and usage errors, what cancels long work, time as people read
+// it, the allocator setting, the async runtime, standard output.
+pub mod cancel;
 pub mod error;
 pub mod memory;
 pub mod runtime;

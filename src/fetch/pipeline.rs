@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, BoxStream};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use indicatif::ProgressBar;
 
 use super::plan::{Plan, Work};
@@ -16,6 +16,7 @@ use super::writer::{Batcher, Writer, FLUSH_EVERY};
 use super::{outcome, progress};
 use crate::api::pace::Pace;
 use crate::api::Client;
+use crate::cancel::{self, Cancel};
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
 use crate::sink::{RunStart, Sink};
@@ -24,7 +25,10 @@ use crate::time::now_unix;
 use crate::wait::{self, Waiter};
 
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
-/// row that was handed to the sink is committed before this returns. Ids not ready get a
+/// row that was handed to the sink is committed before this returns; once `stop` has
+/// resolved (during the requests or during the sink's `finish`), the sink's long work is
+/// cancelled, so a Parquet output keeps its previous file and the rows stay in the
+/// checkpoint for the next run. Ids not ready get a
 /// `pending` row without a request; with `wait` they are fetched once the batch reports
 /// them terminal. `before` is what the client had counted when the run began (its status
 /// read included), so a client serving several runs (`sync`) reports each run's own.
@@ -36,6 +40,9 @@ pub(super) async fn run(
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    // Polled in every phase: after it resolves it stays pending.
+    let stop = stop.fuse();
+    tokio::pin!(stop);
     let already = match plan.cfg.refetch_all {
         true => IdSet::default(),
         false => sink.fetched_ids(&plan.cfg.batch_id)?,
@@ -55,14 +62,15 @@ pub(super) async fn run(
     summary.skipped = work.skipped;
     summary.fetched = work.skipped;
 
-    let mut writer = Writer::start(sink);
+    let cancel = Cancel::default();
+    let mut writer = Writer::start(sink, cancel.clone());
     write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
     let pace = Arc::new(Pace::new(plan.cfg.concurrency));
     let net = Net {
         client,
         pace: &pace,
     };
-    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, stop).await?;
+    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, &mut stop).await?;
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
@@ -72,8 +80,28 @@ pub(super) async fn run(
     summary.concurrency_min = pace.lowest() as u64;
     summary.concurrency_final = pace.limit() as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
-    writer.finish(summary.clone()).await?;
-    Ok(summary)
+    if summary.stopped.is_some_and(by_signal) {
+        cancel.cancel();
+    }
+    let finished = writer.finish(summary.clone());
+    tokio::pin!(finished);
+    let finished = tokio::select! {
+        done = &mut finished => done,
+        why = &mut stop => {
+            summary.stopped = Some(why);
+            cancel.cancel();
+            finished.await
+        }
+    };
+    match finished {
+        Err(e) if !cancel::is_cancelled(&e) => Err(e),
+        _ => Ok(summary),
+    }
+}
+
+/// Whether the run was told to stop from outside (SIGINT, SIGTERM).
+fn by_signal(why: Stop) -> bool {
+    matches!(why, Stop::Interrupted | Stop::Terminated)
 }
 
 /// A client's request and retry counts at one moment.

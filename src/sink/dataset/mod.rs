@@ -31,6 +31,7 @@ use super::parquet::{
     dataset_file_projection, open_dataset_file, schema, write_merged, READ_BATCH_ROWS,
 };
 use super::{RunStart, Sink};
+use crate::cancel::Cancel;
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
 use crate::shard::Shard;
@@ -83,6 +84,7 @@ pub(crate) struct DatasetSink {
     /// Every custom_id of each data file read so far this run.
     file_ids: HashMap<String, IdSet>,
     options_json: String,
+    cancel: Cancel,
 }
 
 impl DatasetSink {
@@ -100,6 +102,7 @@ impl DatasetSink {
             copies: HashMap::new(),
             file_ids: HashMap::new(),
             options_json: String::new(),
+            cancel: Cancel::default(),
             target,
         };
         sink.finish_replacements()?;
@@ -240,7 +243,10 @@ impl DatasetSink {
             self.store
                 .put_if_absent(&journal, j.to_string().into_bytes())?;
         }
-        self.store.publish(&tmp, &rel)?;
+        if let Err(e) = self.store.publish(&tmp, &rel, &self.cancel) {
+            std::fs::remove_file(&tmp).ok();
+            return Err(e);
+        }
         for old in &replaced {
             self.store.delete(&format!("{}/{old}", self.partition))?;
         }
@@ -252,8 +258,10 @@ impl DatasetSink {
 
     /// Writes the merge of `replaced` (oldest first) and the checkpoint into `tmp`, fsynced.
     fn write_file(&mut self, replaced: &[String], tmp: &Path) -> anyhow::Result<u64> {
+        self.cancel.check()?;
         let max = FAN_IN.saturating_sub(replaced.len()).max(1);
-        self.parts()?.reduce(max)?;
+        let cancel = self.cancel.clone();
+        self.parts()?.reduce(max, &cancel)?;
         crate::memory::release_free_pages();
         let mut sources: Vec<Cursor> = Vec::new();
         for name in replaced {
@@ -263,7 +271,7 @@ impl DatasetSink {
             sources.extend(Cursor::open(shown, batches)?);
         }
         sources.extend(self.parts()?.all_cursors()?);
-        write_merged(tmp, sources, &self.options_json, true)
+        write_merged(tmp, sources, &self.options_json, true, &cancel)
     }
 
     /// Puts the batch's completion marker if this run had every id of the batch and
@@ -355,6 +363,10 @@ impl Sink for DatasetSink {
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
         self.parts()?.add(rows).context("writing a checkpoint part")
+    }
+
+    fn set_cancel(&mut self, cancel: Cancel) {
+        self.cancel = cancel;
     }
 
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {

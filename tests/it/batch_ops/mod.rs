@@ -3,6 +3,7 @@
 
 mod fetch_wait;
 mod signals;
+mod signals_merge;
 mod status_list;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
