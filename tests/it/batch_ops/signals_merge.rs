@@ -55,7 +55,12 @@ fn rows_in(path: &Path) -> i64 {
 /// Runs `args`, sends `signal` as soon as the final merge has begun (its temporary file
 /// `tmp` exists), and returns the run's output and the time from the signal to its exit.
 async fn signal_in_merge(args: &[&str], tmp: &Path, signal: &str) -> (Output, Duration) {
-    let child = command(args).spawn().expect("start sail-export");
+    // Logs at `warn`: the output is read only at the end, and trace logs could fill the pipe.
+    let mut cmd = command(args);
+    let child = cmd
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start sail-export");
     let pid = child.id().expect("pid").to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !tmp.exists() {
