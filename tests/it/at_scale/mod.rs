@@ -5,6 +5,7 @@ mod dataset;
 mod s3;
 mod shards;
 mod sync;
+mod sync_signal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
