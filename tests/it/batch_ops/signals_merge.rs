@@ -143,3 +143,43 @@ async fn a_signal_during_the_final_merge_keeps_the_old_file_and_the_checkpoint()
     assert_eq!(rows_in(&out_path), (OLD_ROWS + new.len()) as i64);
     assert!(!parts.exists() && !tmp.exists());
 }
+
+#[test]
+fn a_cancelled_finish_leaves_the_output_and_the_checkpoint_for_the_next_run() {
+    use sail_export::cancel::{is_cancelled, Cancel};
+    use sail_export::sink::{self, Format, RunStart};
+    use sail_export::summary::Summary;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.parquet");
+    big_export(&out, "b", 1000);
+    let before = std::fs::read(&out).unwrap();
+    let start = RunStart {
+        batch_id: "b".into(),
+        started_at: 0,
+        options_json: "{}".into(),
+    };
+    let new: Vec<Row> = (0..10)
+        .map(|i| Row::bare("b", &format!("new-{i}"), FetchState::Fetched))
+        .collect();
+
+    let mut s = sink::open(&out, Format::Parquet).unwrap();
+    let cancel = Cancel::default();
+    s.set_cancel(cancel.clone());
+    s.begin_run(&start).unwrap();
+    s.write(&new).unwrap();
+    cancel.cancel();
+    let err = s.finish(&Summary::default()).unwrap_err();
+    assert!(is_cancelled(&err), "{err:#}");
+    drop(s);
+    assert!(std::fs::read(&out).unwrap() == before, "the output changed");
+    assert!(!dir.path().join(".c.parquet.tmp").exists());
+
+    // The next run finds the rows in the checkpoint and merges them.
+    let mut s = sink::open(&out, Format::Parquet).unwrap();
+    assert_eq!(s.fetched_ids("b").unwrap().len(), 1010);
+    s.begin_run(&start).unwrap();
+    s.finish(&Summary::default()).unwrap();
+    assert_eq!(rows_in(&out), 1010);
+    assert!(!dir.path().join(".c.parquet.parts").exists());
+}
