@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 
 use super::plan::{Plan, Work};
 use super::writer::{Batcher, Writer, FLUSH_EVERY};
-use super::{outcome, progress};
+use super::{off_runtime, outcome, progress};
 use crate::api::pace::Pace;
 use crate::api::Client;
 use crate::cancel::{self, Cancel};
@@ -34,7 +34,7 @@ use crate::wait::{self, Waiter};
 /// read included), so a client serving several runs (`sync`) reports each run's own.
 pub(super) async fn run(
     client: &Client,
-    mut sink: Box<dyn Sink>,
+    sink: Box<dyn Sink>,
     mut plan: Plan,
     before: Counted,
     stop: impl Future<Output = Stop>,
@@ -43,15 +43,10 @@ pub(super) async fn run(
     // Polled in every phase: after it resolves it stays pending.
     let stop = stop.fuse();
     tokio::pin!(stop);
-    let already = match plan.cfg.refetch_all {
-        true => IdSet::default(),
-        false => sink.fetched_ids(&plan.cfg.batch_id)?,
+    let (sink, already) = match off_runtime(&mut stop, begin(sink, &plan)).await {
+        Err(why) => return Ok(super::stopped_before_start(&plan.cfg, why)),
+        Ok((sink, already)) => (sink, already?),
     };
-    sink.begin_run(&RunStart {
-        batch_id: plan.cfg.batch_id.clone(),
-        started_at: now_unix(),
-        options_json: plan.cfg.options_json.clone(),
-    })?;
     let mut summary = Summary {
         batch_id: plan.cfg.batch_id.clone(),
         out: plan.cfg.out.display().to_string(),
@@ -96,6 +91,29 @@ pub(super) async fn run(
     match finished {
         Err(e) if !cancel::is_cancelled(&e) => Err(e),
         _ => Ok(summary),
+    }
+}
+
+/// What the output holds fetched already (none with `--refetch-all`), and the run recorded:
+/// reads that can take a while (a large output, a dataset on object storage), to run off the
+/// runtime.
+fn begin(
+    mut sink: Box<dyn Sink>,
+    plan: &Plan,
+) -> impl FnOnce() -> (Box<dyn Sink>, anyhow::Result<IdSet>) + Send + 'static {
+    let (batch_id, refetch_all) = (plan.cfg.batch_id.clone(), plan.cfg.refetch_all);
+    let start = RunStart {
+        batch_id: batch_id.clone(),
+        started_at: now_unix(),
+        options_json: plan.cfg.options_json.clone(),
+    };
+    move || {
+        let already = match refetch_all {
+            true => Ok(IdSet::default()),
+            false => sink.fetched_ids(&batch_id),
+        };
+        let begun = already.and_then(|ids| sink.begin_run(&start).map(|()| ids));
+        (sink, begun)
     }
 }
 

@@ -368,3 +368,31 @@ async fn sigterm_during_an_upload_to_a_store_that_hangs_exits_143_at_once() {
     assert_eq!(counts[&b]["rows"], 300, "{counts}");
     assert_eq!(counts[&b]["ids"], 300, "{counts}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_store_does_not_answer_at_the_start_exits_143_at_once() {
+    let Some(python) = python() else { return };
+    let moto = Moto::start(&python, false);
+    moto.boto(&python, &format!("s3.create_bucket(Bucket='{BUCKET}')"));
+    signal(moto.child.id(), "-STOP");
+    let sim = sim(20, 1, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{BUCKET}/exports/");
+    let args = ["fetch", sim.batch_id(), "-o", &url, "--json"];
+    let mut cmd = s3_cmd(&sim, &moto.endpoint(), dir.path(), &args);
+    let child = cmd.env("RUST_LOG", "warn").spawn().unwrap();
+    // The run is waiting for the store's first answer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = Instant::now();
+    signal(child.id().unwrap(), "-TERM");
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await;
+    let took = sent.elapsed();
+    signal(moto.child.id(), "-CONT");
+    let out = out.expect("no exit within 30 s of SIGTERM").unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "{took:?} from SIGTERM to the exit"
+    );
+    assert_eq!(result_gets(&sim), 0);
+}
