@@ -7,10 +7,12 @@
 //! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
 //! the user typed and the subcommands that wire it all.
 
-// Foundations: exit codes and usage errors, time as people read it, the allocator setting,
-// the async runtime.
+// Foundations: exit codes and usage errors, what cancels long work, time as people read
+// it, the allocator setting, standard output, the async runtime.
+pub mod cancel;
 pub mod error;
 pub mod memory;
+pub mod out;
 pub mod runtime;
 pub mod time;
 

@@ -4,7 +4,11 @@ use clap::Parser;
 
 fn main() {
     sail_export::memory::return_freed_memory();
-    let cli = sail_export::cli::Cli::parse();
+    // Help and --version go to stdout: a closed pipe ends them as it ends every command.
+    let cli = sail_export::cli::Cli::try_parse().unwrap_or_else(|e| {
+        let _ = sail_export::out::quiet_on_closed_pipe(e.print());
+        std::process::exit(e.exit_code())
+    });
     // RUST_LOG, when set, decides as it always did; otherwise -v, -vv, -vvv raise the level.
     let level = match cli.verbosity.verbose {
         0 => "warn",

@@ -103,7 +103,7 @@ impl Request {
 
 /// Runs `cost`; returns the exit code: 0, or 3 with `--strict` when any request is unpriced.
 pub(crate) fn run(args: CostArgs) -> anyhow::Result<i32> {
-    run_to(&Request::from_args(args)?, &mut std::io::stdout().lock())
+    run_to(&Request::from_args(args)?, &mut crate::out::Stdout)
 }
 
 /// Makes the report and writes it to `out` (stdout for the command); returns the exit code.

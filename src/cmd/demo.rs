@@ -39,7 +39,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     note!("{summary}");
     note!("{}", describe_faults(&served, summary.retries));
     let report = super::cost::Request::new(args.out.clone());
-    if let Err(e) = super::cost::run_to(&report, &mut std::io::stdout().lock()) {
+    if let Err(e) = super::cost::run_to(&report, &mut crate::out::Stdout) {
         eprintln!("warning: no cost report: {e:#}");
     }
     let code = exit_code(&summary, &expected);

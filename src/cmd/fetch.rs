@@ -10,6 +10,7 @@ use crate::cli::FetchArgs;
 use crate::error::{exit, UsageError};
 use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
+use crate::out;
 use crate::sink::{Existing, Format};
 use crate::summary::Stop;
 
@@ -19,7 +20,7 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     let client = super::client(&args.api, cfg.concurrency)?;
     let summary = fetch::run(&client, cfg, announced(shutdown_signal())).await?;
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        out::line(&serde_json::to_string(&summary)?)?;
     }
     note!("{summary}");
     match summary.stopped {

@@ -12,6 +12,7 @@ use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::cli::ListArgs;
 use crate::error::{exit, UsageError};
+use crate::out;
 use crate::time::{age_text, now_unix, utc_text};
 
 /// The largest page the API serves.
@@ -38,9 +39,9 @@ pub(crate) async fn run(args: ListArgs) -> anyhow::Result<i32> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        out::line(&serde_json::to_string_pretty(&rows)?)?;
     } else {
-        println!("{}", render(&batches, now));
+        out::line(&render(&batches, now))?;
     }
     let old = batches
         .iter()

@@ -9,6 +9,7 @@ use crate::api::model::{is_terminal, Batch};
 use crate::api::{Client, Outcome};
 use crate::cli::StatusArgs;
 use crate::error::exit;
+use crate::out;
 use crate::time::{age_text, now_unix, utc_text};
 
 /// Runs `status`; returns the exit code.
@@ -18,9 +19,9 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<i32> {
     let batch = read_batch(&client, &args.batch_id).await?;
     let now = now_unix();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&batch, now))?);
+        out::line(&serde_json::to_string_pretty(&to_json(&batch, now))?)?;
     } else {
-        println!("{}", render(&batch, &args.batch_id, now));
+        out::line(&render(&batch, &args.batch_id, now))?;
     }
     if let Some(w) = retention_warning(&args.batch_id, batch.created_at, now) {
         eprintln!("{w}");

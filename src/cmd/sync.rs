@@ -22,6 +22,7 @@ use crate::cli::SyncArgs;
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::fetch::{self, shutdown_signal};
+use crate::out;
 use crate::row::{GONE, NOT_IN_BATCH};
 use crate::sink::dataset::layout;
 use crate::sink::dataset::store::Store;
@@ -178,7 +179,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     if report.errors > 0 && (global || report.complete + report.incomplete == 0 && none_requested) {
         if let Some(e) = first_error {
             if args.json {
-                println!("{}", serde_json::to_string(&report)?);
+                out::line(&serde_json::to_string(&report)?)?;
             }
             return Err(e);
         }
@@ -209,7 +210,7 @@ impl Report {
 fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
     if args.json {
         match serde_json::to_string(&report) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => out::line(&j).unwrap_or_else(|e| eprintln!("error: {e}")),
             Err(e) => eprintln!("error: {e}"),
         }
     }

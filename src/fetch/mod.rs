@@ -112,7 +112,18 @@ pub async fn run(
     check_batch_id(&cfg.batch_id)?;
     let before = pipeline::Counted::now(client);
     let out = match cfg.format {
-        Format::Dataset => Output::dataset(&cfg)?,
+        Format::Dataset => {
+            let root = cfg.out.to_string_lossy().into_owned();
+            let target = Target {
+                batch_id: cfg.batch_id.clone(),
+                shard: cfg.shard,
+                whole_batch: false,
+            };
+            match off_runtime(&mut stop, move || Output::dataset(root, target)).await {
+                Err(why) => return Ok(stopped_before_start(&cfg, why)),
+                Ok(out) => out?,
+            }
+        }
         _ => {
             sink::check_folder(&cfg.out)?;
             Output::File
@@ -148,8 +159,11 @@ pub async fn run(
             scratch,
         } => {
             target.whole_batch = whole_batch;
-            let sink = blocking(|| DatasetSink::open(store, target, scratch))?;
-            Box::new(sink)
+            let open = move || DatasetSink::open(store, target, scratch);
+            match off_runtime(&mut stop, open).await {
+                Err(why) => return Ok(stopped_before_start(&plan.cfg, why)),
+                Ok(sink) => Box::new(sink?),
+            }
         }
     };
     pipeline::run(client, sink, plan, before, stop).await
@@ -166,17 +180,11 @@ enum Output {
 }
 
 impl Output {
-    /// Opens the dataset root of `cfg` and checks it can be read (a missing folder or
-    /// bucket, bad credentials or an endpoint that does not answer end the run here).
-    fn dataset(cfg: &Config) -> anyhow::Result<Output> {
-        let root = cfg.out.to_string_lossy().into_owned();
+    /// Opens the dataset `root` and checks it can be read (a missing folder or bucket, bad
+    /// credentials or an endpoint that does not answer end the run here). Blocks.
+    fn dataset(root: String, target: Target) -> anyhow::Result<Output> {
         let store = Store::open(&root)?;
-        blocking(|| store.check())?;
-        let target = Target {
-            batch_id: cfg.batch_id.clone(),
-            shard: cfg.shard,
-            whole_batch: false,
-        };
+        store.check()?;
         let scratch = target.scratch(&store)?;
         Ok(Output::Dataset {
             store,
@@ -218,7 +226,30 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// The summary of a run stopped while the batch status was being read: nothing written.
+/// Runs blocking work (object storage calls, reading what an output holds) on a thread of
+/// its own while the runtime keeps polling `stop`, so a signal is heard even when a store
+/// does not answer. `Err` when `stop` resolves first: the thread is left to end by itself,
+/// or with the process (a plain thread, which the runtime's shutdown does not wait for).
+pub(crate) async fn off_runtime<T, F>(
+    stop: &mut (impl Future<Output = Stop> + Unpin),
+    work: F,
+) -> Result<T, Stop>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    tokio::select! {
+        biased;
+        why = stop => Err(why),
+        done = rx => Ok(done.expect("blocking work panicked")),
+    }
+}
+
+/// The summary of a run stopped before its first row: nothing written.
 fn stopped_before_start(cfg: &Config, why: Stop) -> Summary {
     let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
     Summary {

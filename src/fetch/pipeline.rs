@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, BoxStream};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use indicatif::ProgressBar;
 
 use super::plan::{Plan, Work};
 use super::writer::{Batcher, Writer, FLUSH_EVERY};
-use super::{outcome, progress};
+use super::{off_runtime, outcome, progress};
 use crate::api::pace::Pace;
 use crate::api::Client;
+use crate::cancel::{self, Cancel};
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row, NOT_IN_BATCH};
 use crate::sink::{RunStart, Sink};
@@ -24,31 +25,28 @@ use crate::time::now_unix;
 use crate::wait::{self, Waiter};
 
 /// Runs the export to completion, or until `stop` resolves or the key is rejected. Every
-/// row that was handed to the sink is committed before this returns. Ids not ready get a
+/// row that was handed to the sink is committed before this returns; once `stop` has
+/// resolved (during the requests or during the sink's `finish`), the sink's long work is
+/// cancelled, so a Parquet output keeps its previous file and the rows stay in the
+/// checkpoint for the next run. Ids not ready get a
 /// `pending` row without a request; with `wait` they are fetched once the batch reports
 /// them terminal. `before` is what the client had counted when the run began (its status
 /// read included), so a client serving several runs (`sync`) reports each run's own.
 pub(super) async fn run(
     client: &Client,
-    mut sink: Box<dyn Sink>,
+    sink: Box<dyn Sink>,
     mut plan: Plan,
     before: Counted,
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let already = match plan.cfg.refetch_all {
-        true => IdSet::default(),
-        false => sink.fetched_ids(&plan.cfg.batch_id)?,
+    // Polled in every phase: after it resolves it stays pending.
+    let stop = stop.fuse();
+    tokio::pin!(stop);
+    let (sink, (already, lost)) = match off_runtime(&mut stop, begin(sink, &plan)).await {
+        Err(why) => return Ok(super::stopped_before_start(&plan.cfg, why)),
+        Ok((sink, begun)) => (sink, begun?),
     };
-    let lost = match plan.cfg.refetch_all || plan.cfg.retry_not_found {
-        true => IdSet::default(),
-        false => sink.lost_ids(&plan.cfg.batch_id)?,
-    };
-    sink.begin_run(&RunStart {
-        batch_id: plan.cfg.batch_id.clone(),
-        started_at: now_unix(),
-        options_json: plan.cfg.options_json.clone(),
-    })?;
     let mut summary = Summary {
         batch_id: plan.cfg.batch_id.clone(),
         out: plan.cfg.out.display().to_string(),
@@ -61,7 +59,8 @@ pub(super) async fn run(
     summary.not_found = work.lost;
     summary.lost = work.lost;
 
-    let mut writer = Writer::start(sink);
+    let cancel = Cancel::default();
+    let mut writer = Writer::start(sink, cancel.clone());
     write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
     write_absent(&plan, &work.absent, &mut writer.rows, &mut summary).await?;
     let pace = Arc::new(Pace::new(plan.cfg.concurrency));
@@ -69,7 +68,7 @@ pub(super) async fn run(
         client,
         pace: &pace,
     };
-    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, stop).await?;
+    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, &mut stop).await?;
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
@@ -79,8 +78,59 @@ pub(super) async fn run(
     summary.concurrency_min = pace.lowest() as u64;
     summary.concurrency_final = pace.limit() as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
-    writer.finish(summary.clone()).await?;
-    Ok(summary)
+    if summary.stopped.is_some_and(by_signal) {
+        cancel.cancel();
+    }
+    let finished = writer.finish(summary.clone());
+    tokio::pin!(finished);
+    let finished = tokio::select! {
+        done = &mut finished => done,
+        why = &mut stop => {
+            summary.stopped = Some(why);
+            cancel.cancel();
+            finished.await
+        }
+    };
+    match finished {
+        Err(e) if !cancel::is_cancelled(&e) => Err(e),
+        _ => Ok(summary),
+    }
+}
+
+/// What the output holds fetched already and its final `not_found` ids (none with
+/// `--refetch-all`; no final ones with `--retry-not-found`), and the run recorded:
+/// reads that can take a while (a large output, a dataset on object storage), to run off the
+/// runtime.
+fn begin(
+    mut sink: Box<dyn Sink>,
+    plan: &Plan,
+) -> impl FnOnce() -> (Box<dyn Sink>, anyhow::Result<(IdSet, IdSet)>) + Send + 'static {
+    let (batch_id, refetch_all) = (plan.cfg.batch_id.clone(), plan.cfg.refetch_all);
+    let keep_lost = !(refetch_all || plan.cfg.retry_not_found);
+    let start = RunStart {
+        batch_id: batch_id.clone(),
+        started_at: now_unix(),
+        options_json: plan.cfg.options_json.clone(),
+    };
+    move || {
+        let already = match refetch_all {
+            true => Ok(IdSet::default()),
+            false => sink.fetched_ids(&batch_id),
+        };
+        let lost = |ids| match keep_lost {
+            true => sink.lost_ids(&batch_id).map(|lost| (ids, lost)),
+            false => Ok((ids, IdSet::default())),
+        };
+        let begun = already
+            .and_then(lost)
+            .and_then(|ids| sink.begin_run(&start).map(|()| ids));
+        (sink, begun)
+    }
+}
+
+/// Whether the run was told to stop from outside (SIGINT, SIGTERM).
+fn by_signal(why: Stop) -> bool {
+    matches!(why, Stop::Interrupted | Stop::Terminated)
 }
 
 /// A client's request and retry counts at one moment.

@@ -1,11 +1,13 @@
 //! The writer side of the pipeline: rows are gathered into bounded chunks, and one thread
-//! owns the sink and commits each chunk as one transaction (or checkpoint part).
+//! owns the sink and commits each chunk as one transaction (or checkpoint part); the
+//! pipeline awaits its end without blocking, so a signal is still heard while it merges.
 
 use std::time::Duration;
 
 use anyhow::anyhow;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cancel::Cancel;
 use crate::row::Row;
 use crate::sink::Sink;
 use crate::summary::Summary;
@@ -24,15 +26,21 @@ pub(super) struct Writer {
     /// Where rows are gathered.
     pub(super) rows: Batcher,
     finish: oneshot::Sender<Summary>,
-    thread: std::thread::JoinHandle<anyhow::Result<()>>,
+    /// The thread's outcome, sent as it ends (dropped unsent if it panics).
+    done: oneshot::Receiver<anyhow::Result<()>>,
 }
 
 impl Writer {
-    /// Starts the thread that owns `sink` from the first row to `finish`.
-    pub(super) fn start(sink: Box<dyn Sink>) -> Writer {
+    /// Starts the thread that owns `sink` from the first row to `finish`; `cancel` stops
+    /// the sink's long work (`Sink::set_cancel`).
+    pub(super) fn start(mut sink: Box<dyn Sink>, cancel: Cancel) -> Writer {
+        sink.set_cancel(cancel);
         let (tx, rx) = mpsc::channel::<Vec<Row>>(1);
         let (finish, finish_rx) = oneshot::channel::<Summary>();
-        let thread = std::thread::spawn(move || write_all(sink, rx, finish_rx));
+        let (done_tx, done) = oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(write_all(sink, rx, finish_rx));
+        });
         Writer {
             rows: Batcher {
                 tx,
@@ -40,19 +48,20 @@ impl Writer {
                 bytes: 0,
             },
             finish,
-            thread,
+            done,
         }
     }
 
-    /// Commits what is gathered, hands the summary to the sink's `finish` and waits for the
-    /// thread: every row pushed is committed when this returns `Ok`.
+    /// Commits what is gathered, hands the summary to the sink's `finish` and awaits the
+    /// thread's end (without blocking the runtime, so signals are still heard): every row
+    /// pushed is committed when this returns `Ok`.
     pub(super) async fn finish(mut self, summary: Summary) -> anyhow::Result<()> {
         self.rows.flush().await?;
         drop(self.rows);
-        // A writer that failed has dropped its end; its error comes out of `join`.
+        // A writer that failed has dropped its end; its error comes out of `done`.
         let _ = self.finish.send(summary);
-        self.thread
-            .join()
+        self.done
+            .await
             .map_err(|_| anyhow!("the writer thread panicked"))?
     }
 }

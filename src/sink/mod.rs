@@ -9,6 +9,7 @@ pub mod sqlite;
 
 use std::path::Path;
 
+use crate::cancel::Cancel;
 use crate::error::UsageError;
 use crate::ids::IdSet;
 use crate::row::Row;
@@ -88,6 +89,11 @@ pub trait Sink: Send {
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()>;
     /// Records the end of the run and makes the output complete.
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()>;
+    /// Gives the sink the flag that cancels its long work (a merge, an upload): once set,
+    /// that work stops at its next step with [`Cancelled`](crate::cancel::Cancelled),
+    /// leaving the previous output and the checkpoint as they were. A sink whose every step
+    /// is short ignores it.
+    fn set_cancel(&mut self, _cancel: Cancel) {}
 }
 
 /// Which existing files an output may be written into.

@@ -28,6 +28,7 @@ use parquet::schema::types::ColumnPath;
 use self::merge::{Batches, Cursor};
 use self::parts::Parts;
 use super::{RunStart, Sink};
+use crate::cancel::Cancel;
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row};
@@ -78,6 +79,7 @@ pub(crate) struct ParquetSink {
     options_json: String,
     /// The final `not_found` ids of a batch, read with its fetched ones (one pass).
     lost: Option<(String, IdList)>,
+    cancel: Cancel,
 }
 
 impl ParquetSink {
@@ -115,6 +117,7 @@ impl ParquetSink {
             parts: Some(parts),
             options_json: String::new(),
             lost: None,
+            cancel: Cancel::default(),
         })
     }
 
@@ -126,11 +129,14 @@ impl ParquetSink {
 
     /// Merges the previous output and the parts into the temporary file, then renames it
     /// over the output.
+    /// Stops at the next batch once the run is cancelled, the output untouched.
     fn write_output(&mut self) -> anyhow::Result<u64> {
+        self.cancel.check()?;
         // A bounded number of sources (the previous output counts as one), then what the
         // fetch and the compactions freed goes back before the merge allocates.
         let max = parts::FAN_IN - usize::from(self.base);
-        self.parts()?.reduce(max)?;
+        let cancel = self.cancel.clone();
+        self.parts()?.reduce(max, &cancel)?;
         crate::memory::release_free_pages();
         let mut sources: Vec<Cursor> = Vec::new();
         if self.base {
@@ -140,7 +146,7 @@ impl ParquetSink {
             }
         }
         sources.extend(self.parts()?.all_cursors()?);
-        let rows = write_merged(&self.tmp, sources, &self.options_json, false)?;
+        let rows = write_merged(&self.tmp, sources, &self.options_json, false, &cancel)?;
         std::fs::rename(&self.tmp, &self.out).with_context(|| {
             format!(
                 "renaming '{}' to '{}'",
@@ -158,12 +164,14 @@ impl ParquetSink {
 
 /// Merges `sources` into a new Parquet file at `tmp` with our writer properties and the
 /// run's options in its metadata, and fsyncs it; returns the rows written. A dataset file
-/// (`dataset`) leaves out `batch_id`, which its folder names.
+/// (`dataset`) leaves out `batch_id`, which its folder names. Fails with `Cancelled`
+/// before the next batch once `cancel` is set (the caller removes `tmp`).
 pub(crate) fn write_merged(
     tmp: &Path,
     sources: Vec<Cursor>,
     options_json: &str,
     dataset: bool,
+    cancel: &Cancel,
 ) -> anyhow::Result<u64> {
     let mut meta = vec![KeyValue::new(
         "sail_export.version".to_owned(),
@@ -181,9 +189,12 @@ pub(crate) fn write_merged(
     };
     let file = File::create(tmp).with_context(|| format!("creating '{}'", tmp.display()))?;
     let mut w = ArrowWriter::try_new(file, file_schema, Some(writer_properties(Some(meta))))?;
-    let rows = merge::merge(sources, |b| match dataset {
-        true => w.write(&schema::without_batch_id(&b)?).map_err(Into::into),
-        false => w.write(&b).map_err(Into::into),
+    let rows = merge::merge(sources, |b| {
+        cancel.check()?;
+        match dataset {
+            true => w.write(&schema::without_batch_id(&b)?).map_err(Into::into),
+            false => w.write(&b).map_err(Into::into),
+        }
     })?;
     let file = w.into_inner().context("finishing the Parquet file")?;
     file.sync_all()
@@ -370,6 +381,10 @@ impl Sink for ParquetSink {
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
         self.parts()?.add(rows).context("writing a checkpoint part")
+    }
+
+    fn set_cancel(&mut self, cancel: Cancel) {
+        self.cancel = cancel;
     }
 
     fn finish(&mut self, _summary: &Summary) -> anyhow::Result<()> {

@@ -5,6 +5,8 @@ mod harness;
 mod at_scale;
 mod batch_ops;
 mod cli;
+#[cfg(unix)]
+mod closed_pipe;
 mod cost;
 mod cost_cli;
 mod cost_parquet;

@@ -32,6 +32,7 @@ use super::parquet::{
     dataset_file_projection, open_dataset_file, schema, write_merged, READ_BATCH_ROWS,
 };
 use super::{RunStart, Sink};
+use crate::cancel::Cancel;
 use crate::ids::{IdList, IdSet};
 use crate::row::{is_lost, FetchState, Row};
 use crate::shard::Shard;
@@ -86,6 +87,7 @@ pub(crate) struct DatasetSink {
     /// The custom_ids stored as a final `not_found` in the data files read so far.
     lost_in_files: IdList,
     options_json: String,
+    cancel: Cancel,
 }
 
 impl DatasetSink {
@@ -104,6 +106,7 @@ impl DatasetSink {
             file_ids: HashMap::new(),
             lost_in_files: IdList::new(),
             options_json: String::new(),
+            cancel: Cancel::default(),
             target,
         };
         sink.finish_replacements()?;
@@ -248,7 +251,10 @@ impl DatasetSink {
             self.store
                 .put_if_absent(&journal, j.to_string().into_bytes())?;
         }
-        self.store.publish(&tmp, &rel)?;
+        if let Err(e) = self.store.publish(&tmp, &rel, &self.cancel) {
+            std::fs::remove_file(&tmp).ok();
+            return Err(e);
+        }
         for old in &replaced {
             self.store.delete(&format!("{}/{old}", self.partition))?;
         }
@@ -260,8 +266,10 @@ impl DatasetSink {
 
     /// Writes the merge of `replaced` (oldest first) and the checkpoint into `tmp`, fsynced.
     fn write_file(&mut self, replaced: &[String], tmp: &Path) -> anyhow::Result<u64> {
+        self.cancel.check()?;
         let max = FAN_IN.saturating_sub(replaced.len()).max(1);
-        self.parts()?.reduce(max)?;
+        let cancel = self.cancel.clone();
+        self.parts()?.reduce(max, &cancel)?;
         crate::memory::release_free_pages();
         let mut sources: Vec<Cursor> = Vec::new();
         for name in replaced {
@@ -271,7 +279,7 @@ impl DatasetSink {
             sources.extend(Cursor::open(shown, batches)?);
         }
         sources.extend(self.parts()?.all_cursors()?);
-        write_merged(tmp, sources, &self.options_json, true)
+        write_merged(tmp, sources, &self.options_json, true, &cancel)
     }
 
     /// Puts the batch's completion marker if this run had every id of the batch and
@@ -394,6 +402,10 @@ impl Sink for DatasetSink {
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
         self.parts()?.add(rows).context("writing a checkpoint part")
+    }
+
+    fn set_cancel(&mut self, cancel: Cancel) {
+        self.cancel = cancel;
     }
 
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {

@@ -21,6 +21,8 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use crate::cancel::{Cancel, Cancelled};
+
 /// Files up to this size are uploaded in one PUT; larger ones in parts of this size (S3's
 /// smallest part is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
@@ -106,23 +108,38 @@ impl Remote {
     }
 
     /// Uploads `file` to `at`: one PUT when small, a multipart upload otherwise (aborted
-    /// on failure, so nothing appears).
-    pub(super) fn upload(&self, file: &Path, at: &ObjPath) -> anyhow::Result<()> {
+    /// on failure, so nothing appears). Once `cancel` is set the upload stops within a
+    /// piece of 1 MiB or a wait for a part in flight, and fails with `Cancelled`: a single
+    /// PUT is dropped unfinished, a multipart upload aborted (its last part, sent by
+    /// `finish`, is not interrupted).
+    pub(super) fn upload(&self, file: &Path, at: &ObjPath, cancel: &Cancel) -> anyhow::Result<()> {
+        cancel.check()?;
         let mut f = File::open(file).with_context(|| format!("opening '{}'", file.display()))?;
         let len = f.metadata()?.len();
         if len <= PART_BYTES as u64 {
             let mut buf = Vec::with_capacity(len as usize);
             f.read_to_end(&mut buf)?;
-            self.block_on(self.store.put(at, PutPayload::from(buf)))
-                .map_err(|e| anyhow!("{}", describe(&e)))?;
-            return Ok(());
+            let put = self.block_on(async {
+                tokio::select! {
+                    put = self.store.put(at, PutPayload::from(buf)) => Some(put),
+                    _ = cancel.cancelled() => None,
+                }
+            });
+            return match put {
+                Some(put) => put.map(drop).map_err(|e| anyhow!("{}", describe(&e))),
+                None => Err(Cancelled.into()),
+            };
         }
-        self.block_on(async {
+        let done = self.block_on(async {
             let upload = self.store.put_multipart(at).await?;
             let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
             // Read in small pieces: `WriteMultipart` gathers them into parts itself.
             let mut buf = vec![0u8; 1 << 20];
             loop {
+                if cancel.is_cancelled() {
+                    w.abort().await.ok();
+                    return Ok(false);
+                }
                 let n = match f.read(&mut buf) {
                     Ok(n) => n,
                     Err(e) => {
@@ -133,18 +150,35 @@ impl Remote {
                         });
                     }
                 };
+                // At the end, every part but the last is waited for here.
+                let room = if n == 0 { 0 } else { UPLOADS_IN_FLIGHT };
+                let waited = tokio::select! {
+                    waited = w.wait_for_capacity(room) => Some(waited),
+                    _ = cancel.cancelled() => None,
+                };
+                match waited {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        w.abort().await.ok();
+                        return Err(e);
+                    }
+                    None => {
+                        w.abort().await.ok();
+                        return Ok(false);
+                    }
+                }
                 if n == 0 {
                     break;
                 }
-                if let Err(e) = w.wait_for_capacity(UPLOADS_IN_FLIGHT).await {
-                    w.abort().await.ok();
-                    return Err(e);
-                }
                 w.write(&buf[..n]);
             }
-            w.finish().await.map(drop)
-        })
-        .map_err(|e| anyhow!("{}", describe(&e)))
+            w.finish().await.map(|_| true)
+        });
+        match done {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Cancelled.into()),
+            Err(e) => Err(anyhow!("{}", describe(&e))),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use crate::cancel::Cancel;
 use crate::error::UsageError;
 
 use super::remote::{describe, runtime, Remote};
@@ -210,8 +211,9 @@ impl Store {
 
     /// Makes the finished local file `file` appear as `rel`, complete: a rename (after an
     /// fsync of the file and then of its folder) locally, an upload otherwise. `file` is
-    /// gone afterwards either way when this succeeds.
-    pub(crate) fn publish(&self, file: &Path, rel: &str) -> anyhow::Result<()> {
+    /// gone afterwards either way when this succeeds. An upload stops once `cancel` is set
+    /// (a multipart upload is aborted), and nothing appears.
+    pub(crate) fn publish(&self, file: &Path, rel: &str, cancel: &Cancel) -> anyhow::Result<()> {
         match self {
             Store::Local(root) => {
                 let to = root.join(rel);
@@ -228,8 +230,12 @@ impl Store {
                 Ok(())
             }
             Store::Remote(r) => {
-                r.upload(file, &r.path(rel))
-                    .map_err(|e| anyhow!("cannot upload '{}': {e:#}", self.show(rel)))?;
+                r.upload(file, &r.path(rel), cancel).map_err(
+                    |e| match crate::cancel::is_cancelled(&e) {
+                        true => e,
+                        false => anyhow!("cannot upload '{}': {e:#}", self.show(rel)),
+                    },
+                )?;
                 std::fs::remove_file(file).ok();
                 Ok(())
             }

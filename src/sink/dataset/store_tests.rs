@@ -20,7 +20,7 @@ fn a_local_store_lists_publishes_puts_once_and_deletes() {
         "{tmp_name}"
     );
     std::fs::write(&tmp, b"PAR1").unwrap();
-    store.publish(&tmp, rel).unwrap();
+    store.publish(&tmp, rel, &Cancel::default()).unwrap();
     assert!(!tmp.exists());
     assert_eq!(store.list("batch_id=a", false).unwrap(), ["part-1.parquet"]);
     assert_eq!(store.list("", true).unwrap(), ["batch_id=a"]);

@@ -14,6 +14,7 @@ use arrow_ipc::writer::FileWriter;
 
 use super::merge::{self, Batches, Cursor, Merger};
 use super::schema;
+use crate::cancel::Cancel;
 use crate::row::Row;
 
 /// Parts of one level merged into one part of the next level, when this many accumulate;
@@ -282,8 +283,9 @@ impl Parts {
     /// parts are left, so the final merge reads a bounded number of sources however many
     /// writes a long run made (every level would otherwise leave up to `FAN_IN - 1`).
     /// Compaction merges the oldest parts first, so the newest are the smallest and this
-    /// rewrites a small share of the rows. A compaction in progress is dropped first.
-    pub(crate) fn reduce(&mut self, max: usize) -> anyhow::Result<()> {
+    /// rewrites a small share of the rows. A compaction in progress is dropped first. Once
+    /// `cancel` is set, the merge under way stops at its next batch (its inputs stay).
+    pub(crate) fn reduce(&mut self, max: usize, cancel: &Cancel) -> anyhow::Result<()> {
         self.stop_compaction();
         let max = max.max(1);
         while self.parts.len() > max {
@@ -297,7 +299,11 @@ impl Parts {
             };
             let cursors = self.cursors(&inputs)?;
             self.write_part(&target, |w| {
-                merge::merge(cursors, |b| w.write(&b).map_err(Into::into)).map(drop)
+                merge::merge(cursors, |b| {
+                    cancel.check()?;
+                    w.write(&b).map_err(Into::into)
+                })
+                .map(drop)
             })?;
             self.replace(&inputs, target)?;
         }

@@ -185,7 +185,7 @@ fn reducing_leaves_at_most_the_given_number_of_parts_and_the_same_rows() {
         .map(|(id, w)| (id, "pending".to_owned(), w))
         .collect();
     for max in [FAN_IN, 3] {
-        parts.reduce(max).unwrap();
+        parts.reduce(max, &Cancel::default()).unwrap();
         assert!(parts.parts.len() <= max, "{:?}", parts.parts);
         let mut names: Vec<String> = std::fs::read_dir(&p)
             .unwrap()

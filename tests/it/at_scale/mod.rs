@@ -6,6 +6,7 @@ mod losses;
 mod s3;
 mod shards;
 mod sync;
+mod sync_signal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -278,3 +278,121 @@ async fn a_run_killed_while_exporting_to_s3_publishes_nothing_and_the_rerun_resu
     assert_eq!(counts[&b]["rows"], 1500, "{counts}");
     assert_eq!(counts[&b]["ids"], 1500, "{counts}");
 }
+
+/// Sends `signal` (`-STOP`, `-CONT`, `-TERM`) to the process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// Every file under `dir` whose name ends with `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_an_upload_to_a_store_that_hangs_exits_143_at_once() {
+    let Some(python) = python() else { return };
+    let moto = Moto::start(&python, false);
+    moto.boto(&python, &format!("s3.create_bucket(Bucket='{BUCKET}')"));
+    let sim = sim(300, 1, false).await;
+    let b = sim.batch_id().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{BUCKET}/exports/");
+    let ep = moto.endpoint();
+    let args = ["fetch", b.as_str(), "-o", &url, "--json"];
+    // Logs at `warn`: its output is read only at the end, and trace logs would fill the pipe.
+    let mut cmd = s3_cmd(&sim, &ep, dir.path(), &args);
+    let child = cmd.env("RUST_LOG", "warn").spawn().unwrap();
+    // Once results are requested the store has been read; from then on it does not answer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while result_gets(&sim) == 0 {
+        assert!(Instant::now() < deadline, "no result was requested");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    signal(moto.child.id(), "-STOP");
+    // The file to upload is made; give the upload time to begin and hang.
+    while files_ending(dir.path(), ".parquet.tmp").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the file to upload was never made"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = Instant::now();
+    signal(child.id().unwrap(), "-TERM");
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await;
+    let took = sent.elapsed();
+    signal(moto.child.id(), "-CONT");
+    let out = out.expect("no exit within 30 s of SIGTERM").unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(first["stopped"], "terminated", "{first}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "{took:?} from SIGTERM to the exit"
+    );
+    assert!(
+        !files_ending(dir.path(), ".arrow").is_empty(),
+        "the checkpoint is gone"
+    );
+
+    // The rerun requests only the ids that failed and publishes the checkpoint: each id
+    // once in the bucket.
+    let before = result_gets(&sim);
+    let out = output(s3_cmd(&sim, &ep, dir.path(), &args)).await;
+    assert!(matches!(out.code, 0 | 3), "{out:?}");
+    let failed = first["not_found"].as_u64().unwrap() + first["error"].as_u64().unwrap();
+    assert_eq!(
+        result_gets(&sim) - before,
+        failed,
+        "the rerun requested again"
+    );
+    let counts = py_json(PYARROW_S3, &[&ep, &format!("{BUCKET}/exports")]).unwrap();
+    assert_eq!(counts[&b]["rows"], 300, "{counts}");
+    assert_eq!(counts[&b]["ids"], 300, "{counts}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_store_does_not_answer_at_the_start_exits_143_at_once() {
+    let Some(python) = python() else { return };
+    let moto = Moto::start(&python, false);
+    moto.boto(&python, &format!("s3.create_bucket(Bucket='{BUCKET}')"));
+    signal(moto.child.id(), "-STOP");
+    let sim = sim(20, 1, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("s3://{BUCKET}/exports/");
+    let args = ["fetch", sim.batch_id(), "-o", &url, "--json"];
+    let mut cmd = s3_cmd(&sim, &moto.endpoint(), dir.path(), &args);
+    let child = cmd.env("RUST_LOG", "warn").spawn().unwrap();
+    // The run is waiting for the store's first answer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = Instant::now();
+    signal(child.id().unwrap(), "-TERM");
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await;
+    let took = sent.elapsed();
+    signal(moto.child.id(), "-CONT");
+    let out = out.expect("no exit within 30 s of SIGTERM").unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "{took:?} from SIGTERM to the exit"
+    );
+    assert_eq!(result_gets(&sim), 0);
+}

@@ -3,6 +3,7 @@
 
 mod fetch_wait;
 mod signals;
+mod signals_merge;
 mod status_list;
 mod sync_exit;
 
