@@ -63,6 +63,10 @@ pub struct Summary {
     /// Set when the run stopped early.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
+    /// Set when a fatal error ended the run: its message (the counts are then what the
+    /// output keeps). Not `error`, which counts the ids given up on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal_error: Option<String>,
 }
 
 impl Summary {
@@ -84,6 +88,9 @@ impl Summary {
 
     /// A word for the `runs` table.
     pub(crate) fn outcome(&self) -> &'static str {
+        if self.fatal_error.is_some() {
+            return "failed";
+        }
         match self.stopped {
             Some(Stop::AuthRejected) => "auth_rejected",
             Some(Stop::Unreachable) => "unreachable",
@@ -97,6 +104,9 @@ impl Summary {
 
     /// The process exit code for this outcome.
     pub(crate) fn exit_code(&self) -> i32 {
+        if self.fatal_error.is_some() {
+            return exit::FATAL;
+        }
         match self.stopped {
             Some(Stop::AuthRejected | Stop::Unreachable) => exit::FATAL,
             Some(Stop::Interrupted) => exit::SIGINT,
@@ -107,6 +117,27 @@ impl Summary {
         }
     }
 }
+
+/// A run a fatal error ended after it began writing: the error (in `summary.fatal_error`) and the
+/// summary as the output keeps it, for `--json` and the `runs` row.
+#[derive(Debug)]
+pub struct RunFailed {
+    /// The counts the output keeps, with `fatal_error` set.
+    pub summary: Summary,
+}
+
+impl fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            self.summary
+                .fatal_error
+                .as_deref()
+                .unwrap_or("the run failed"),
+        )
+    }
+}
+
+impl std::error::Error for RunFailed {}
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -173,6 +204,8 @@ mod tests {
         assert_eq!(s.exit_code(), 143);
         s.stopped = Some(Stop::Throttled);
         assert_eq!(s.exit_code(), 3);
+        s.fatal_error = Some("writing 'x' (committing rows): no space left on device".into());
+        assert_eq!((s.exit_code(), s.outcome()), (1, "failed"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! writer (`lock`).
 
 pub(crate) mod dataset;
+pub mod failure;
 pub(crate) mod lock;
 pub mod parquet;
 pub mod sqlite;
@@ -85,6 +86,11 @@ pub trait Sink: Send {
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()>;
     /// Records the end of the run and makes the output complete.
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()>;
+    /// Records, as far as the output still takes writes, the end of a run a failed `write`
+    /// stopped (`summary.fatal_error` is set); what was committed stays as it is.
+    fn abandon(&mut self, _summary: &Summary) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Which existing files an output may be written into.
