@@ -8,6 +8,7 @@ mod cli;
 mod cost;
 mod cost_cli;
 mod cost_parquet;
+mod cost_read_only;
 mod cost_report;
 mod cost_sql;
 mod demo_serve;
