@@ -213,3 +213,51 @@ async fn a_full_disk_in_a_parquet_checkpoint_names_the_output_and_the_phase() {
         "{requested} result requests for {fetched} rows kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_in_the_final_merge_keeps_the_checkpoint_for_the_rerun() {
+    // ~2.5 MB of checkpoint parts fit; the merged file (~1.5 MB more) does not.
+    let disk = match SmallDisk::mount("3500k") {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("skipping the disk-full test: cannot mount a small tmpfs ({why})");
+            return;
+        }
+    };
+    let server = big_server().await;
+    let work = tempfile::tempdir().unwrap();
+    let m = many_ids(work.path(), 100);
+    let out_path = disk.path().join("merge.parquet");
+    let shown = out_path.display().to_string();
+
+    let args = ["-j", "8", "--no-raw"];
+    let out = fetch_at(&base(&server), "batch_m", &m, &out_path, &args).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let said = format!(
+        "error: writing '{shown}' (final merge): no space left on device — free space and \
+         rerun: the 100 rows fetched are kept in the checkpoint"
+    );
+    assert!(out.stderr.contains(&said), "{}", out.stderr);
+    assert_eq!(summary(&out)["fetched"], 100);
+    assert!(!out_path.exists(), "no half-written output");
+    let left: Vec<String> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().any(|n| n == ".merge.parquet.parts")
+            && !left.iter().any(|n| n.ends_with(".tmp")),
+        "{left:?}"
+    );
+
+    disk.grow("64m");
+    let again = fetch_at(&base(&server), "batch_m", &m, &out_path, &args).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let s = summary(&again);
+    assert_eq!((&s["skipped"], &s["fetched"]), (&100.into(), &100.into()));
+    assert_eq!(
+        result_requests(&server, "batch_m").await,
+        100,
+        "nothing requested twice"
+    );
+}
