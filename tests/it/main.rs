@@ -14,6 +14,7 @@ mod cost_sql;
 mod demo_serve;
 mod deploy_examples;
 mod exact_numbers;
+mod fatal_json;
 mod fetch_columns;
 mod fetch_pace;
 mod fetch_resume;
