@@ -97,6 +97,7 @@ fn failure(plan: &Plan, failed: Failed) -> anyhow::Error {
     if let Some(e) = error.downcast_mut::<OutputError>() {
         let whole = e.phase() == "recording the run";
         let kept = match (plan.cfg.format, whole) {
+            _ if rows == 0 => "no row of this run was committed".to_owned(),
             (Format::Sqlite, false) => format!(
                 "the {rows} rows committed before are kept in '{}'",
                 plan.cfg.out.display()

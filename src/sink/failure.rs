@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::error::UsageError;
+
 /// Why a write failed, as far as the fix goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cause {
@@ -31,9 +33,10 @@ pub struct OutputError {
 }
 
 impl OutputError {
-    /// Wraps `err`, met writing `path` in `phase`; an error that already is one is kept.
+    /// Wraps `err`, met writing `path` in `phase`; an error that already is one, and a
+    /// usage error (which says what the user gave and exits 2), are kept as they are.
     pub(crate) fn wrap(path: &str, phase: &'static str, err: anyhow::Error) -> anyhow::Error {
-        if err.is::<OutputError>() {
+        if err.is::<OutputError>() || err.chain().any(|e| e.is::<UsageError>()) {
             return err;
         }
         let (cause, reason) = cause_of(&err);
