@@ -63,15 +63,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     ran
 }
 
-/// Whether the command prints JSON on stdout (`--json`, or `cost --format json`).
+/// Whether the command prints JSON on stdout (`--json`, or `cost --format json`) and leaves
+/// the JSON of an error that ends it to [`run`]. `sync` prints its own report, errors
+/// included.
 fn wants_json(command: &Command) -> bool {
     match command {
         Command::Fetch(a) => a.json,
         Command::Cost(a) => a.json || a.format == ReportFormat::Json,
-        Command::Sync(a) => a.json,
         Command::Status(a) => a.json,
         Command::List(a) => a.json,
-        Command::Load(_) | Command::Demo(_) | Command::Completions(_) => false,
+        Command::Sync(_) | Command::Load(_) | Command::Demo(_) | Command::Completions(_) => false,
     }
 }
 
