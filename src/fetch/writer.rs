@@ -246,4 +246,25 @@ mod tests {
             "the byte count starts again"
         );
     }
+
+    #[test]
+    fn a_failed_run_counts_only_what_was_committed() {
+        let mut committed = Committed::default();
+        committed.add(&[row(0, 1, 0), row(1, 1, 0)]);
+        committed.add(&[Row::bare("b", "x", FetchState::NotFound)]);
+        let handed_over = Summary {
+            total: 10,
+            skipped: 3,
+            fetched: 3 + 5,
+            not_found: 1,
+            error: 1,
+            ..Summary::default()
+        };
+        let kept = committed.kept(handed_over);
+        assert_eq!(
+            (kept.fetched, kept.not_found, kept.error, kept.not_attempted),
+            (5, 1, 0, 4),
+            "the rows of the failed chunk are requested again by the next run"
+        );
+    }
 }
