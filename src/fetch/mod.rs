@@ -119,7 +119,8 @@ pub async fn run(
     let _lock = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
-        lock = out.lock(&cfg) => lock?,
+        lock = out.lock(&cfg) => lock
+            .map_err(|e| OutputError::wrap(&cfg.out.display().to_string(), "locking", e))?,
     };
     if let Output::File = out {
         sink::check(&cfg.out, cfg.format, cfg.existing)?;

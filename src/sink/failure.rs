@@ -70,7 +70,9 @@ impl fmt::Display for OutputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fix = match self.cause {
             Cause::Full => "free space and rerun",
-            Cause::Denied => "make it writable (or choose another -o/--out) and rerun",
+            Cause::Denied => {
+                "make the file and its folder writable (or choose another -o/--out) and rerun"
+            }
             Cause::Other => "rerun to resume",
         };
         write!(

@@ -1,6 +1,7 @@
-//! Reports on an export the user cannot write: `cost` run as an unprivileged user (the
-//! tests run as root, whom permissions do not stop) on an export in a folder only root can
-//! write, finished or with a writer's commits still in its WAL.
+//! Outputs the user cannot write, run as an unprivileged user (the tests run as root, whom
+//! permissions do not stop): `cost` reports on an export in a folder only root can write,
+//! finished or with a writer's commits still in its WAL; `fetch` into such a folder says
+//! which path, which phase and what to do.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -22,6 +23,7 @@ async fn as_nobody(args: &[&str]) -> Result<Output, String> {
     ])
     .args(args)
     .env_remove("RUST_LOG")
+    .env("SAIL_API_KEY", KEY)
     .stdin(std::process::Stdio::null());
     let out = cmd
         .output()
@@ -116,4 +118,41 @@ async fn cost_reports_on_an_export_another_user_is_writing() {
     let got: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(got, want);
     drop(writer);
+}
+
+#[tokio::test]
+async fn fetch_into_a_folder_the_user_cannot_write_names_the_path_the_phase_and_the_fix() {
+    let (dir, _) = read_only_folder();
+    let out_path = dir.path().join("new.sqlite");
+    let shown = out_path.display().to_string();
+    // Nothing listens on port 9 of loopback: the run must end before any request anyway.
+    let args = [
+        "fetch",
+        "batch_ro",
+        "-o",
+        &shown,
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--json",
+    ];
+    let out = match as_nobody(&args).await {
+        Ok(out) => out,
+        Err(why) => {
+            eprintln!("skipping the read-only fetch test: cannot run as nobody ({why})");
+            return;
+        }
+    };
+    assert_eq!(out.code, 1, "{out:?}");
+    let said = format!(
+        "writing '{shown}' (locking): permission denied — make the file and its folder \
+         writable (or choose another -o/--out) and rerun"
+    );
+    assert!(
+        out.stderr.contains(&format!("error: {said}")),
+        "{}",
+        out.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(json["fatal_error"], said.as_str());
+    assert!(!out_path.exists());
 }
