@@ -118,12 +118,35 @@ impl Summary {
     }
 }
 
-/// A run a fatal error ended after it began writing: the error (in `summary.fatal_error`) and the
+/// A run a fatal error ended: the error (its message in `summary.fatal_error`) and the
 /// summary as the output keeps it, for `--json` and the `runs` row.
 #[derive(Debug)]
 pub struct RunFailed {
     /// The counts the output keeps, with `fatal_error` set.
     pub summary: Summary,
+    /// The error itself, when it says more than the message (a usage error's exit code).
+    cause: Option<anyhow::Error>,
+}
+
+impl RunFailed {
+    /// A run whose writer failed: `summary.fatal_error` says why.
+    pub(crate) fn new(summary: Summary) -> RunFailed {
+        RunFailed {
+            summary,
+            cause: None,
+        }
+    }
+
+    /// `err`, which ended the run at `summary` (before anything was written, say); it stays
+    /// the source, so it keeps its exit code.
+    pub fn with_cause(mut summary: Summary, err: anyhow::Error) -> anyhow::Error {
+        summary.fatal_error = Some(crate::error::describe(&err));
+        RunFailed {
+            summary,
+            cause: Some(err),
+        }
+        .into()
+    }
 }
 
 impl fmt::Display for RunFailed {
@@ -137,7 +160,13 @@ impl fmt::Display for RunFailed {
     }
 }
 
-impl std::error::Error for RunFailed {}
+impl std::error::Error for RunFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|e| &**e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -108,7 +108,7 @@ fn failure(plan: &Plan, failed: Failed) -> anyhow::Error {
         e.set_kept(kept);
     }
     summary.fatal_error = Some(crate::error::describe(&error));
-    RunFailed { summary: *summary }.into()
+    RunFailed::new(*summary).into()
 }
 
 /// A client's request and retry counts at one moment.

@@ -45,6 +45,10 @@ async fn every_json_command_prints_its_fatal_error_on_stdout() {
         obj["fatal_error"].as_str().unwrap().contains("batch_gone"),
         "{obj}"
     );
+    // fetch's object has the summary's shape: the counts so far, the status read included.
+    assert_eq!(obj["batch_id"], "batch_gone", "{obj}");
+    assert_eq!(obj["fetched"], 0, "{obj}");
+    assert!(obj["requests"].as_u64().unwrap() >= 1, "{obj}");
 
     let status = run(&["status", "batch_gone", "--base-url", &url, "--json"]).await;
     failure(&status);
