@@ -40,11 +40,45 @@ pub mod exit {
     pub(crate) const SIGTERM: i32 = 143;
 }
 
+/// An error and its causes as one line, `a: b: c`, leaving out a cause whose text is
+/// already there (`External: No space left on device (os error 28)` is not followed by
+/// `No space left on device (os error 28)` again).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for e in err.chain() {
+        let text = e.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// The exit code an error maps to.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|e| e.is::<UsageError>()) {
         exit::USAGE
     } else {
         exit::FATAL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_said_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let said = format!("External: {io}");
+        let err = anyhow::Error::new(io)
+            .context(said)
+            .context("writing a part");
+        assert_eq!(
+            super::describe(&err),
+            "writing a part: External: No space left on device (os error 28)"
+        );
     }
 }

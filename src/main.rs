@@ -33,7 +33,7 @@ fn main() {
     let code = match runtime.block_on(sail_export::cmd::run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", sail_export::error::describe(&err));
             sail_export::error::exit_code(&err)
         }
     };

@@ -81,6 +81,10 @@ pub struct Summary {
     /// Set when the run stopped early.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<Stop>,
+    /// Set when a fatal error ended the run: its message (the counts are then what the
+    /// output keeps). Not `error`, which counts the ids given up on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal_error: Option<String>,
 }
 
 impl Summary {
@@ -103,6 +107,9 @@ impl Summary {
 
     /// A word for the `runs` table.
     pub(crate) fn outcome(&self) -> &'static str {
+        if self.fatal_error.is_some() {
+            return "failed";
+        }
         match self.stopped {
             Some(Stop::AuthRejected) => "auth_rejected",
             Some(Stop::Unreachable) => "unreachable",
@@ -117,6 +124,9 @@ impl Summary {
 
     /// The process exit code for this outcome.
     pub(crate) fn exit_code(&self) -> i32 {
+        if self.fatal_error.is_some() {
+            return exit::FATAL;
+        }
         match self.stopped {
             Some(why) => why.exit_code(),
             None if self.fetched == self.total => exit::OK,
@@ -128,6 +138,56 @@ impl Summary {
     /// Whether every id is settled for good: fetched, or a final `not_found` (`lost`).
     pub(crate) fn settled(&self) -> bool {
         self.fetched + self.lost == self.total
+    }
+}
+
+/// A run a fatal error ended: the error (its message in `summary.fatal_error`) and the
+/// summary as the output keeps it, for `--json` and the `runs` row.
+#[derive(Debug)]
+pub struct RunFailed {
+    /// The counts the output keeps, with `fatal_error` set.
+    pub summary: Summary,
+    /// The error itself, when it says more than the message (a usage error's exit code).
+    cause: Option<anyhow::Error>,
+}
+
+impl RunFailed {
+    /// A run whose writer failed: `summary.fatal_error` says why.
+    pub(crate) fn new(summary: Summary) -> RunFailed {
+        RunFailed {
+            summary,
+            cause: None,
+        }
+    }
+
+    /// `err`, which ended the run at `summary` (before anything was written, say); it stays
+    /// the source, so it keeps its exit code.
+    pub fn with_cause(mut summary: Summary, err: anyhow::Error) -> anyhow::Error {
+        summary.fatal_error = Some(crate::error::describe(&err));
+        RunFailed {
+            summary,
+            cause: Some(err),
+        }
+        .into()
+    }
+}
+
+impl fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            self.summary
+                .fatal_error
+                .as_deref()
+                .unwrap_or("the run failed"),
+        )
+    }
+}
+
+impl std::error::Error for RunFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|e| &**e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -199,6 +259,8 @@ mod tests {
         assert_eq!(s.exit_code(), 143);
         s.stopped = Some(Stop::Throttled);
         assert_eq!(s.exit_code(), 3);
+        s.fatal_error = Some("writing 'x' (committing rows): no space left on device".into());
+        assert_eq!((s.exit_code(), s.outcome()), (1, "failed"));
     }
 
     #[test]

@@ -12,13 +12,33 @@ use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
 use crate::out;
 use crate::sink::{Existing, Format};
-use crate::summary::Stop;
+use crate::summary::{RunFailed, Stop, Summary};
 
 /// Runs `fetch`; returns the exit code.
 pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     let cfg = config(&args)?;
     let client = super::client(&args.api, cfg.concurrency)?;
-    let summary = fetch::run(&client, cfg, announced(shutdown_signal())).await?;
+    let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
+    let before_writing = Summary {
+        batch_id: cfg.batch_id.clone(),
+        out: cfg.out.display().to_string(),
+        total,
+        not_attempted: total,
+        ..Summary::default()
+    };
+    let summary = match fetch::run(&client, cfg, announced(shutdown_signal())).await {
+        Ok(summary) => summary,
+        Err(e) if e.is::<RunFailed>() => return Err(e),
+        // Ended before writing: no counts but the requests made (the status read).
+        Err(e) => {
+            let summary = Summary {
+                requests: client.requests(),
+                retries: client.retries(),
+                ..before_writing
+            };
+            return Err(RunFailed::with_cause(summary, e));
+        }
+    };
     if args.json {
         out::line(&serde_json::to_string(&summary)?)?;
     }

@@ -39,13 +39,15 @@ use rustls::pki_types::CertificateDer;
 
 use crate::api::tls::parse_ca_pem;
 use crate::api::{Client, ClientConfig};
-use crate::cli::{ApiArgs, Cli, Command};
-use crate::error::UsageError;
+use crate::cli::{ApiArgs, Cli, Command, ReportFormat};
+use crate::error::{describe, exit_code, UsageError};
+use crate::summary::RunFailed;
 
 /// Runs the parsed command line; the `Ok` value is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     QUIET.store(cli.verbosity.quiet, Ordering::Relaxed);
-    match cli.command {
+    let json = wants_json(&cli.command);
+    let ran = match cli.command {
         Command::Fetch(args) => fetch::run(args).await,
         Command::Load(args) => load::run(args).await,
         Command::Cost(args) => cost::run(args),
@@ -54,7 +56,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::List(args) => list::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => completions::run(args),
+    };
+    if let (true, Err(err)) = (json, &ran) {
+        println!("{}", failure_json(err));
     }
+    ran
+}
+
+/// Whether the command prints JSON on stdout (`--json`, or `cost --format json`) and leaves
+/// the JSON of an error that ends it to [`run`]. `sync` prints its own report, errors
+/// included.
+fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Fetch(a) => a.json,
+        Command::Cost(a) => a.json || a.format == ReportFormat::Json,
+        Command::Status(a) => a.json,
+        Command::List(a) => a.json,
+        Command::Sync(_) | Command::Load(_) | Command::Demo(_) | Command::Completions(_) => false,
+    }
+}
+
+/// The JSON object a command run with `--json` prints on stdout when an error ends it (the
+/// message goes to stderr as always): `fatal_error`, `exit_code`, and when the run had begun
+/// writing, its summary with the counts the output keeps.
+pub(crate) fn failure_json(err: &anyhow::Error) -> serde_json::Value {
+    let mut obj = match err.downcast_ref::<RunFailed>() {
+        Some(failed) => serde_json::to_value(&failed.summary).unwrap_or_default(),
+        None => serde_json::json!({}),
+    };
+    obj["fatal_error"] = describe(err).into();
+    obj["exit_code"] = exit_code(err).into();
+    obj
 }
 
 /// The API key: from `--api-key-file` when given, else `SAIL_API_KEY`. Never printed.

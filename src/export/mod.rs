@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use self::inputs::Inputs;
 use crate::sink::dataset::store;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tempfile::NamedTempFile;
 
 use crate::error::UsageError;
@@ -70,16 +70,15 @@ impl std::ops::Deref for ExportDb {
     }
 }
 
-/// Opens `path` for reading: the SQLite file itself (read-only, nothing is written), or a
+/// Opens `path` for reading: the SQLite file itself (read-only, nothing is written; see
+/// `schema::open_read_only`, which also serves a file in a folder the user cannot write), or a
 /// temporary SQLite file migrated like an export and filled from the Parquet file(s).
 pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
     let mut scratch = None;
     let conn = match detect(path)? {
         Export::Sqlite(p) => {
-            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = Connection::open_with_flags(&p, flags).map_err(|e| {
-                UsageError::new(format!("cannot open export '{}': {e}", p.display()))
-            })?;
+            let conn = crate::sink::sqlite::schema::open_read_only(&p)
+                .map_err(|e| UsageError::new(format!("{e:#}")))?;
             // Reports scan the whole table: map it instead of copying it page by page.
             conn.pragma_update(None, "mmap_size", 1i64 << 34).ok();
             conn

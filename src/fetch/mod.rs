@@ -24,6 +24,7 @@ use crate::ids::IdList;
 use crate::shard::Shard;
 use crate::sink::dataset::store::Store;
 use crate::sink::dataset::{DatasetSink, Target};
+use crate::sink::failure::OutputError;
 use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing, Format};
 use crate::summary::{Stop, Summary};
@@ -133,7 +134,8 @@ pub async fn run(
     let _lock = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
-        lock = out.lock(&cfg) => lock?,
+        lock = out.lock(&cfg) => lock
+            .map_err(|e| OutputError::wrap(&cfg.out.display().to_string(), "locking", e))?,
     };
     if let Output::File = out {
         sink::check(&cfg.out, cfg.format, cfg.existing)?;
@@ -152,7 +154,8 @@ pub async fn run(
     let whole_batch = cfg.ids.is_none();
     let plan = Plan::new(cfg, status, client.base_url())?;
     let sink: Box<dyn sink::Sink> = match out {
-        Output::File => sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)?,
+        Output::File => sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)
+            .map_err(|e| OutputError::wrap(&plan.cfg.out.display().to_string(), "opening", e))?,
         Output::Dataset {
             store,
             mut target,

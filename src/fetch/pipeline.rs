@@ -12,15 +12,16 @@ use futures::{FutureExt, StreamExt};
 use indicatif::ProgressBar;
 
 use super::plan::{Plan, Work};
-use super::writer::{Batcher, Writer, FLUSH_EVERY};
+use super::writer::{Batcher, Failed, Writer, WriterStopped, FLUSH_EVERY};
 use super::{off_runtime, outcome, progress};
 use crate::api::pace::Pace;
 use crate::api::Client;
 use crate::cancel::{self, Cancel};
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row, NOT_IN_BATCH};
-use crate::sink::{RunStart, Sink};
-use crate::summary::{Stop, Summary};
+use crate::sink::failure::OutputError;
+use crate::sink::{Format, RunStart, Sink};
+use crate::summary::{RunFailed, Stop, Summary};
 use crate::time::now_unix;
 use crate::wait::{self, Waiter};
 
@@ -61,14 +62,22 @@ pub(super) async fn run(
 
     let cancel = Cancel::default();
     let mut writer = Writer::start(sink, cancel.clone());
-    write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary).await?;
-    write_absent(&plan, &work.absent, &mut writer.rows, &mut summary).await?;
     let pace = Arc::new(Pace::new(plan.cfg.concurrency));
     let net = Net {
         client,
         pace: &pace,
     };
-    fetch_all(net, &plan, work, &mut writer.rows, &mut summary, &mut stop).await?;
+    // A writer that stopped at a failed commit ends the requests at once; `finish` below
+    // returns its error.
+    if write_pending(&plan, &work.waiting, &mut writer.rows, &mut summary)
+        .await
+        .is_ok()
+        && write_absent(&plan, &work.absent, &mut writer.rows, &mut summary)
+            .await
+            .is_ok()
+    {
+        fetch_all(net, &plan, work, &mut writer.rows, &mut summary, &mut stop).await;
+    }
 
     let written = summary.fetched + summary.pending + summary.not_found + summary.error;
     summary.not_attempted = summary.total - written;
@@ -92,8 +101,9 @@ pub(super) async fn run(
         }
     };
     match finished {
-        Err(e) if !cancel::is_cancelled(&e) => Err(e),
-        _ => Ok(summary),
+        Ok(()) => Ok(summary),
+        Err(failed) if cancel::is_cancelled(&failed.error) => Ok(summary),
+        Err(failed) => Err(failure(&plan, failed)),
     }
 }
 
@@ -133,6 +143,32 @@ fn by_signal(why: Stop) -> bool {
     matches!(why, Stop::Interrupted | Stop::Terminated)
 }
 
+/// The error of a run whose writer failed: the output error says what is kept for the
+/// rerun, and the summary (the counts the output keeps) goes with it.
+fn failure(plan: &Plan, failed: Failed) -> anyhow::Error {
+    let Failed {
+        mut error,
+        mut summary,
+    } = failed;
+    let rows =
+        summary.fetched + summary.pending + summary.not_found + summary.error - summary.skipped;
+    if let Some(e) = error.downcast_mut::<OutputError>() {
+        let whole = e.phase() == "recording the run";
+        let kept = match (plan.cfg.format, whole) {
+            _ if rows == 0 => "no row of this run was committed".to_owned(),
+            (Format::Sqlite, false) => format!(
+                "the {rows} rows committed before are kept in '{}'",
+                plan.cfg.out.display()
+            ),
+            (Format::Sqlite, true) => format!("the {rows} rows fetched are all committed"),
+            _ => format!("the {rows} rows fetched are kept in the checkpoint"),
+        };
+        e.set_kept(kept);
+    }
+    summary.fatal_error = Some(crate::error::describe(&error));
+    RunFailed::new(*summary).into()
+}
+
 /// A client's request and retry counts at one moment.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Counted {
@@ -155,7 +191,7 @@ async fn write_pending(
     waiting: &[(String, String)],
     out: &mut Batcher,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> Result<(), WriterStopped> {
     for (id, status) in waiting {
         let mut row = Row::bare(&plan.cfg.batch_id, id, FetchState::Pending);
         row.fetch_error = Some(format!(
@@ -176,7 +212,7 @@ async fn write_absent(
     absent: &[String],
     out: &mut Batcher,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> Result<(), WriterStopped> {
     for id in absent {
         let mut row = Row::bare(&plan.cfg.batch_id, id, FetchState::NotFound);
         row.fetch_error = Some(format!(
@@ -199,7 +235,7 @@ struct Net<'a> {
 
 /// The request stream: at most `concurrency` ids in progress, their requests at the pace,
 /// each outcome a row pushed to the writer as it comes, until every id is done, `stop`
-/// resolves or the client halts.
+/// resolves, the client halts or the writer stops at a failed commit.
 async fn fetch_all(
     net: Net<'_>,
     plan: &Plan,
@@ -207,7 +243,7 @@ async fn fetch_all(
     out: &mut Batcher,
     summary: &mut Summary,
     stop: impl Future<Output = Stop>,
-) -> anyhow::Result<()> {
+) {
     let wait = plan.cfg.wait.is_some();
     let to_fetch = work.todo.len() + if wait { work.waiting.len() } else { 0 };
     let bar = progress::bar(plan.cfg.progress && !plan.cfg.quiet, to_fetch as u64, wait);
@@ -224,12 +260,14 @@ async fn fetch_all(
         })
         .buffer_unordered(plan.cfg.concurrency.max(1));
     let mut tick = tokio::time::interval(FLUSH_EVERY);
-    tokio::pin!(stop);
+    let writer_stopped = out.stopped();
+    tokio::pin!(stop, writer_stopped);
     let mut done = 0u64;
     loop {
         tokio::select! {
             biased;
             why = &mut stop => { summary.stopped = Some(why); break; }
+            () = &mut writer_stopped => break,
             next = rows.next() => {
                 let Some(row) = next else { break };
                 done += 1;
@@ -239,14 +277,16 @@ async fn fetch_all(
                     }
                     show(&bar, &row, poller.is_none(), summary, client, done);
                     summary.record(&row);
-                    out.push(row).await?;
+                    if out.push(row).await.is_err() {
+                        break;
+                    }
                 }
                 if let Some(why) = halted(net) {
                     summary.stopped = Some(why);
                     break;
                 }
             },
-            _ = tick.tick() => out.flush().await?,
+            _ = tick.tick() => if out.flush().await.is_err() { break },
         }
     }
     drop(rows);
@@ -257,7 +297,6 @@ async fn fetch_all(
         summary.stopped = halted(net);
     }
     bar.finish_and_clear();
-    Ok(())
 }
 
 /// Moves the bar for a row that settled its id, and refreshes its counts now and then.

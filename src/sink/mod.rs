@@ -3,6 +3,7 @@
 //! writer (`lock`).
 
 pub(crate) mod dataset;
+pub mod failure;
 pub(crate) mod lock;
 pub mod parquet;
 pub mod sqlite;
@@ -94,6 +95,11 @@ pub trait Sink: Send {
     /// leaving the previous output and the checkpoint as they were. A sink whose every step
     /// is short ignores it.
     fn set_cancel(&mut self, _cancel: Cancel) {}
+    /// Records, as far as the output still takes writes, the end of a run a failed `write`
+    /// stopped (`summary.fatal_error` is set); what was committed stays as it is.
+    fn abandon(&mut self, _summary: &Summary) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Which existing files an output may be written into.

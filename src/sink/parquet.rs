@@ -27,6 +27,7 @@ use parquet::schema::types::ColumnPath;
 
 use self::merge::{Batches, Cursor};
 use self::parts::Parts;
+use super::failure::OutputError;
 use super::{RunStart, Sink};
 use crate::cancel::Cancel;
 use crate::error::UsageError;
@@ -380,7 +381,10 @@ impl Sink for ParquetSink {
     }
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
-        self.parts()?.add(rows).context("writing a checkpoint part")
+        let shown = self.out.display().to_string();
+        self.parts()?
+            .add(rows)
+            .map_err(|e| OutputError::wrap(&shown, "checkpoint", e))
     }
 
     fn set_cancel(&mut self, cancel: Cancel) {
@@ -388,16 +392,19 @@ impl Sink for ParquetSink {
     }
 
     fn finish(&mut self, _summary: &Summary) -> anyhow::Result<()> {
+        let shown = self.out.display().to_string();
         let nothing_new = self.parts()?.is_empty() && self.base;
         if !nothing_new {
             if let Err(e) = self.write_output() {
                 // The checkpoint is kept: the next run on this output resumes from it.
                 std::fs::remove_file(&self.tmp).ok();
-                return Err(e);
+                return Err(OutputError::wrap(&shown, "final merge", e));
             }
         }
         if let Some(parts) = self.parts.take() {
-            parts.remove()?;
+            parts
+                .remove()
+                .map_err(|e| OutputError::wrap(&shown, "removing the checkpoint", e))?;
         }
         Ok(())
     }

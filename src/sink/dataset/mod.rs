@@ -26,6 +26,7 @@ use parquet::arrow::ProjectionMask;
 use serde_json::json;
 
 use self::store::{LocalCopy, Store};
+use super::failure::OutputError;
 use super::parquet::merge::{self, Batches, Cursor};
 use super::parquet::parts::{Parts, FAN_IN};
 use super::parquet::{
@@ -401,7 +402,10 @@ impl Sink for DatasetSink {
     }
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
-        self.parts()?.add(rows).context("writing a checkpoint part")
+        let shown = self.store.show(&self.partition);
+        self.parts()?
+            .add(rows)
+            .map_err(|e| OutputError::wrap(&shown, "checkpoint", e))
     }
 
     fn set_cancel(&mut self, cancel: Cancel) {
@@ -410,7 +414,9 @@ impl Sink for DatasetSink {
 
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
         if !self.parts()?.is_empty() {
-            self.publish()?;
+            let shown = self.store.show(&self.partition);
+            self.publish()
+                .map_err(|e| OutputError::wrap(&shown, "publishing the new file", e))?;
         }
         if let Some(parts) = self.parts.take() {
             parts.remove()?;

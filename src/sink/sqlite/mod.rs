@@ -11,6 +11,7 @@ use anyhow::Context;
 use rusqlite::{params, Connection};
 
 use self::schema::Found;
+use super::failure::OutputError;
 use super::{Existing, RunStart, Sink};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
@@ -22,6 +23,8 @@ use crate::time::now_unix;
 /// A SQLite output file.
 pub struct SqliteSink {
     conn: Connection,
+    /// The path as given, for messages.
+    shown: String,
     insert: String,
     run_id: Option<i64>,
 }
@@ -96,6 +99,7 @@ impl SqliteSink {
     pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<SqliteSink> {
         Ok(SqliteSink {
             conn: open_with(path, existing)?,
+            shown: path.display().to_string(),
             insert: upsert_sql(),
             run_id: None,
         })
@@ -106,6 +110,30 @@ impl SqliteSink {
         let mut stmt = conn.prepare_cached(sql)?;
         for row in rows {
             stmt.execute(rusqlite::params_from_iter(row.cells()))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the end, the counts and the outcome of this run's `runs` row.
+    fn record_end(&self, s: &Summary) -> rusqlite::Result<()> {
+        if let Some(id) = self.run_id {
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?2, total = ?3, skipped = ?4, fetched = ?5, pending = ?6, \
+                 not_found = ?7, error = ?8, requests = ?9, retries = ?10, outcome = ?11 WHERE id = ?1",
+                params![
+                    id,
+                    now_unix(),
+                    s.total as i64,
+                    s.skipped as i64,
+                    s.fetched as i64,
+                    s.pending as i64,
+                    s.not_found as i64,
+                    s.error as i64,
+                    s.requests as i64,
+                    s.retries as i64,
+                    s.outcome(),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -145,42 +173,31 @@ impl Sink for SqliteSink {
                 "INSERT INTO runs (batch_id, started_at, tool_version, options_json) VALUES (?1, ?2, ?3, ?4)",
                 params![run.batch_id, run.started_at, env!("CARGO_PKG_VERSION"), run.options_json],
             )
-            .context("recording the run")?;
+            .map_err(|e| OutputError::wrap(&self.shown, "recording the run", e.into()))?;
         self.run_id = Some(self.conn.last_insert_rowid());
         Ok(())
     }
 
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
-        SqliteSink::upsert(&tx, &self.insert, rows).context("writing rows")?;
-        tx.commit().context("committing rows")?;
-        Ok(())
+        let tx = self.conn.transaction();
+        let committed = tx.map_err(anyhow::Error::from).and_then(|tx| {
+            SqliteSink::upsert(&tx, &self.insert, rows).context("writing rows")?;
+            tx.commit().context("committing rows")
+        });
+        committed.map_err(|e| OutputError::wrap(&self.shown, "committing rows", e))
     }
 
     fn finish(&mut self, s: &Summary) -> anyhow::Result<()> {
-        if let Some(id) = self.run_id {
-            self.conn.execute(
-                "UPDATE runs SET finished_at = ?2, total = ?3, skipped = ?4, fetched = ?5, pending = ?6, \
-                 not_found = ?7, error = ?8, requests = ?9, retries = ?10, outcome = ?11 WHERE id = ?1",
-                params![
-                    id,
-                    now_unix(),
-                    s.total as i64,
-                    s.skipped as i64,
-                    s.fetched as i64,
-                    s.pending as i64,
-                    s.not_found as i64,
-                    s.error as i64,
-                    s.requests as i64,
-                    s.retries as i64,
-                    s.outcome(),
-                ],
-            )?;
-        }
+        self.record_end(s)
+            .map_err(|e| OutputError::wrap(&self.shown, "recording the run", e.into()))?;
         // Fold the WAL back so the file is self-contained when the run ends.
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .ok();
         Ok(())
+    }
+
+    fn abandon(&mut self, s: &Summary) -> anyhow::Result<()> {
+        Ok(self.record_end(s)?)
     }
 }

@@ -104,22 +104,69 @@ pub(crate) fn inspect(path: &Path) -> anyhow::Result<Found> {
 /// content (no `-wal` file, or an empty one: the main file is then complete) it is opened
 /// `immutable`; one with WAL content already has those files.
 fn open_untouched(path: &Path, wal_mode: bool) -> anyhow::Result<Connection> {
-    const URI_PATH: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal_content = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
-    let mode = if wal_mode && !wal_content {
+    let mode = if wal_mode && !wal_content(path) {
         "immutable=1"
     } else {
         "mode=ro"
     };
+    open_uri(path, mode).with_context(|| format!("cannot open '{}' to read it", path.display()))
+}
+
+/// Whether `path` has a `-wal` file with content: commits the main file does not hold yet.
+fn wal_content(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0)
+}
+
+/// Opens `path` read-only with the URI parameter `param` (`mode=ro`, `immutable=1`).
+fn open_uri(path: &Path, param: &str) -> rusqlite::Result<Connection> {
+    const URI_PATH: &AsciiSet = &CONTROLS.add(b'%').add(b'?').add(b'#');
     let uri = format!(
-        "file:{}?{mode}",
+        "file:{}?{param}",
         utf8_percent_encode(&path.to_string_lossy(), URI_PATH)
     );
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     Connection::open_with_flags(&uri, flags)
-        .with_context(|| format!("cannot open '{}' to read it", path.display()))
+}
+
+/// Opens a SQLite export for a report, reading only, so it works on a file the user cannot
+/// write. `mode=ro` first: SQLite's locks then keep the report consistent while another
+/// process writes the export. A WAL-mode file in a folder the user cannot write cannot get
+/// the `-shm` file such a reader needs; when its WAL holds nothing (no `-wal` file, or an
+/// empty one) the main file is complete and no writer is at work (a writer's WAL has
+/// content from its first commit until its last checkpoint), so it is read `immutable`.
+pub(crate) fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
+    let probe = |conn: &Connection| {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    };
+    let first = open_uri(path, "mode=ro").and_then(|conn| probe(&conn).map(|_| conn));
+    let err = match first {
+        Ok(conn) => return Ok(conn),
+        Err(e) => e,
+    };
+    let cannot_share = matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    );
+    if cannot_share && !wal_content(path) {
+        if let Ok(conn) = open_uri(path, "immutable=1") {
+            if probe(&conn).is_ok() {
+                return Ok(conn);
+            }
+        }
+    }
+    let why = match cannot_share && wal_content(path) {
+        true => format!(
+            "its folder cannot be written and its '-wal' file holds commits not yet in the              file ({err}); let the run writing it finish, or open it once where the folder              can be written"
+        ),
+        false => err.to_string(),
+    };
+    Err(anyhow!("cannot read '{}': {why}", path.display()))
 }
 
 /// Opens (creating if needed) a SQLite file in WAL mode and migrates it to the newest schema.

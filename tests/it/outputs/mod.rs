@@ -3,6 +3,7 @@
 //! output whose extension contradicts the format, a batch the API does not know, a base URL
 //! without `/v1`). Shared helpers live here.
 
+mod disk_full;
 mod lock;
 mod no_waste;
 mod safe;
