@@ -3,6 +3,7 @@
 mod harness;
 
 mod at_scale;
+mod base_url;
 mod batch_ops;
 mod cli;
 mod cost;
