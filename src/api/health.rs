@@ -119,7 +119,7 @@ impl Health {
             return;
         };
         let _ = self.gone.set(format!(
-            "no answer since {} ({} s of failed attempts; the last: {reason})",
+            "no answer since {}, {} s ago; the last attempt: {reason}",
             utc_text(unix_of(since)),
             since.elapsed().as_secs()
         ));
@@ -157,4 +157,62 @@ fn unix_of(at: Instant) -> i64 {
     let wall = SystemTime::now() - at.elapsed();
     wall.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(h: &Health, kind: Failure, mark: &mut Mark) {
+        h.failure(kind, Instant::now(), mark, "connection failed");
+    }
+
+    #[test]
+    fn before_any_answer_three_failed_connections_are_enough() {
+        let h = Health::new(Duration::from_secs(3600));
+        let mut m = Mark::default();
+        fail(&h, Failure::Other, &mut m);
+        fail(&h, Failure::Connect, &mut m);
+        fail(&h, Failure::Connect, &mut m);
+        assert_eq!(h.gone(), None);
+        fail(&h, Failure::Connect, &mut m);
+        assert_eq!(h.gone(), Some("connection failed"));
+    }
+
+    #[test]
+    fn after_an_answer_it_takes_the_window_and_two_requests_failing() {
+        let h = Health::new(Duration::ZERO);
+        h.answer();
+        let (mut one, mut two) = (Mark::default(), Mark::default());
+        for _ in 0..10 {
+            fail(&h, Failure::Connect, &mut one);
+        }
+        assert_eq!(
+            h.gone(),
+            None,
+            "one request failing alone is retried as usual"
+        );
+        h.answer();
+        fail(&h, Failure::Other, &mut two);
+        fail(&h, Failure::Other, &mut one);
+        assert_eq!(h.gone(), None, "an answer starts the count again");
+        fail(&h, Failure::Other, &mut one);
+        let why = h.gone().unwrap();
+        assert!(
+            why.starts_with("no answer since ") && why.ends_with("connection failed"),
+            "{why}"
+        );
+
+        let h = Health::new(Duration::from_secs(3600));
+        h.answer();
+        for _ in 0..10 {
+            fail(&h, Failure::Connect, &mut Mark::default());
+        }
+        assert_eq!(h.gone(), None, "within the window");
+        fail(&h, Failure::Fatal, &mut one);
+        assert!(
+            h.gone().is_some(),
+            "the same failure on every attempt stops at once"
+        );
+    }
 }

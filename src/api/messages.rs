@@ -50,10 +50,11 @@ pub(crate) fn auth_error() -> anyhow::Error {
     anyhow!("the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file")
 }
 
-/// The API never answered: most likely a wrong base URL or no network.
+/// The API cannot be reached: it never answered (most likely a wrong base URL or no
+/// network), or stopped answering mid-run (`why` says since when).
 pub(crate) fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
     anyhow!(
-        "cannot reach the API at {base_url} ({why}); check --base-url / SAIL_BASE_URL and the network"
+        "cannot reach the API at {base_url}: {why}; check --base-url / SAIL_BASE_URL and the network"
     )
 }
 

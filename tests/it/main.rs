@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod api_gone;
 mod at_scale;
 mod base_url;
 mod batch_ops;
