@@ -6,6 +6,7 @@ mod api_gone;
 mod at_scale;
 mod base_url;
 mod batch_ops;
+mod bodies;
 mod cli;
 mod cost;
 mod cost_cli;
