@@ -14,11 +14,11 @@ use super::model;
 /// leaves room for images given as base64 in the input.
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 64 << 20;
 
-/// Past this many bytes, a body is read only while it holds the client's one permit for
-/// large bodies: however many large bodies arrive at once, one grows towards the cap while
-/// the others wait at this size (the server's sends wait meanwhile), which bounds memory by
-/// about `concurrency × 2 MiB + the cap`.
-const SHARED_ABOVE: usize = 2 << 20;
+/// Past this many bytes (a hundred times a usual result), a body is read only while it holds
+/// the client's one permit for large bodies: however many large bodies arrive at once, one
+/// grows towards the cap while the others wait at this size (the server's sends wait
+/// meanwhile), which bounds their memory by about `concurrency × 1 MiB + the cap`.
+const SHARED_ABOVE: usize = 1 << 20;
 
 /// The UTF-8 byte order mark, which some servers put before JSON.
 const BOM: &[u8] = b"\xEF\xBB\xBF";

@@ -46,7 +46,7 @@ struct Inner {
     auth: HeaderValue,
     auth_failed: AtomicBool,
     health: Health,
-    /// The one permit to read a body past 2 MiB (`api::body`).
+    /// The one permit to read a body past 1 MiB (`api::body`).
     large_body: Semaphore,
     requests: AtomicU64,
     retries: AtomicU64,
