@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::harness::*;
@@ -70,21 +70,22 @@ async fn json_after_a_byte_order_mark_is_taken_in_results_status_and_list() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_gzip_encoded_body_is_decoded() {
+async fn the_client_asks_for_gzip_and_decodes_it() {
     let server = MockServer::start().await;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&serde_json::to_vec(&completed("a", 10, 0, 5, 0)).unwrap())
         .unwrap();
     let body = gz.finish().unwrap();
-    serve_one(
-        &server,
-        "b",
-        "a",
-        ResponseTemplate::new(200)
-            .insert_header("content-encoding", "gzip")
-            .set_body_raw(body, "application/json"),
-    )
-    .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/batches/b/a"))
+        .and(header("accept-encoding", "gzip"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .set_body_raw(body, "application/json"),
+        )
+        .mount(&server)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("o.sqlite");
     let out = fetch(&server, "b", &manifest(dir.path(), &["a"]), &db, &[]).await;
