@@ -1,22 +1,28 @@
 //! The HTTP client: base URL, Bearer auth, per-request timeout, and the loop that sends
 //! each GET again as the retry policy (`api::retry`) says, at the pace (`api::pace`) the
-//! server allows; 401/403 stop everything.
+//! server allows; 401/403 and an API that is gone (`api::health`) stop everything.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderValue, ACCEPT_ENCODING, AUTHORIZATION};
+use tokio::sync::Semaphore;
 
+use super::body::{self, Unread};
+use super::health::{Failure, Health, Mark};
 use super::messages::describe;
 use super::model::{self, Batch, ResponseObject};
 use super::pace::{Pace, Signal, Ticket, PATIENCE};
 use super::retry::{Answer, Policy, Step, MAX_REFUSALS};
 use super::tls;
 
-pub use super::config::{ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S};
+pub use super::config::{
+    ClientConfig, DEFAULT_BASE_URL, DEFAULT_GIVE_UP_AFTER, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S,
+};
 pub(crate) use super::outcome::{Fetched, Outcome};
 pub(crate) use super::retry::retry_after;
 
@@ -27,13 +33,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-/// Failed connection attempts (refused, DNS, TLS, connect timeout) before any HTTP answer at
-/// all, after which the API is taken as unreachable (a wrong `--base-url`, no network) and
-/// the run stops instead of retrying every id. Once anything has answered, failures are
-/// retried per id as usual; a connection dropped mid-request never counts. An untrusted
-/// certificate stops the run at once: it is the same on every attempt.
-const UNREACHABLE_AFTER: u32 = 3;
 
 /// A cheap-to-clone handle on one connection pool and the run's counters.
 #[derive(Clone)]
@@ -46,9 +45,9 @@ struct Inner {
     cfg: ClientConfig,
     auth: HeaderValue,
     auth_failed: AtomicBool,
-    answered: AtomicBool,
-    unanswered: AtomicU32,
-    unreachable: OnceLock<String>,
+    health: Health,
+    /// The one permit to read a body past 1 MiB (`api::body`).
+    large_body: Semaphore,
     requests: AtomicU64,
     retries: AtomicU64,
 }
@@ -79,6 +78,7 @@ impl Client {
             .user_agent(concat!("sail-export/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(cfg.pool_size.max(1))
             .tcp_nodelay(true)
+            .gzip(true)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(30)));
         if cfg.http1_only {
             builder = builder.http1_only();
@@ -87,14 +87,13 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                cfg,
                 auth,
                 auth_failed: AtomicBool::new(false),
-                answered: AtomicBool::new(false),
-                unanswered: AtomicU32::new(0),
-                unreachable: OnceLock::new(),
+                health: Health::new(cfg.give_up_after),
+                large_body: Semaphore::new(1),
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
+                cfg,
             }),
         })
     }
@@ -109,21 +108,11 @@ impl Client {
         self.inner.auth_failed.load(Ordering::Relaxed)
     }
 
-    /// Why the API is taken as unreachable: set after a few transport failures in a row
-    /// before any HTTP answer. The client then refuses further requests.
+    /// Why the API is taken as unreachable: a few failed connections before any HTTP
+    /// answer, or nothing but transport failures for `give_up_after` since the last one
+    /// (`api::health`). The client then refuses further requests.
     pub(crate) fn unreachable(&self) -> Option<&str> {
-        self.inner.unreachable.get().map(String::as_str)
-    }
-
-    fn note_connect_failure(&self, err: &reqwest::Error, reason: &str) {
-        let inner = &*self.inner;
-        let untrusted = tls::certificate_problem(err).is_some();
-        if untrusted
-            || !inner.answered.load(Ordering::Relaxed)
-                && inner.unanswered.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER
-        {
-            let _ = inner.unreachable.set(reason.to_owned());
-        }
+        self.inner.health.gone()
     }
 
     /// HTTP requests sent so far (all attempts).
@@ -171,7 +160,8 @@ impl Client {
                 attempts: 0,
             };
         };
-        self.get(&url, ResponseObject::parse, Some(pace)).await
+        let parse = (ResponseObject::parse, "a response object");
+        self.get(&url, parse, Some(pace)).await
     }
 
     /// One attempt through the same path as every result request (client, headers,
@@ -179,9 +169,9 @@ impl Client {
     /// size of the body, `None` when none arrived. The benchmark's floor is a loop of
     /// these: what this client's HTTP costs before the tool does anything with a result.
     pub async fn bare_get(&self, url: &str) -> Option<usize> {
-        match self.send(url).await {
+        match self.send(url, &mut Mark::default()).await {
             Answer::Full { body, .. } => Some(body.len()),
-            Answer::Lost { .. } => None,
+            Answer::Lost { .. } | Answer::TooLarge { .. } => None,
         }
     }
 
@@ -197,7 +187,7 @@ impl Client {
                 .ok()
                 .filter(|b| b.id.is_some())
         };
-        self.get(&url, parse, None).await
+        self.get(&url, (parse, "a batch"), None).await
     }
 
     /// `GET /batches?limit=&after_id=`: one page of the batch list (a bare array, or an
@@ -212,21 +202,23 @@ impl Client {
             url.push_str("&after_id=");
             url.push_str(&utf8_percent_encode(after, SEGMENT).to_string());
         }
-        self.get(&url, model::batch_list, None).await
+        self.get(&url, (model::batch_list, "a list of batches"), None)
+            .await
     }
 
     /// The retry loop shared by every GET. `parse` turns a 2xx body into `T`, or `None` when
-    /// the body is unusable (retried like a truncated body). With a `pace`, each attempt
+    /// the body is not what the `&str` names (retried once). With a `pace`, each attempt
     /// waits for a ticket and reports its answer, and refusals (429/503) are retried on
     /// their own bound, not `--max-retries`; without one they count as retries.
     async fn get<T>(
         &self,
         url: &str,
-        parse: impl Fn(&[u8]) -> Option<T>,
+        (parse, what): (impl Fn(&[u8]) -> Option<T>, &str),
         pace: Option<&Pace>,
     ) -> Fetched<T> {
         let mut policy = Policy::new(&self.inner.cfg);
         let (mut attempts, mut http_status) = (0u32, None);
+        let mut mark = Mark::default();
         loop {
             if let Some(outcome) = self.refusal(attempts, pace) {
                 return Fetched {
@@ -240,9 +232,9 @@ impl Client {
                 Some(p) => Some(p.ticket().await),
                 None => None,
             };
-            let answer = self.send(url).await;
+            let answer = self.send(url, &mut mark).await;
             http_status = answer.status().or(http_status);
-            let step = policy.judge(answer, &parse);
+            let step = policy.judge(answer, &parse, what);
             settle(ticket, &step, http_status);
             let delay = match step {
                 Step::Done(outcome) => {
@@ -319,37 +311,50 @@ impl Client {
         })
     }
 
-    /// Sends one attempt and reads its whole body. A failed connection counts towards
-    /// taking the API as unreachable; any HTTP answer marks it as reachable.
-    async fn send(&self, url: &str) -> Answer {
+    /// Sends one attempt and reads its whole body (up to the cap). A transport failure is
+    /// reported to the API's health with `mark` (this GET's); any HTTP answer marks the API
+    /// as there.
+    async fn send(&self, url: &str, mark: &mut Mark) -> Answer {
         let inner = &*self.inner;
         inner.requests.fetch_add(1, Ordering::Relaxed);
-        let sent = inner
+        let sent = Instant::now();
+        let mut req = inner
             .http
             .get(url)
             .header(AUTHORIZATION, inner.auth.clone())
-            .timeout(inner.cfg.timeout)
-            .send()
-            .await;
-        let resp = match sent {
+            .timeout(inner.cfg.timeout);
+        if !inner.cfg.gzip {
+            req = req.header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
+        let resp = match req.send().await {
             Ok(resp) => resp,
             Err(e) => {
                 let reason = describe(&e, inner.cfg.timeout);
-                if e.is_connect() {
-                    self.note_connect_failure(&e, &reason);
-                }
+                let kind =
+                    if tls::certificate_problem(&e).is_some() || tls::wrong_scheme(&e).is_some() {
+                        Failure::Fatal
+                    } else if e.is_connect() {
+                        Failure::Connect
+                    } else {
+                        Failure::Other
+                    };
+                inner.health.failure(kind, sent, mark, &reason);
                 return Answer::Lost {
                     status: None,
                     reason,
                 };
             }
         };
-        inner.answered.store(true, Ordering::Relaxed);
+        inner.health.answer();
         let status = resp.status().as_u16();
         let hint = retry_after(resp.headers(), SystemTime::now());
-        match resp.bytes().await {
+        match body::read(resp, inner.cfg.max_body_size, &inner.large_body).await {
             Ok(body) => Answer::Full { status, hint, body },
-            Err(e) => Answer::Lost {
+            Err(Unread::TooLarge(reason)) => Answer::TooLarge {
+                status,
+                reason: format!("HTTP {status} but {reason}"),
+            },
+            Err(Unread::Cut(e)) => Answer::Lost {
                 status: Some(status),
                 reason: format!(
                     "HTTP {status}, body cut off: {}",

@@ -1,5 +1,6 @@
 //! What the client needs to know, with every default in one place: the base URL, timeout
-//! and retries the command line starts from, backoff bounds, the pool and TLS settings.
+//! and retries the command line starts from, backoff bounds, when to give up on an API that
+//! is gone, the body cap, the pool and TLS settings.
 
 use std::time::Duration;
 
@@ -11,6 +12,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.sailresearch.com/v1";
 pub const DEFAULT_TIMEOUT_S: f64 = 60.0;
 /// Retries per request unless told otherwise.
 pub const DEFAULT_MAX_RETRIES: u32 = 6;
+/// How long a run goes on once nothing answers but failed connections and timeouts, unless
+/// told otherwise (`--give-up-after`).
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+pub use super::body::DEFAULT_MAX_BODY_SIZE;
 
 /// What the client needs to know; built from the command line by the caller.
 #[derive(Debug, Clone)]
@@ -29,6 +34,14 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Longest wait a server's `Retry-After` can impose.
     pub retry_after_cap: Duration,
+    /// Once the API has answered, how long only transport failures (refused connections,
+    /// timeouts) may last before the API is taken as gone and the run stops requesting.
+    pub give_up_after: Duration,
+    /// The largest body taken, in bytes (after decoding); a larger one is not read further.
+    pub max_body_size: u64,
+    /// Ask for gzip-compressed bodies (`Accept-Encoding: gzip`). A gzip body is decoded
+    /// either way.
+    pub gzip: bool,
     /// Idle connections kept per host (set to the concurrency).
     pub pool_size: usize,
     /// CA certificates trusted besides the bundled web roots and the OS store (`--ca-cert`).
@@ -48,6 +61,9 @@ impl ClientConfig {
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(120),
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            gzip: true,
             pool_size: 64,
             ca_certs: Vec::new(),
             http1_only: false,

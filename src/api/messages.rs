@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
+use super::client::DEFAULT_BASE_URL;
 use super::Outcome;
 use crate::error::UsageError;
 use crate::time::age_text;
@@ -13,13 +14,16 @@ use crate::time::age_text;
 pub(crate) const WARN_AGE_S: i64 = 40 * 3600;
 
 /// The error for a failed `GET /batches/{id}`: 404 (exit 2) names the batch and
-/// `--base-url`; 401/403 names `SAIL_API_KEY`.
+/// `--base-url` (and says to add `/v1` when it lacks it); 401/403 names `SAIL_API_KEY`.
 pub(crate) fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str) -> anyhow::Error {
     match outcome {
-        Outcome::NotFound { .. } => UsageError::new(format!(
-            "batch '{batch_id}' not found at {base_url} (check BATCH_ID and --base-url; \
-             Sail deletes batch data within 48 hours)"
-        ))
+        Outcome::NotFound { .. } => UsageError::new(match v1_hint(base_url) {
+            Some(hint) => format!("batch '{batch_id}' not found: {hint}"),
+            None => format!(
+                "batch '{batch_id}' not found at {base_url} (check BATCH_ID and --base-url; \
+                 Sail deletes batch data within 48 hours)"
+            ),
+        })
         .into(),
         Outcome::AuthRejected => auth_error(),
         Outcome::Failed { reason } => {
@@ -30,15 +34,27 @@ pub(crate) fn batch_error<T>(outcome: Outcome<T>, batch_id: &str, base_url: &str
     }
 }
 
+/// What to say about a base URL that does not end in `/v1`, the likely cause of a 404:
+/// every route of the API is under it.
+pub(crate) fn v1_hint(base_url: &str) -> Option<String> {
+    (!base_url.trim_end_matches('/').ends_with("/v1")).then(|| {
+        format!(
+            "--base-url / SAIL_BASE_URL {base_url} does not end in /v1 (add it: Sail's is \
+             {DEFAULT_BASE_URL})"
+        )
+    })
+}
+
 /// The error for a rejected key (exit 1).
 pub(crate) fn auth_error() -> anyhow::Error {
     anyhow!("the API rejected the key (HTTP 401/403); check SAIL_API_KEY or --api-key-file")
 }
 
-/// The API never answered: most likely a wrong base URL or no network.
+/// The API cannot be reached: it never answered (most likely a wrong base URL or no
+/// network), or stopped answering mid-run (`why` says since when).
 pub(crate) fn unreachable_error(base_url: &str, why: &str) -> anyhow::Error {
     anyhow!(
-        "cannot reach the API at {base_url} ({why}); check --base-url / SAIL_BASE_URL and the network"
+        "cannot reach the API at {base_url}: {why}; check --base-url / SAIL_BASE_URL and the network"
     )
 }
 
@@ -64,7 +80,7 @@ pub(crate) fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {}s", timeout.as_secs_f64());
     }
-    if let Some(why) = super::tls::certificate_problem(e) {
+    if let Some(why) = super::tls::certificate_problem(e).or_else(|| super::tls::wrong_scheme(e)) {
         return why;
     }
     let kind = if e.is_connect() {

@@ -1,7 +1,9 @@
 //! The only part of the crate that talks to the network: Sail's Batch API.
 
+mod body;
 pub mod client;
 mod config;
+mod health;
 mod lenient;
 pub(crate) mod messages;
 pub mod model;

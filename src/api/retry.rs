@@ -1,6 +1,7 @@
 //! The retry policy: what an answer means (done, retry, slow down, give up), and how long
 //! to wait before the next attempt (exponential backoff with jitter, `Retry-After` honored).
-//! Refusals (429, 503) do not use up `--max-retries`: they have their own bound.
+//! Refusals (429, 503) do not use up `--max-retries`: they have their own bound, and a 2xx
+//! body that is not the expected JSON is tried once more at most.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,12 +9,17 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use super::body;
 use super::client::ClientConfig;
 use super::model;
 use super::outcome::Outcome;
 
 /// At most this many retries after a 500 (Sail's own SDK does not retry 500 at all).
 const MAX_500_RETRIES: u32 = 2;
+/// At most this many retries after a whole 2xx body that is not the expected JSON: a
+/// server's glitch may pass, but a body that is an HTML page or of the wrong shape will
+/// come back the same (`--max-retries` would spend about 50 s on it).
+const MAX_BAD_BODY_RETRIES: u32 = 1;
 /// Refusals (429, 503) one GET takes before it gives up. They say "too fast", not "this
 /// request is broken", so they do not count against `--max-retries`; the pace slows the
 /// run down meanwhile. The run as a whole gives up after `pace::PATIENCE` of nothing but
@@ -27,6 +33,13 @@ pub(super) enum Answer {
         /// The status line, when one arrived.
         status: Option<u16>,
         /// Why, in a few words.
+        reason: String,
+    },
+    /// A body over `--max-body-size`, not read further: never retried.
+    TooLarge {
+        /// The HTTP status.
+        status: u16,
+        /// What the cap was and how much was seen.
         reason: String,
     },
     /// A whole HTTP answer.
@@ -45,7 +58,7 @@ impl Answer {
     pub(super) fn status(&self) -> Option<u16> {
         match self {
             Answer::Lost { status, .. } => *status,
-            Answer::Full { status, .. } => Some(*status),
+            Answer::TooLarge { status, .. } | Answer::Full { status, .. } => Some(*status),
         }
     }
 }
@@ -72,13 +85,21 @@ pub(super) enum Step<T> {
     },
 }
 
-/// The retry state of one GET: its backoff sequences and the 500s met so far.
+/// The retry state of one GET: its backoff sequences, and the 500s and bad bodies met so
+/// far.
 pub(super) struct Policy {
     backoff: ExponentialBackoff,
     /// Delays after refusals without `Retry-After`, bounded by [`MAX_REFUSALS`].
     refusal_backoff: ExponentialBackoff,
     retry_after_cap: Duration,
+    seen: Seen,
+}
+
+/// Answers of one GET that are retried a bounded number of times.
+#[derive(Default)]
+struct Seen {
     n500: u32,
+    bad_bodies: u32,
 }
 
 impl Policy {
@@ -92,17 +113,18 @@ impl Policy {
             backoff: builder.with_max_times(cfg.max_retries as usize).build(),
             refusal_backoff: builder.with_max_times(MAX_REFUSALS as usize).build(),
             retry_after_cap: cfg.retry_after_cap,
-            n500: 0,
+            seen: Seen::default(),
         }
     }
 
-    /// Judges one answer; `parse` turns a 2xx body into `T`, or `None` when it is unusable.
-    /// A body cut off is retried; the hint of a status given up on is dropped; the hint of
-    /// a refusal is capped.
+    /// Judges one answer; `parse` turns a 2xx body into `T`, or `None` when it is not
+    /// `what` (e.g. "a response object"). A body cut off is retried, one over the cap never;
+    /// the hint of a status given up on is dropped; the hint of a refusal is capped.
     pub(super) fn judge<T>(
         &mut self,
         answer: Answer,
         parse: &impl Fn(&[u8]) -> Option<T>,
+        what: &str,
     ) -> Step<T> {
         let (status, hint, body) = match answer {
             Answer::Lost { reason, .. } => {
@@ -112,9 +134,16 @@ impl Policy {
                     hint: None,
                 }
             }
+            Answer::TooLarge { reason, .. } => {
+                return Step::Failed {
+                    reason,
+                    retryable: false,
+                    hint: None,
+                }
+            }
             Answer::Full { status, hint, body } => (status, hint, body),
         };
-        match classify(status, &body, parse, &mut self.n500) {
+        match classify(status, &body, (parse, what), &mut self.seen) {
             Verdict::Done(value) => Step::Done(Outcome::Ok { value, body }),
             Verdict::Final(outcome) => Step::Done(outcome),
             Verdict::Retry(reason) => Step::Failed {
@@ -163,13 +192,13 @@ enum Verdict<T> {
 }
 
 /// The retry policy, by status: 2xx parsed → done; 404 → not found; 401/403 → stop the run;
-/// 429/503 → refused (slow down, retry); 408/502/504 and unusable 2xx bodies → retry; 500 →
-/// retry at most twice; any other status → give up at once.
+/// 429/503 → refused (slow down, retry); 408/502/504 → retry; a 2xx body that is not
+/// `what` → retry once; 500 → retry at most twice; any other status → give up at once.
 fn classify<T>(
     status: u16,
     body: &[u8],
-    parse: &impl Fn(&[u8]) -> Option<T>,
-    n500: &mut u32,
+    (parse, what): (&impl Fn(&[u8]) -> Option<T>, &str),
+    seen: &mut Seen,
 ) -> Verdict<T> {
     let with_message = |what: String| match model::error_message(body) {
         Some(m) => format!("{what}: {m}"),
@@ -178,10 +207,14 @@ fn classify<T>(
     match status {
         200..=299 => match parse(body) {
             Some(v) => Verdict::Done(v),
-            None => Verdict::Retry(format!(
-                "HTTP {status} but the body ({} bytes) is not the expected JSON",
-                body.len()
-            )),
+            None => {
+                seen.bad_bodies += 1;
+                let reason = body::unusable(status, body, what);
+                match seen.bad_bodies <= MAX_BAD_BODY_RETRIES {
+                    true => Verdict::Retry(reason),
+                    false => Verdict::GiveUp(format!("{reason} (the same on a second try)")),
+                }
+            }
         },
         404 => Verdict::Final(Outcome::NotFound {
             message: model::error_message(body),
@@ -190,9 +223,9 @@ fn classify<T>(
         429 | 503 => Verdict::Refused(with_message(format!("HTTP {status}"))),
         408 | 502 | 504 => Verdict::Retry(with_message(format!("HTTP {status}"))),
         500 => {
-            *n500 += 1;
+            seen.n500 += 1;
             let reason = with_message("HTTP 500".to_owned());
-            if *n500 <= MAX_500_RETRIES {
+            if seen.n500 <= MAX_500_RETRIES {
                 Verdict::Retry(reason)
             } else {
                 Verdict::GiveUp(reason)
@@ -244,49 +277,54 @@ mod tests {
     #[test]
     fn statuses_map_to_the_retry_policy() {
         let parse = |b: &[u8]| (b == b"ok").then_some(());
-        let mut n = 0;
+        let parse = (&parse, "ok");
+        let mut n = Seen::default();
         assert!(matches!(
-            classify(200, b"ok", &parse, &mut n),
+            classify(200, b"ok", parse, &mut n),
             Verdict::Done(())
         ));
         assert!(matches!(
-            classify(200, b"<html", &parse, &mut n),
+            classify(200, b"<html", parse, &mut n),
             Verdict::Retry(_)
         ));
         assert!(matches!(
-            classify(404, b"", &parse, &mut n),
+            classify(200, b"<html", parse, &mut n),
+            Verdict::GiveUp(_)
+        ));
+        assert!(matches!(
+            classify(404, b"", parse, &mut n),
             Verdict::Final(Outcome::NotFound { .. })
         ));
         assert!(matches!(
-            classify(401, b"", &parse, &mut n),
+            classify(401, b"", parse, &mut n),
             Verdict::Final(Outcome::AuthRejected)
         ));
         assert!(matches!(
-            classify(400, b"", &parse, &mut n),
+            classify(400, b"", parse, &mut n),
             Verdict::GiveUp(_)
         ));
         for s in [408, 502, 504] {
             assert!(
-                matches!(classify(s, b"", &parse, &mut n), Verdict::Retry(_)),
+                matches!(classify(s, b"", parse, &mut n), Verdict::Retry(_)),
                 "{s}"
             );
         }
         for s in [429, 503] {
             assert!(
-                matches!(classify(s, b"", &parse, &mut n), Verdict::Refused(_)),
+                matches!(classify(s, b"", parse, &mut n), Verdict::Refused(_)),
                 "{s}"
             );
         }
         assert!(matches!(
-            classify(500, b"", &parse, &mut n),
+            classify(500, b"", parse, &mut n),
             Verdict::Retry(_)
         ));
         assert!(matches!(
-            classify(500, b"", &parse, &mut n),
+            classify(500, b"", parse, &mut n),
             Verdict::Retry(_)
         ));
         assert!(matches!(
-            classify(500, b"", &parse, &mut n),
+            classify(500, b"", parse, &mut n),
             Verdict::GiveUp(_)
         ));
     }

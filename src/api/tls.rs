@@ -64,6 +64,36 @@ pub(crate) fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Op
     None
 }
 
+/// When `err` failed because the base URL's scheme is not what the server speaks, what to
+/// tell the user: `https://` to a port that answers in plain HTTP (the handshake reads an
+/// HTTP answer where a TLS record should be), or `http://` to a TLS port (the answer, a TLS
+/// alert, does not start with an HTTP version). The same on every attempt.
+pub(crate) fn wrong_scheme(err: &reqwest::Error) -> Option<String> {
+    let https = err.url().is_some_and(|u| u.scheme() == "https");
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let plain_answer = matches!(
+            rustls_error(e),
+            Some(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            ))
+        );
+        if https && plain_answer {
+            return Some(
+                "the server speaks plain HTTP, not HTTPS: use http:// in --base-url".to_owned(),
+            );
+        }
+        // hyper's words when an answer does not start with `HTTP/1.x`.
+        if !https && e.source().is_none() && e.to_string() == "invalid HTTP version parsed" {
+            return Some(
+                "the server speaks HTTPS, not plain HTTP: use https:// in --base-url".to_owned(),
+            );
+        }
+        next = e.source();
+    }
+    None
+}
+
 /// The rustls error `e` is or wraps. An I/O error's `source()` skips the error it holds,
 /// which is where rustls's is (inside one or more I/O errors), so those are looked into.
 fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {

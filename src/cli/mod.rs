@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod help;
+mod size;
 
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
+use self::size::parse_size;
 use crate::api::client;
 use crate::{cost, fetch, sink};
 
@@ -151,6 +153,14 @@ pub struct ApiArgs {
     /// chooses it).
     #[arg(long)]
     pub http1_only: bool,
+    /// Once the API has answered, stop the run when nothing but failed connections and
+    /// timeouts has come back for this long (e.g. 60s, 5m); a rerun resumes.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub give_up_after: std::time::Duration,
+    /// The largest response body taken (e.g. 64MiB, 500KB); a larger one is an error row,
+    /// not read further.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_body_size: u64,
 }
 
 /// `sail-export fetch`.

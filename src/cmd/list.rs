@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::json;
 
-use crate::api::messages::{auth_error, WARN_AGE_S};
+use crate::api::messages::{auth_error, v1_hint, WARN_AGE_S};
 use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::cli::ListArgs;
@@ -114,9 +114,12 @@ fn page_error<T>(outcome: Outcome<T>, after: Option<&str>, base_url: &str) -> an
     });
     match outcome {
         Outcome::AuthRejected => auth_error(),
-        Outcome::NotFound { .. } => UsageError::new(format!(
-            "{base_url}/batches is not found (HTTP 404); check --base-url (it must end in /v1)"
-        ))
+        Outcome::NotFound { .. } => UsageError::new(match v1_hint(base_url) {
+            Some(hint) => format!("{base_url}/batches is not found (HTTP 404): {hint}"),
+            None => format!(
+                "{base_url}/batches is not found (HTTP 404); check --base-url (it must end in /v1)"
+            ),
+        })
         .into(),
         Outcome::Failed { reason } => anyhow!("cannot list batches ({at}): {reason}"),
         Outcome::Skipped | Outcome::Ok { .. } => anyhow!("cannot list batches ({at})"),

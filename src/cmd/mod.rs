@@ -150,6 +150,8 @@ pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
     cfg.pool_size = pool;
     cfg.ca_certs = ca_certs(&api.ca_cert)?;
     cfg.http1_only = api.http1_only;
+    cfg.give_up_after = api.give_up_after;
+    cfg.max_body_size = api.max_body_size;
     tracing::info!(
         base_url = api.base_url,
         timeout_s = api.timeout,

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 
 use super::Config;
 use crate::api::client::DEFAULT_BASE_URL;
-use crate::api::messages::{auth_error, batch_error, retention_warning};
+use crate::api::messages::{auth_error, batch_error, retention_warning, v1_hint};
 use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::error::UsageError;
@@ -52,14 +52,12 @@ pub(super) async fn no_batch(client: &Client, id: &str) -> anyhow::Error {
         client.list_page(1, None).await.outcome,
         Outcome::NotFound { .. }
     );
-    let hint = if every_route {
+    let hint = if let Some(hint) = v1_hint(base) {
+        hint
+    } else if every_route {
         format!(
             "the API at {base} answers 404 to every route: check --base-url / SAIL_BASE_URL \
              (Sail's is {DEFAULT_BASE_URL}, with /v1)"
-        )
-    } else if !base.ends_with("/v1") {
-        format!(
-            "--base-url / SAIL_BASE_URL {base} does not end in /v1 (Sail's is {DEFAULT_BASE_URL})"
         )
     } else {
         format!("at {base}: check BATCH_ID (Sail deletes batch data within 48 hours)")

@@ -86,6 +86,8 @@ pub struct SimConfig {
     pub finish_after: Option<Duration>,
     /// The port on `127.0.0.1`; 0 picks a free one.
     pub port: u16,
+    /// Compress answers with gzip when the request's `Accept-Encoding` allows it.
+    pub gzip: bool,
     /// Serve HTTPS (HTTP/2 or HTTP/1.1, as the client's ALPN asks) with a certificate for
     /// `localhost` and `127.0.0.1` signed by a CA made at start-up; clients must trust
     /// [`SimHandle::ca_pem`] / [`SimHandle::ca_cert`].
@@ -109,6 +111,7 @@ impl SimConfig {
             max_concurrent: None,
             finish_after: None,
             port: 0,
+            gzip: false,
             tls: false,
         }
     }

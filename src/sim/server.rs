@@ -1,5 +1,6 @@
 //! The simulator's HTTP side: axum routes shaped like Sail's Batch API, and one middleware
-//! that applies, in order, Bearer auth, the concurrency limiter, injected faults and latency.
+//! that applies, in order, Bearer auth, the concurrency limiter, injected faults and latency;
+//! with `SimConfig::gzip`, answers compressed as the client's `Accept-Encoding` allows.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use tower_http::compression::CompressionLayer;
 
 use super::data::{Dataset, ItemKind};
 use super::{SimConfig, Stats};
@@ -76,13 +78,18 @@ impl State {
 
 /// The routes, behind the gate middleware; anything else is a 404 envelope.
 pub(crate) fn router(state: Arc<State>) -> Router {
-    Router::new()
+    let gzip = state.cfg.gzip;
+    let app = Router::new()
         .route("/v1/batches", get(list))
         .route("/v1/batches/{batch_id}", get(batch))
         .route("/v1/batches/{batch_id}/{custom_id}", get(result))
         .fallback(|| async { envelope(StatusCode::NOT_FOUND, "not_found_error", "no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
-        .with_state(state)
+        .with_state(state);
+    match gzip {
+        true => app.layer(CompressionLayer::new().gzip(true)),
+        false => app,
+    }
 }
 
 /// An OpenAI-style error envelope, as Sail sends on every route.

@@ -2,8 +2,11 @@
 
 mod harness;
 
+mod api_gone;
 mod at_scale;
+mod base_url;
 mod batch_ops;
+mod bodies;
 mod cli;
 #[cfg(unix)]
 mod closed_pipe;
