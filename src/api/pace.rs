@@ -2,8 +2,9 @@
 //! Sail publishes no limits. A 429 or 503 alone is noise: only the refused request waits
 //! (its own `Retry-After`, in the client's retry loop). Refusals that come densely
 //! ([`DENSE_REFUSALS`] within [`DENSE_SPAN`] answers) are the server as a whole saying
-//! stop: the limit is lowered (once per window, so one window's burst of refusals counts
-//! once) and their `Retry-After` holds back every new request. Rounds without such a
+//! stop: their `Retry-After` holds back every new request and the limit is lowered (once
+//! per window, so one window's burst of refusals counts once). Once a level was refused
+//! that way, one refusal when it is tried again lowers the limit back. Rounds without a
 //! decrease let the limit grow back towards the ceiling (`-j`). The client takes a
 //! [`Ticket`] for each attempt and settles it with what came back.
 //!
@@ -107,9 +108,11 @@ struct State {
     /// how many requests of that window were refused so far.
     window: usize,
     window_refused: usize,
-    /// Where the latest refusals of requests sent at the current level fell, in answers
-    /// (served + refused) so far, oldest first; at most [`DENSE_REFUSALS`].
+    /// Where the latest refusals fell, in answers (served + refused) so far, oldest first;
+    /// at most [`DENSE_REFUSALS`].
     recent: VecDeque<u64>,
+    /// Where the last decrease fell, in answers.
+    decreased_at: u64,
 }
 
 /// A permit to send one request; settle it with [`Ticket::settle`] once answered. Dropped
@@ -151,6 +154,7 @@ impl Pace {
                 window: 0,
                 window_refused: 0,
                 recent: VecDeque::with_capacity(DENSE_REFUSALS),
+                decreased_at: 0,
             }),
         }
     }
@@ -263,9 +267,10 @@ impl Pace {
     }
 
     /// A 429 or 503. Alone it is noise: only the refused request waits (the client's retry
-    /// loop). When it comes densely after others of requests sent at the current level, or
-    /// from the window just decreased, everyone pauses for `hint`; the first dense one
-    /// lowers the limit.
+    /// loop). When it makes the latest refusals dense, everyone pauses for `hint`. The limit
+    /// is lowered by a refusal of a request sent after the last decrease, when the
+    /// refusals since that decrease are dense, or when it was sent at a level refused
+    /// before that no round has passed at since (the probe of a known limit).
     fn refused(&self, status: u16, hint: Option<Duration>, epoch: u64, now: Instant) {
         if status == 429 {
             self.rate_limited.fetch_add(1, Relaxed);
@@ -278,29 +283,34 @@ impl Pace {
         } else if now.duration_since(st.quiet_since) >= PATIENCE {
             self.exhausted.store(true, Relaxed);
         }
+        let at = served + refusals;
+        let dense = dense(&mut st.recent, at);
+        if dense {
+            self.pause(hint);
+        }
         let current = self.epoch.load(Relaxed);
         if epoch != current {
             if epoch + 1 == current && st.window != 0 {
-                self.pause(hint);
                 self.late_refusal(&mut st);
             }
             return;
         }
-        if !dense(&mut st.recent, served + refusals) {
+        let l = st.limit;
+        let since_decrease = dense && st.recent.front().is_some_and(|&f| f > st.decreased_at);
+        let probe = st.bad != 0 && l >= st.bad;
+        if !since_decrease && !probe {
             return;
         }
-        self.pause(hint);
-        let l = st.limit;
-        st.hold = match st.bad {
-            b if b != 0 && l >= b => (st.hold * 2).min(HOLD_MAX),
-            _ => HOLD_MIN,
+        st.hold = match probe {
+            true => (st.hold * 2).min(HOLD_MAX),
+            false => HOLD_MIN,
         };
         let good = if st.good < l { st.good } else { 0 };
         (st.good, st.bad, st.held) = (good, l, 0);
         st.probe_after = now + hint.unwrap_or_default() * PROBE_COST;
         let keep = ((l as f64 * KEEP) as usize).max(good).max(1);
-        (st.window, st.window_refused) = (l, DENSE_REFUSALS);
-        st.recent.clear();
+        let refused = if since_decrease { DENSE_REFUSALS } else { 1 };
+        (st.window, st.window_refused, st.decreased_at) = (l, refused, at);
         self.set_limit(&mut st, keep);
         self.epoch.fetch_add(1, Relaxed);
     }

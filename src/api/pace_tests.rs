@@ -206,12 +206,18 @@ fn a_refused_level_is_tried_again_only_after_a_hold_that_doubles() {
     assert_eq!(pace.limit(), 10);
     refuse_dense(&pace, 429, None, now);
     assert_eq!(pace.limit(), 9, "back to the last level that passed");
-    // 10 failed; rounds at 9 hold for HOLD_MIN rounds, then 10 is tried and refused again.
+    // 10 failed; rounds at 9 hold for HOLD_MIN rounds, then 10 is tried, and one refusal
+    // takes it back to 9.
     serve_rounds(&pace, HOLD_MIN as usize - 1);
     assert_eq!(pace.limit(), 9);
     serve_rounds(&pace, 1);
     assert_eq!(pace.limit(), 10);
-    refuse_dense(&pace, 429, None, now);
+    refuse(&pace, 429, None, now);
+    assert_eq!(
+        pace.limit(),
+        9,
+        "a known limit tried again: one refusal is enough"
+    );
     serve_rounds(&pace, 2 * HOLD_MIN as usize - 1);
     assert_eq!(pace.limit(), 9, "the hold doubled");
     serve_rounds(&pace, 1);
@@ -224,14 +230,10 @@ fn a_refused_level_is_tried_again_only_after_a_hold_that_doubles() {
 #[tokio::test]
 async fn a_long_retry_after_postpones_the_next_try_of_a_refused_level() {
     let pace = Pace::new(4);
-    let now = Instant::now();
-    refuse_dense(&pace, 429, None, now);
-    serve_rounds(&pace, 1);
-    assert_eq!(pace.limit(), 3);
-    refuse_dense(&pace, 503, Some(Duration::from_secs(5)), now);
+    refuse_dense(&pace, 503, Some(Duration::from_secs(5)), Instant::now());
     assert_eq!(
-        pace.rate_limited(),
-        DENSE_REFUSALS as u64,
+        (pace.limit(), pace.rate_limited()),
+        (2, 0),
         "503 is not a 429"
     );
     assert!(
@@ -239,10 +241,10 @@ async fn a_long_retry_after_postpones_the_next_try_of_a_refused_level() {
         "everyone waits out the Retry-After"
     );
     assert!(pace.ticket().now_or_never().is_none());
-    // While the pause and PROBE_COST × it run, 3 is not tried however many rounds pass.
+    // While the pause and PROBE_COST × it run, 4 is not tried however many rounds pass.
     pace.paused_until.store(0, Relaxed);
     serve_rounds(&pace, 3 * HOLD_MAX as usize);
-    assert_eq!(pace.limit(), 2);
+    assert_eq!(pace.limit(), 3);
 }
 
 #[test]
