@@ -29,14 +29,14 @@ const WINDOW_FLOOR: usize = 8;
 const HOLD_MIN: u32 = 4;
 /// The longest hold, in rounds.
 const HOLD_MAX: u32 = 256;
-/// A refused try costs a pause of `Retry-After` for every request: the next try waits at
-/// least this many times that pause, which bounds what probing costs to about 1/8.
+/// A refused try can cost a pause of `Retry-After`: the next try waits at least this many
+/// times that pause, which bounds what probing costs to about 1/8.
 const PROBE_COST: u32 = 8;
-/// Refusals of requests sent at the current level that, within [`DENSE_SPAN`] answers,
-/// show the server as a whole saying stop (a share of 1/8 or more). Fewer, or further
-/// apart, are noise: with refusals at random, 8 within 64 answers comes about 0.1 times
-/// per 100,000 answers at 1.5 % refused, 0.3 at 2 %, 4.7 at 3 % (docs/design.md), while
-/// a server over its limit refuses most requests above it at once.
+/// Refusals that, within [`DENSE_SPAN`] answers, show the server as a whole saying stop (a
+/// share of 1/8 or more). Fewer, or further apart, are noise: with refusals at random, 8
+/// within 64 answers comes about 0.1 times per 100,000 answers at 1.5 % refused, 0.3 at
+/// 2 %, 4.7 at 3 % (docs/design.md), while a server over its limit refuses most requests
+/// above it at once.
 pub(crate) const DENSE_REFUSALS: usize = 8;
 /// The answers (served or refused) within which [`DENSE_REFUSALS`] must fall.
 pub(crate) const DENSE_SPAN: u64 = 64;
