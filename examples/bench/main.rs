@@ -8,6 +8,7 @@
 //! ```text
 //! cargo run --release --example bench              # every case, then the targets
 //! cargo run --release --example bench -- --quick   # small N, seconds (what CI runs)
+//! cargo run --release --example bench -- --filter pace  # the pace's cases and the demo only
 //! cargo run --release --example bench -- --filter "http   n=100000 lat=20ms c=256$" --repeat 3
 //! ```
 //!
@@ -37,6 +38,9 @@ mod noise;
 #[path = "../shared/spawn.rs"]
 mod spawn;
 mod work;
+
+/// The `--filter` that selects the pace's cases (limit, random 429s) and the demo alone.
+const PACE: &str = "pace";
 
 /// How the client reaches the simulator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -374,7 +374,9 @@ fn dense(recent: &mut VecDeque<u64>, at: u64) -> bool {
         recent.pop_front();
     }
     recent.push_back(at);
-    recent.len() == DENSE_REFUSALS && recent.front().is_some_and(|&first| at - first < DENSE_SPAN)
+    // Refusals settled at once can be recorded one answer out of order: saturating.
+    let within = |&first: &u64| at.saturating_sub(first) < DENSE_SPAN;
+    recent.len() == DENSE_REFUSALS && recent.front().is_some_and(within)
 }
 
 /// How many ids may be in progress with `ceiling` requests in flight at most.
