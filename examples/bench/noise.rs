@@ -93,8 +93,9 @@ pub(crate) fn run(quick: bool, filter: &str, client: &Path) -> anyhow::Result<()
         // An id refused as the last ones are sent still waits its Retry-After after them.
         let ra = noisy.noise.map_or(0, |x| x.retry_after_s);
         println!(
-            "    least possible: the run without faults + RA = {:.2} × (ids refused in the \
-             last second wait out their RA after the rest is done)",
+            "    what the last refusals cost: the run without faults + RA = {:.2} × (ids \
+             refused in the last second wait out their RA after the rest is done; the load \
+             moves both runs)",
             (c.wall_s + f64::from(ra)) / c.wall_s
         );
     }
