@@ -29,10 +29,10 @@ impl Limit {
 /// What a run against a limit showed: the client's summary and the simulator's counts.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Seen {
-    exit: i32,
-    rate_limited: u64,
-    concurrency_min: u64,
-    concurrency_final: u64,
+    pub(crate) exit: i32,
+    pub(crate) rate_limited: u64,
+    pub(crate) concurrency_min: u64,
+    pub(crate) concurrency_final: u64,
     sim_requests: u64,
     sim_limited: u64,
     sim_max_in_flight: u64,
@@ -62,12 +62,13 @@ impl Seen {
     }
 }
 
-/// The manifest of a case, one id a line: every item, or against a limit, those with a
-/// result (not unfinished, not expired).
+/// The manifest of a case, one id a line: every item, or for a case of the pace (a limit,
+/// random 429s), those with a result (not unfinished, not expired).
 pub(crate) fn ids(case: &Case, data: &Dataset) -> Vec<String> {
+    let paced = case.limit.is_some() || case.noise.is_some();
     let keep = |i: u64| {
         let kind = data.kind(0, i);
-        case.limit.is_none() || !(kind.is_unfinished() || kind == ItemKind::Expired)
+        !paced || !(kind.is_unfinished() || kind == ItemKind::Expired)
     };
     (0..case.n)
         .filter(|&i| keep(i))
@@ -110,6 +111,7 @@ fn cases(quick: bool) -> Vec<(Case, Case)> {
         sink: "sqlite".into(),
         raw: false,
         limit: Some(limit),
+        noise: None,
         transport: super::Transport::Http,
     };
     limits
@@ -122,7 +124,7 @@ fn cases(quick: bool) -> Vec<(Case, Case)> {
 pub(crate) fn run(quick: bool, filter: &str, client: &Path) -> anyhow::Result<()> {
     let pairs: Vec<_> = cases(quick)
         .into_iter()
-        .filter(|(a, b)| a.selected(filter) || b.selected(filter))
+        .filter(|(a, b)| filter == super::PACE || a.selected(filter) || b.selected(filter))
         .collect();
     if pairs.is_empty() {
         return Ok(());

@@ -3,11 +3,12 @@
 //! user+sys and peak RSS from `getrusage(RUSAGE_CHILDREN)`) beside its floor: a bare client
 //! with the tool's own HTTP client and settings over the same URLs (`floor`). The ratio of
 //! the two CPU times is the figure of merit. Then the pace against a simulator that limits
-//! requests in flight (`limiter`).
+//! requests in flight (`limiter`), against random 429s, and `sail-export demo` (`noise`).
 //!
 //! ```text
 //! cargo run --release --example bench              # every case, then the targets
 //! cargo run --release --example bench -- --quick   # small N, seconds (what CI runs)
+//! cargo run --release --example bench -- --filter pace  # the pace's cases and the demo only
 //! cargo run --release --example bench -- --filter "http   n=100000 lat=20ms c=256$" --repeat 3
 //! ```
 //!
@@ -33,9 +34,13 @@ use spawn::{Job, Spawner};
 mod client;
 mod floor;
 mod limiter;
+mod noise;
 #[path = "../shared/spawn.rs"]
 mod spawn;
 mod work;
+
+/// The `--filter` that selects the pace's cases (limit, random 429s) and the demo alone.
+const PACE: &str = "pace";
 
 /// How the client reaches the simulator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +65,9 @@ struct Case {
     /// The simulator's limit on requests in flight (429 beyond), and its `Retry-After`.
     #[serde(default)]
     limit: Option<limiter::Limit>,
+    /// Random 429s the simulator answers (a case of the pace, without a floor).
+    #[serde(default)]
+    noise: Option<noise::Noise>,
     #[serde(default)]
     transport: Transport,
 }
@@ -67,7 +75,8 @@ struct Case {
 impl Case {
     fn label(&self) -> String {
         let raw = if self.raw { " raw" } else { "" };
-        let limit = self.limit.map(|l| l.label()).unwrap_or_default();
+        let limit = self.limit.map(|l| l.label()).unwrap_or_default()
+            + &self.noise.map(|n| n.label()).unwrap_or_default();
         let transport = match self.transport {
             Transport::Http => "http ",
             Transport::H1 => "tls-h1",
@@ -173,6 +182,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     limiter::run(quick, &filter, &client)?;
+    noise::run(quick, &filter, &client)?;
     if !quick {
         print_targets(&results);
     } else {
@@ -223,6 +233,7 @@ fn cases(quick: bool) -> Vec<Case> {
                     sink: sink.to_owned(),
                     raw,
                     limit: None,
+                    noise: None,
                     transport,
                 });
             }
@@ -296,7 +307,12 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         jitter: latency / 10,
         max_concurrent: case.limit.map(|l| l.k as usize),
         faults: Faults {
-            retry_after_s: case.limit.map_or(0, |l| l.retry_after_s),
+            rate_429: case.noise.map_or(0.0, |n| n.pct_429 / 100.0),
+            retry_after_s: case
+                .limit
+                .map(|l| l.retry_after_s)
+                .or(case.noise.map(|n| n.retry_after_s))
+                .unwrap_or(0),
             ..Faults::default()
         },
         tls: case.transport != Transport::Http,
@@ -385,7 +401,7 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
         pace: limiter::Seen::new(&summary, &stats, code, wall_s),
         ..Measured::default()
     };
-    if case.limit.is_none() {
+    if case.limit.is_none() && case.noise.is_none() {
         run_floor(case, &sim, dir.path(), floor_spawner, &mut m).await?;
         let (data, n, sink, raw) = (sim.dataset().clone(), case.n, case.sink.clone(), case.raw);
         let dir = dir.path().to_owned();

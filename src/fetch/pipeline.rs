@@ -1,7 +1,8 @@
 //! The concurrent pipeline: ids → bounded in-flight requests → rows → the writer, in the
-//! phases of a run: resume and pending rows, the request stream, finishing. `-j` bounds the
-//! ids in progress; the pace (`api::pace`) bounds their requests on the wire below that, as
-//! the server's 429s and 503s allow.
+//! phases of a run: resume and pending rows, the request stream, finishing. The pace
+//! (`api::pace`) bounds the requests on the wire by `-j`, or below as the server's 429s and
+//! 503s allow; twice as many ids are in progress, so ids waiting out a `Retry-After` or a
+//! backoff leave the wire busy.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use indicatif::ProgressBar;
 use super::plan::{Plan, Work};
 use super::writer::{Batcher, Failed, Writer, WriterStopped, FLUSH_EVERY};
 use super::{off_runtime, outcome, progress};
-use crate::api::pace::Pace;
+use crate::api::pace::{ids_in_progress, Pace};
 use crate::api::Client;
 use crate::cancel::{self, Cancel};
 use crate::ids::{IdList, IdSet};
@@ -233,7 +234,7 @@ struct Net<'a> {
     pace: &'a Arc<Pace>,
 }
 
-/// The request stream: at most `concurrency` ids in progress, their requests at the pace,
+/// The request stream: at most twice `concurrency` ids in progress, their requests at the pace,
 /// each outcome a row pushed to the writer as it comes, until every id is done, `stop`
 /// resolves, the client halts or the writer stops at a failed commit.
 async fn fetch_all(
@@ -258,7 +259,7 @@ async fn fetch_all(
             let fetched = client.result(batch_id, &id, pace).await;
             outcome::to_row(batch_id, &id, fetched, keep_raw, gone)
         })
-        .buffer_unordered(plan.cfg.concurrency.max(1));
+        .buffer_unordered(ids_in_progress(plan.cfg.concurrency));
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     let writer_stopped = out.stopped();
     tokio::pin!(stop, writer_stopped);

@@ -218,7 +218,7 @@ async fn no_raw_leaves_raw_json_null() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_200_that_is_not_a_response_is_retried_then_recorded_as_error() {
+async fn a_200_that_is_not_a_response_is_retried_once_then_recorded_as_error() {
     let server = MockServer::start().await;
     serve_one(
         &server,
@@ -238,10 +238,11 @@ async fn a_200_that_is_not_a_response_is_retried_then_recorded_as_error() {
     );
     assert_eq!(rows[0]["fetch_state"], "error");
     assert_eq!(rows[0]["http_status"], 200);
-    assert_eq!(rows[0]["attempts"], 3);
-    assert!(rows[0]["fetch_error"]
-        .as_str()
-        .unwrap()
-        .contains("not the expected JSON"));
-    assert_eq!(requests_to(&server, "/v1/batches/b/html").await, 3);
+    // A whole body that is not a response will not change: one retry, whatever
+    // --max-retries allows, and the error says what the body is.
+    assert_eq!(rows[0]["attempts"], 2);
+    let why = rows[0]["fetch_error"].as_str().unwrap();
+    assert!(why.contains("is an HTML page, not JSON"), "{why}");
+    assert!(why.contains("<html>gateway</html>"), "{why}");
+    assert_eq!(requests_to(&server, "/v1/batches/b/html").await, 2);
 }

@@ -1,10 +1,11 @@
 //! The pace as a user meets it: against a server that limits requests in flight, every id
-//! is fetched; a `Retry-After` holds back every request; refusals leave `--max-retries` alone.
+//! is fetched; sporadic refusals cost only their own `Retry-After`, dense ones hold back
+//! every request; refusals leave `--max-retries` alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sail_export::sim::{Dataset, ItemKind, Sim, SimConfig};
+use sail_export::sim::{Dataset, Faults, ItemKind, Sim, SimConfig};
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -57,6 +58,17 @@ fn refused(status: u16, retry_after: &str) -> ResponseTemplate {
         .set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit_error"}}))
 }
 
+/// Refusals in a row that the pace takes as the server saying stop.
+const DENSE: usize = 8;
+
+/// The ids of the main batch that have a result (not unfinished, not expired).
+fn ready_ids(d: &Dataset) -> Vec<String> {
+    (0..d.items())
+        .filter(|&i| !d.kind(0, i).is_unfinished() && d.kind(0, i) != ItemKind::Expired)
+        .map(Dataset::custom_id)
+        .collect()
+}
+
 fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("id{i:02}")).collect()
 }
@@ -89,11 +101,7 @@ async fn a_run_at_64_against_a_limit_of_8_fetches_every_id_with_few_extra_reques
     })
     .await
     .unwrap();
-    let d = sim.dataset();
-    let ready: Vec<String> = (0..d.items())
-        .filter(|&i| !d.kind(0, i).is_unfinished() && d.kind(0, i) != ItemKind::Expired)
-        .map(Dataset::custom_id)
-        .collect();
+    let ready = ready_ids(sim.dataset());
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(
         dir.path(),
@@ -124,7 +132,47 @@ async fn a_run_at_64_against_a_limit_of_8_fetches_every_id_with_few_extra_reques
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retry_after_holds_back_every_request_not_only_the_refused_one() {
+async fn sporadic_429s_cost_only_their_own_retry_after_and_leave_the_pace_at_j() {
+    let sim = Sim::start(SimConfig {
+        api_key: KEY.to_owned(),
+        latency: Duration::from_millis(2),
+        faults: Faults {
+            rate_429: 0.015,
+            retry_after_s: 1,
+            ..Faults::default()
+        },
+        ..SimConfig::new(1000)
+    })
+    .await
+    .unwrap();
+    let ready = ready_ids(sim.dataset());
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        &ready.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let db = dir.path().join("o.sqlite");
+    let out = fetch_at(&sim.base_url(), sim.batch_id(), &m, &db, &["-j", "16"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let fetched = query(
+        &db,
+        "SELECT COUNT(*) AS n FROM results WHERE fetch_state = 'fetched'",
+    );
+    assert_eq!(fetched[0]["n"], json!(ready.len()));
+    let stats = sim.stats();
+    let s = summary(&out);
+    assert!(stats.fault_429 > 0, "no 429 was injected: {stats:?}");
+    assert_eq!(s["rate_limited"], json!(stats.fault_429), "{s}");
+    // About 15 refusals spread over 1,000 answers: noise, not a limit.
+    assert_eq!(
+        (&s["concurrency_min"], &s["concurrency_final"]),
+        (&json!(16), &json!(16)),
+        "{s}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_stray_429_holds_back_only_the_refused_request() {
     let server = Server {
         scripts: vec![(
             "id00",
@@ -137,32 +185,80 @@ async fn a_retry_after_holds_back_every_request_not_only_the_refused_one() {
         ..Server::default()
     };
     let mock = server.start().await;
-    let all = ids(20);
+    let (out, rows) = fetch_ids(&mock, &ids(20), &["-j", "8"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        rows.iter().all(|r| r["fetch_state"] == "fetched"),
+        "{rows:?}"
+    );
+    let log = server.log();
+    assert_eq!(log.len(), 21, "{log:?}");
+    let at = |id: &str, nth: usize| log.iter().filter(|(i, _)| i == id).nth(nth).unwrap().1;
+    let refused_at = at("id00", 0);
+    assert!(
+        at("id00", 1) - refused_at >= Duration::from_secs(2),
+        "the refused request waits its Retry-After"
+    );
+    // The second wave (the first answers take 500 ms) starts while id00 waits.
+    let meanwhile = log
+        .iter()
+        .filter(|(id, t)| id != "id00" && *t - refused_at < Duration::from_millis(1900))
+        .count();
+    assert!(
+        meanwhile >= 12,
+        "{meanwhile} requests while id00 waited: {log:?}"
+    );
+    let s = summary(&out);
+    assert_eq!(
+        (&s["rate_limited"], &s["concurrency_min"]),
+        (&json!(1), &json!(8)),
+        "{s}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_from_every_request_hold_back_every_request() {
+    // The first 10 ids are refused once with Retry-After: 2, the others answer in 300 ms:
+    // the 8th refusal in a row is the server saying stop, and no request starts until it
+    // has waited 2 s.
+    let again = |id: &'static str| {
+        let ok = ResponseTemplate::new(200).set_body_json(completed(id, 10, 0, 5, 0));
+        (id, vec![refused(429, "2"), ok])
+    };
+    let all = ids(24);
+    let refused_ids = [
+        "id00", "id01", "id02", "id03", "id04", "id05", "id06", "id07", "id08", "id09",
+    ];
+    let server = Server {
+        scripts: refused_ids.iter().map(|id| again(id)).collect(),
+        slow: Duration::from_millis(300),
+        ..Server::default()
+    };
+    let mock = server.start().await;
     let (out, rows) = fetch_ids(&mock, &all, &["-j", "8"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         rows.iter().all(|r| r["fetch_state"] == "fetched"),
         "{rows:?}"
     );
-    // The 8 ids started first were on their way when the 429 came back; every other
-    // request, the retry of id00 included, waited out the 2 s it asked for.
     let log = server.log();
-    let refused_at = log.iter().find(|(id, _)| id == "id00").unwrap().1;
-    let first: Vec<&String> = all.iter().take(8).collect();
-    let mut firsts_seen = Vec::new();
+    let eighth = log
+        .iter()
+        .filter(|(id, _)| refused_ids.contains(&id.as_str()))
+        .nth(DENSE - 1)
+        .unwrap()
+        .1;
+    // Requests sent before the client read the 8th refusal arrive just after it; the
+    // rest wait out the pause.
     for (id, at) in &log {
-        let a_first_request = first.contains(&id) && !firsts_seen.contains(id);
-        firsts_seen.push(id.clone());
-        if a_first_request {
-            continue;
-        }
-        let after = at.saturating_duration_since(refused_at);
+        let after = at.saturating_duration_since(eighth);
         assert!(
-            after >= Duration::from_secs(2),
-            "{id} arrived {after:?} after the 429 that asked for 2 s"
+            after <= Duration::from_millis(100) || after >= Duration::from_secs(2),
+            "{id} arrived {after:?} after the 8th refusal, inside its 2 s: {log:?}"
         );
     }
-    assert_eq!(log.len(), 21, "{log:?}");
+    let s = summary(&out);
+    assert!(s["concurrency_min"].as_u64().unwrap() < 8, "{s}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
