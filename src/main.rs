@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// The static Linux build's allocator: musl's own costs far more CPU (docs/design.md).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     sail_export::memory::return_freed_memory();
     let cli = sail_export::cli::Cli::parse();
