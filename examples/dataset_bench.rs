@@ -40,6 +40,7 @@ const LATENCY_MS: u64 = 20;
 const CONCURRENCY: u32 = 256;
 
 fn main() -> anyhow::Result<()> {
+    client::linux_only()?;
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(spawn::FLAG) {
         return spawn::serve();

@@ -14,7 +14,7 @@ use sail_export::sink::{self, Format, RunStart};
 use sail_export::summary::Summary;
 
 #[path = "shared/client.rs"]
-#[allow(dead_code)] // only the peak RSS reader is used here
+#[allow(dead_code)] // only the peak RSS reader and the platform check are used here
 mod client;
 use client::own_peak_kb;
 
@@ -184,6 +184,10 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn main() {
+    if let Err(e) = client::linux_only() {
+        eprintln!("{e}");
+        std::process::exit(2);
+    }
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 4 && args[1] == "rss" {
         // The allocator setting of the `sail-export` binary, so the figure is the product's.

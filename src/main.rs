@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// The static Linux build's allocator: musl's own costs far more CPU (docs/design.md).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     sail_export::memory::return_freed_memory();
     // Help and --version go to stdout: a closed pipe ends them as it ends every command.

@@ -15,8 +15,9 @@ pub fn return_freed_memory() {
     }
 }
 
+/// Elsewhere the allocator has no such threshold (musl, macOS, Windows): nothing to set.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(crate) fn return_freed_memory() {}
+pub fn return_freed_memory() {}
 
 /// Hands the pages of every freed block back to the system (glibc's `malloc_trim`), so a
 /// phase that follows starts from what is live rather than from what earlier phases touched.

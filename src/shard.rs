@@ -49,16 +49,38 @@ impl fmt::Display for Shard {
 impl FromStr for Shard {
     type Err = String;
 
-    /// `K/N` with `0 <= K < N` and `1 <= N <= 65536`.
+    /// `K/N` with `0 <= K < N` and `1 <= N <= 65536`; K may name the environment variable
+    /// that holds it ([`Shard::parse_with`]).
     fn from_str(s: &str) -> Result<Shard, String> {
+        Shard::parse_with(s, |name| std::env::var(name).ok())
+    }
+}
+
+impl Shard {
+    /// `K/N`, where K is a number or the name of a variable (`JOB_COMPLETION_INDEX/4`,
+    /// `$AWS_BATCH_JOB_ARRAY_INDEX/4`) whose value `var` gives: a scheduler's index reaches
+    /// the tool with no shell to expand it, as in an image that has none.
+    pub fn parse_with(s: &str, var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
         let bad = || {
             format!(
-                "'{s}' is not a shard: give K/N, K from 0 to N-1 (e.g. 0/4, or \
-                 \"$JOB_COMPLETION_INDEX/4\")"
+                "'{s}' is not a shard: give K/N, K from 0 to N-1 or the variable that holds \
+                 it (e.g. 0/4, or JOB_COMPLETION_INDEX/4)"
             )
         };
         let (k, n) = s.trim().split_once('/').ok_or_else(bad)?;
-        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let k = k.trim();
+        let name = k.strip_prefix('$').unwrap_or(k);
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let index: u32 = if is_name {
+            let value = var(name).ok_or_else(|| format!("--shard '{s}': {name} is not set"))?;
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("--shard '{s}': {name}={value:?} is not a shard index"))?
+        } else {
+            k.parse().map_err(|_| bad())?
+        };
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
         if count == 0 || count > 65_536 || index >= count {
             return Err(bad());
@@ -103,5 +125,25 @@ mod tests {
         }
         assert_eq!(Shard { index: 1, count: 3 }.to_string(), "1/3");
         assert_eq!(Shard { index: 1, count: 3 }.file_tag(), "shard-1-of-3");
+    }
+
+    #[test]
+    fn the_index_may_be_named_by_a_variable() {
+        let env = |name: &str| match name {
+            "JOB_COMPLETION_INDEX" => Some("2".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let two = Ok(Shard { index: 2, count: 4 });
+        assert_eq!(Shard::parse_with("JOB_COMPLETION_INDEX/4", env), two);
+        assert_eq!(Shard::parse_with("$JOB_COMPLETION_INDEX/4", env), two);
+        let unset = Shard::parse_with("AWS_BATCH_JOB_ARRAY_INDEX/4", env).unwrap_err();
+        assert!(
+            unset.contains("AWS_BATCH_JOB_ARRAY_INDEX is not set"),
+            "{unset}"
+        );
+        for bad in ["JOB_COMPLETION_INDEX/2", "EMPTY/4", "$/4", "1x/4"] {
+            assert!(Shard::parse_with(bad, env).is_err(), "{bad}");
+        }
     }
 }

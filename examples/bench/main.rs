@@ -24,8 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use client::{build_client, cpu_s};
-use nix::sys::resource::{getrusage, UsageWho};
+use client::{build_client, usage, Who};
 use sail_export::sim::{Dataset, Faults, Sim, SimConfig, SimHandle, DEMO_KEY};
 use serde::{Deserialize, Serialize};
 use spawn::{Job, Spawner};
@@ -142,6 +141,7 @@ struct Measured {
 }
 
 fn main() -> anyhow::Result<()> {
+    client::linux_only()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| {
         args.iter()
@@ -354,9 +354,9 @@ async fn run_case(case: &Case, client: &Path) -> anyhow::Result<Measured> {
     if !case.raw {
         job = job.args(["--no-raw"]);
     }
-    let self_before = getrusage(UsageWho::RUSAGE_SELF)?;
+    let self_before = usage(Who::Process)?.cpu_s;
     let ran = tokio::task::spawn_blocking(move || client_spawner.run(&job)).await??;
-    let sim_cpu_s = cpu_s(&getrusage(UsageWho::RUSAGE_SELF)?) - cpu_s(&self_before);
+    let sim_cpu_s = usage(Who::Process)?.cpu_s - self_before;
     let answer_ms = sim.stats().mean_answer_s() * 1e3;
     let stats = sim.stats();
     let stderr = &ran.stderr;

@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::api::model::ResponseObject;
 use sail_export::fetch::{CHUNK_BYTES, CHUNK_ROWS};
 use sail_export::row::{raw_json, Row};
@@ -15,7 +14,7 @@ use sail_export::sim::Dataset;
 use sail_export::sink::{self, Format, RunStart};
 use sail_export::summary::Summary;
 
-use crate::client::cpu_s;
+use crate::client::{usage, Who};
 
 /// Bodies made (untimed) before each timed parse.
 const BODIES_AT_ONCE: u64 = 256;
@@ -30,7 +29,7 @@ pub(crate) struct Work {
 
 /// This thread's CPU seconds so far (user + system: the sink's writes count).
 fn thread_cpu() -> anyhow::Result<f64> {
-    Ok(cpu_s(&getrusage(UsageWho::RUSAGE_THREAD)?))
+    Ok(usage(Who::Thread)?.cpu_s)
 }
 
 /// Parses the 200 bodies of items `0..n` of the main batch into rows, as `fetch` does

@@ -9,10 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use nix::sys::resource::{getrusage, UsageWho};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{cpu_s, own_peak_kb, secs};
+use crate::client::{own_peak_kb, usage, Who};
 
 /// The flag that makes a benchmark binary serve as a spawner.
 pub const FLAG: &str = "--spawner";
@@ -122,15 +121,15 @@ pub fn serve() -> anyhow::Result<()> {
         .output()
         .with_context(|| format!("running {}", job.program))?;
     let wall_s = started.elapsed().as_secs_f64();
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+    let children = usage(Who::Children)?;
     let ran = Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         wall_s,
-        cpu_s: cpu_s(&usage),
-        sys_s: secs(usage.system_time()),
-        max_rss_kb: usage.max_rss(),
+        cpu_s: children.cpu_s,
+        sys_s: children.sys_s,
+        max_rss_kb: children.max_rss_kb,
         spawner_rss_kb,
     };
     println!("{}", serde_json::to_string(&ran)?);

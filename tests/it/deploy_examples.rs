@@ -14,7 +14,9 @@ fn commands(text: &str) -> Vec<Vec<String>> {
         let line = line
             .replace("\\\"", "\"")
             .replace("$JOB_COMPLETION_INDEX", "0")
+            .replace("JOB_COMPLETION_INDEX", "0")
             .replace("$AWS_BATCH_JOB_ARRAY_INDEX", "0")
+            .replace("AWS_BATCH_JOB_ARRAY_INDEX", "0")
             .replace("$(cat ~/.config/sail-export/key)", "key");
         if let Some(array) = line.trim().strip_prefix("args: [") {
             let json = format!("[{array}");
@@ -52,11 +54,20 @@ fn every_command_in_the_deploy_examples_parses() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
+        let mut found = commands(&text);
         if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str::<serde_json::Value>(&text)
+            let job = serde_json::from_str::<serde_json::Value>(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // The container's command: the arguments of the image's entrypoint, sail-export.
+            if let Some(command) = job.pointer("/containerProperties/command") {
+                let args: Vec<String> = serde_json::from_value(command.clone()).unwrap();
+                found.extend(commands(&format!(
+                    "args: {}",
+                    serde_json::to_string(&args).unwrap()
+                )));
+            }
         }
-        for args in commands(&text) {
+        for args in found {
             let argv = std::iter::once("sail-export".to_owned()).chain(args.iter().cloned());
             if let Err(e) = Cli::try_parse_from(argv) {
                 panic!(

@@ -24,9 +24,22 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// The binary under test: the one named by `SAIL_EXPORT_BIN` when set (a build for another
+/// target, such as the static Linux binary), else the one cargo built with these tests.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("SAIL_EXPORT_BIN") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "SAIL_EXPORT_BIN={} is not a file", p.display());
+            p
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_sail-export")),
+    }
+}
+
 /// The binary under test, with the API environment cleared and the test key set.
 pub fn command(args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sail-export"));
+    let mut cmd = tokio::process::Command::new(bin());
     cmd.args(args).env_remove("SAIL_BASE_URL");
     // A proxy in the developer's environment would otherwise carry the loopback traffic.
     for var in [

@@ -24,6 +24,7 @@ mod fetch_pace;
 mod fetch_resume;
 mod fetch_retries;
 mod fetch_smoke;
+mod install;
 mod layering;
 mod manifests;
 mod outputs;

@@ -64,7 +64,7 @@ fn a_manifest_on_stdin_reads_any_bytes_without_panicking() {
     let mut runner = TestRunner::new(config(12));
     runner
         .run(&manifest_bytes(), |bytes| {
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sail-export"))
+            let mut child = std::process::Command::new(crate::harness::bin())
                 .args([
                     "fetch",
                     "b",

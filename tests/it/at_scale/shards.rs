@@ -47,10 +47,23 @@ async fn three_shards_at_once_equal_one_process() {
             "{files:?}"
         );
     }
-    // A shard rerun asks nothing it has.
+    // A shard rerun asks nothing it has; its index given, as a scheduler does, by the
+    // name of the variable that holds it.
     let not_fetched = query_shard_unfetched(&ds, &b).await;
     let before = result_gets(&sim);
-    let out = run_sail(&sim, &["fetch", &b, "-o", &root, "--shard", "1/3"]).await;
+    let mut rerun = sail(
+        &sim,
+        &[
+            "fetch",
+            &b,
+            "-o",
+            &root,
+            "--shard",
+            "JOB_COMPLETION_INDEX/3",
+        ],
+    );
+    rerun.env("JOB_COMPLETION_INDEX", "1");
+    let out = output(rerun).await;
     assert!(matches!(out.code, 0 | 3), "{out:?}");
     assert_eq!(
         result_gets(&sim) - before,
