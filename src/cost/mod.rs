@@ -4,6 +4,7 @@
 pub(crate) mod render;
 pub mod report;
 pub mod scan;
+pub(crate) mod scan_parquet;
 pub(crate) mod table;
 
 pub use render::Format;
