@@ -123,23 +123,24 @@ impl Inputs {
                     continue;
                 }
                 let rel = format!("{folder}/{name}");
-                if !self.download && matches!(store, Store::Remote(_)) {
-                    self.files.push(Source {
-                        path: PathBuf::from(&rel),
-                        shown: store.show(&rel),
-                        batch_id: Some(batch.clone()),
-                        object: Some(self.stores.len()),
-                    });
-                    continue;
-                }
-                let copy = store.local_copy(&rel, self.scratch()?)?;
+                let (path, object) = match &store {
+                    Store::Local(root) => (root.join(&rel), None),
+                    Store::Remote(_) if !self.download => {
+                        (PathBuf::from(&rel), Some(self.stores.len()))
+                    }
+                    Store::Remote(_) => {
+                        let copy = store.local_copy(&rel, self.scratch()?)?;
+                        let path = copy.path().to_owned();
+                        self.downloads.push(copy);
+                        (path, None)
+                    }
+                };
                 self.files.push(Source {
-                    path: copy.path().to_owned(),
+                    path,
                     shown: store.show(&rel),
                     batch_id: Some(batch.clone()),
-                    object: None,
+                    object,
                 });
-                self.downloads.push(copy);
             }
         }
         if self
