@@ -277,11 +277,28 @@ impl From<ReportFormat> for cost::Format {
 /// `sail-export cost`.
 #[derive(Debug, Clone, Args)]
 pub struct CostArgs {
-    /// A SQLite or Parquet export.
+    /// A SQLite or Parquet export: a file, a folder of them, or a dataset (a folder or an
+    /// s3://, gs://, az:// prefix), read in place.
     pub path: PathBuf,
-    /// Group by these keys: model, completion_window (or window), batch_id, status, day
-    /// (UTC YYYY-MM-DD), month (UTC YYYY-MM).
-    #[arg(long, value_delimiter = ',', default_value = "model,completion_window")]
+    /// Group by these keys, comma-separated, in order (e.g. --by batch,model).
+    ///
+    /// Keys:
+    ///   model              the response's model             --by model
+    ///   completion_window  the window priced in (alias      --by window
+    ///                      window; none: the default one)
+    ///   batch_id           the batch (alias batch)          --by batch
+    ///   status             the response's own status        --by status,model
+    ///                      (completed, incomplete, failed)
+    ///   day                UTC day of created_at            --by day
+    ///                      (YYYY-MM-DD)
+    ///   month              UTC month of created_at          --by month,model
+    ///                      (YYYY-MM)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "model,completion_window",
+        verbatim_doc_comment
+    )]
     pub by: Vec<String>,
     /// A price file (TOML) that overrides and extends the bundled prices.
     #[arg(long, value_name = "FILE")]
