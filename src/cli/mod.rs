@@ -323,6 +323,14 @@ pub struct CostArgs {
     /// Exit non-zero when any request has no price.
     #[arg(long)]
     pub strict: bool,
+    /// Instead of the report, write one line per fetched result to -o FILE (.parquet or
+    /// .csv): batch_id, custom_id, cost_usd, asap_cost_usd, savings_usd, the prices applied
+    /// and where they came from; join it to the export on (batch_id, custom_id).
+    #[arg(long, requires = "out")]
+    pub rows: bool,
+    /// Where --rows writes (.parquet or .csv).
+    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "rows")]
+    pub out: Option<PathBuf>,
     /// Only rows of this batch.
     #[arg(long, value_name = "ID")]
     pub batch: Option<String>,

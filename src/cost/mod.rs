@@ -3,6 +3,7 @@
 
 pub(crate) mod render;
 pub mod report;
+pub(crate) mod rows;
 pub mod scan;
 pub(crate) mod scan_parquet;
 pub(crate) mod table;

@@ -246,7 +246,7 @@ fn month(days: i64) -> String {
 }
 
 /// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
-fn price(billed: &[i64; 3], e: &Entry) -> Usd {
+pub(crate) fn price(billed: &[i64; 3], e: &Entry) -> Usd {
     let rates: [Rate; 3] = [e.input, e.cached_input, e.output];
     billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
 }
