@@ -355,7 +355,12 @@ fn main() -> anyhow::Result<()> {
     let quick_dir = tempfile::tempdir()?;
     let data = kept.clone().unwrap_or_else(|| quick_dir.path().to_owned());
     std::fs::create_dir_all(&data)?;
-    let cli = client::build_client()?;
+    // SAIL_BENCH_CLIENT: a sail-export already built (by `cargo build --release --example
+    // cost_bench --bin sail-export`, whose dependency features match this program's).
+    let cli = match std::env::var_os("SAIL_BENCH_CLIENT") {
+        Some(p) => PathBuf::from(p),
+        None => client::build_client()?,
+    };
     let (pq, ds, db) = (
         data.join("bench.parquet"),
         data.join("dataset"),
