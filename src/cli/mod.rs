@@ -287,11 +287,28 @@ impl From<ReportFormat> for cost::Format {
 /// `sail-export cost`.
 #[derive(Debug, Clone, Args)]
 pub struct CostArgs {
-    /// A SQLite or Parquet export.
+    /// A SQLite or Parquet export: a file, a folder of them, or a dataset (a folder or an
+    /// s3://, gs://, az:// prefix), read in place.
     pub path: PathBuf,
-    /// Group by these keys: model, completion_window (or window), batch_id, status, day
-    /// (UTC YYYY-MM-DD), month (UTC YYYY-MM).
-    #[arg(long, value_delimiter = ',', default_value = "model,completion_window")]
+    /// Group by these keys, comma-separated, in order (e.g. --by batch,model).
+    ///
+    /// Keys:
+    ///   model              the response's model             --by model
+    ///   completion_window  the window priced in (alias      --by window
+    ///                      window; none: the default one)
+    ///   batch_id           the batch (alias batch)          --by batch
+    ///   status             the response's own status        --by status,model
+    ///                      (completed, incomplete, failed)
+    ///   day                UTC day of created_at            --by day
+    ///                      (YYYY-MM-DD)
+    ///   month              UTC month of created_at          --by month,model
+    ///                      (YYYY-MM)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "model,completion_window",
+        verbatim_doc_comment
+    )]
     pub by: Vec<String>,
     /// A price file (TOML) that overrides and extends the bundled prices.
     #[arg(long, value_name = "FILE")]
@@ -316,6 +333,14 @@ pub struct CostArgs {
     /// Exit non-zero when any request has no price.
     #[arg(long)]
     pub strict: bool,
+    /// Instead of the report, write one line per fetched result to -o FILE (.parquet or
+    /// .csv): batch_id, custom_id, cost_usd, asap_cost_usd, savings_usd, the prices applied
+    /// and where they came from; join it to the export on (batch_id, custom_id).
+    #[arg(long, requires = "out")]
+    pub rows: bool,
+    /// Where --rows writes (.parquet or .csv).
+    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "rows")]
+    pub out: Option<PathBuf>,
     /// Only rows of this batch.
     #[arg(long, value_name = "ID")]
     pub batch: Option<String>,

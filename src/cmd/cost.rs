@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::cli::CostArgs;
-use crate::cost::{render, report, scan, Format, Key, Width};
+use crate::cost::{render, report, rows, scan, scan_parquet, Format, Key, Width};
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::prices::PriceTable;
@@ -42,6 +42,8 @@ pub struct Request {
     pub until: Option<i64>,
     /// A table with every column, however wide; otherwise the columns that fit.
     pub wide: bool,
+    /// `--rows -o FILE`: per-row costs to this file instead of the report.
+    pub rows_out: Option<PathBuf>,
 }
 
 impl Request {
@@ -57,6 +59,7 @@ impl Request {
             since: None,
             until: None,
             wide: false,
+            rows_out: None,
         }
     }
 
@@ -97,6 +100,7 @@ impl Request {
             since,
             until,
             wide: args.wide,
+            rows_out: args.out.filter(|_| args.rows),
         })
     }
 }
@@ -109,15 +113,30 @@ pub(crate) fn run(args: CostArgs) -> anyhow::Result<i32> {
 /// Makes the report and writes it to `out` (stdout for the command); returns the exit code.
 pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let prices = PriceTable::load(req.prices.as_deref())?;
-    let conn = export::open(&req.path)?;
-    if let Some(batch) = &req.batch {
-        export::check_batch(&conn, batch, &req.path)?;
+    if let Some(out) = &req.rows_out {
+        let days = (req.since, req.until);
+        let n = rows::write(&req.path, &prices, req.batch.as_deref(), days, out)?;
+        eprintln!("wrote the costs of {n} results to '{}'", out.display());
+        return Ok(exit::OK);
     }
     let keys = &req.keys;
     let by = |k| keys.contains(&k);
     let batch = req.batch.as_deref();
     let started = Instant::now();
-    let mut scanned = scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?;
+    let mut scanned = match export::detect(&req.path)? {
+        // Parquet is read in place: only the columns the report needs, no copy.
+        export::Export::Parquet(inputs) => {
+            let (by_batch, by_status) = (by(Key::BatchId), by(Key::Status));
+            scan_parquet::scan(&inputs, &req.path, batch, by_batch, by_status)?
+        }
+        export::Export::Sqlite(_) => {
+            let conn = export::open(&req.path)?;
+            if let Some(batch) = batch {
+                export::check_batch(&conn, batch, &req.path)?;
+            }
+            scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?
+        }
+    };
     tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
     scanned.keep_days(req.since, req.until);
     let mut report = report::build(scanned, &prices, keys, batch);

@@ -279,6 +279,36 @@ async fn stopped(mut rx: watch::Receiver<Option<Stop>>) -> Stop {
     }
 }
 
+/// Per batch of a Parquet output, its fetched and final `not_found` rows, read in place
+/// (three columns, no copy).
+fn parquet_counts(inputs: &export::inputs::Inputs) -> anyhow::Result<HashMap<String, (u64, u64)>> {
+    use crate::row::Cell;
+    let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
+    let names = ["batch_id", "fetch_state", "fetch_error"];
+    export::columns::read(inputs, &names, &mut |c| {
+        for r in 0..c.rows {
+            let text = |i: usize| match c.cols[i].cell(r) {
+                Cell::Text(s) => Some(s),
+                _ => None,
+            };
+            let Some(batch) = c.batch_id.or(text(0)) else {
+                continue;
+            };
+            let state = text(1).unwrap_or_default();
+            let fetched = state == crate::row::FetchState::Fetched.as_str();
+            let lost = crate::row::is_lost(state, text(2));
+            if !(fetched || lost) && counts.contains_key(batch) {
+                continue;
+            }
+            let n = counts.entry(batch.to_owned()).or_default();
+            n.0 += u64::from(fetched);
+            n.1 += u64::from(lost);
+        }
+        Ok(())
+    })?;
+    Ok(counts)
+}
+
 /// What the output already holds complete.
 enum Done {
     /// A dataset: a batch is complete when its marker is there.
@@ -298,8 +328,13 @@ impl Done {
         if !out.exists() {
             return Ok(Done::Counts(HashMap::new()));
         }
-        let db = export::open(out)
-            .map_err(|e| UsageError::new(format!("cannot sync into '{}': {e:#}", out.display())))?;
+        let cannot = |e: anyhow::Error| {
+            UsageError::new(format!("cannot sync into '{}': {e:#}", out.display()))
+        };
+        if let export::Export::Parquet(inputs) = export::detect(out).map_err(cannot)? {
+            return Ok(Done::Counts(parquet_counts(&inputs).map_err(cannot)?));
+        }
+        let db = export::open(out).map_err(cannot)?;
         // The final `not_found` rows, as `row::is_lost` tells them.
         let lost = format!(
             "fetch_state = 'not_found' AND (substr(fetch_error, 1, {}) = '{GONE}' \

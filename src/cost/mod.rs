@@ -3,7 +3,9 @@
 
 pub(crate) mod render;
 pub mod report;
+pub(crate) mod rows;
 pub mod scan;
+pub(crate) mod scan_parquet;
 pub(crate) mod table;
 
 pub use render::Format;

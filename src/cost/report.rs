@@ -47,11 +47,14 @@ impl Key {
         }
     }
 
-    /// Parses a `--by` key (case-insensitive; `window` is accepted for completion_window).
+    /// Parses a `--by` key (case-insensitive; `window` is accepted for completion_window,
+    /// `batch` for batch_id).
     pub(crate) fn parse(s: &str) -> Option<Key> {
         let s = s.trim().to_ascii_lowercase();
-        if s == "window" {
-            return Some(Key::CompletionWindow);
+        match s.as_str() {
+            "window" => return Some(Key::CompletionWindow),
+            "batch" => return Some(Key::BatchId),
+            _ => {}
         }
         Key::ALL.into_iter().find(|k| k.name() == s)
     }
@@ -243,7 +246,7 @@ fn month(days: i64) -> String {
 }
 
 /// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
-fn price(billed: &[i64; 3], e: &Entry) -> Usd {
+pub(crate) fn price(billed: &[i64; 3], e: &Entry) -> Usd {
     let rates: [Rate; 3] = [e.input, e.cached_input, e.output];
     billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
 }

@@ -65,20 +65,8 @@ struct Interner {
 
 impl Interner {
     /// 0 is NULL; other values get 1, 2, ... in order of appearance.
-    fn id(&mut self, v: ValueRef<'_>) -> u32 {
-        let owned;
-        let bytes: &[u8] = match v {
-            ValueRef::Null => return 0,
-            ValueRef::Text(b) | ValueRef::Blob(b) => b,
-            ValueRef::Integer(i) => {
-                owned = i.to_string();
-                owned.as_bytes()
-            }
-            ValueRef::Real(f) => {
-                owned = f.to_string();
-                owned.as_bytes()
-            }
-        };
+    fn id(&mut self, bytes: Option<&[u8]>) -> u32 {
+        let Some(bytes) = bytes else { return 0 };
         if let Some(id) = self.ids.get(bytes) {
             return *id;
         }
@@ -90,6 +78,64 @@ impl Interner {
 
     fn name(&self, id: u32) -> Option<String> {
         (id > 0).then(|| self.names[id as usize - 1].clone())
+    }
+}
+
+/// Interned model, window, UTC day, batch_id (0 unless grouped by it), status (likewise).
+pub(crate) type BucketKey = (u32, u32, Option<i64>, u32, u32);
+
+/// Rows folded into buckets, whatever they are read from (the SQLite table, Parquet
+/// columns): each reader turns its values into interned ids and tokens, and the fold does
+/// the rest.
+#[derive(Default)]
+pub(crate) struct Fold {
+    strings: Interner,
+    buckets: HashMap<BucketKey, Bucket>,
+    not_fetched: u64,
+}
+
+impl Fold {
+    /// The id of a text value (0 for NULL).
+    pub(crate) fn id(&mut self, text: Option<&[u8]>) -> u32 {
+        self.strings.id(text)
+    }
+
+    /// The id of a SQLite value (numbers as their text, as SQLite would compare them).
+    fn value_id(&mut self, v: ValueRef<'_>) -> u32 {
+        match v {
+            ValueRef::Null => 0,
+            ValueRef::Text(b) | ValueRef::Blob(b) => self.id(Some(b)),
+            ValueRef::Integer(i) => self.id(Some(i.to_string().as_bytes())),
+            ValueRef::Real(f) => self.id(Some(f.to_string().as_bytes())),
+        }
+    }
+
+    /// Counts a row that is not `fetched`.
+    pub(crate) fn skip(&mut self) {
+        self.not_fetched += 1;
+    }
+
+    /// Folds a fetched row; `t` and `dropped` as in [`add_row`].
+    pub(crate) fn add(&mut self, key: BucketKey, t: [Option<i64>; 7], dropped: bool) {
+        add_row(self.buckets.entry(key).or_default(), t, dropped);
+    }
+
+    /// The buckets, named.
+    pub(crate) fn finish(self) -> Scan {
+        let strings = self.strings;
+        let buckets = self
+            .buckets
+            .into_iter()
+            .map(|((m, w, d, b, s), mut bucket)| {
+                (bucket.model, bucket.window, bucket.day) = (strings.name(m), strings.name(w), d);
+                (bucket.batch_id, bucket.status) = (strings.name(b), strings.name(s));
+                bucket
+            })
+            .collect();
+        Scan {
+            buckets,
+            not_fetched: self.not_fetched,
+        }
     }
 }
 
@@ -142,46 +188,33 @@ pub fn scan(
 ) -> anyhow::Result<Scan> {
     let sql = query_sql(batch.is_some(), has_dropped_fields(conn)?);
     let mut stmt = conn.prepare(&sql).context("preparing the cost query")?;
-    let mut strings = Interner::default();
-    let mut buckets: HashMap<(u32, u32, Option<i64>, u32, u32), Bucket> = HashMap::new();
-    let mut not_fetched = 0;
+    let mut fold = Fold::default();
     let mut rows = stmt.query([batch])?;
     while let Some(r) = rows.next().context("reading the results table")? {
         if r.get_ref(0)?.as_bytes().ok() != Some(b"fetched") {
-            not_fetched += 1;
+            fold.skip();
             continue;
         }
         let key = (
-            strings.id(r.get_ref(1)?),
-            strings.id(r.get_ref(2)?),
+            fold.value_id(r.get_ref(1)?),
+            fold.value_id(r.get_ref(2)?),
             int(r.get_ref(3)?).map(day::of_unix),
             if by_batch {
-                strings.id(r.get_ref(4)?)
+                fold.value_id(r.get_ref(4)?)
             } else {
                 0
             },
             if by_status {
-                strings.id(r.get_ref(5)?)
+                fold.value_id(r.get_ref(5)?)
             } else {
                 0
             },
         );
         let t: [Option<i64>; 7] = std::array::from_fn(|i| r.get_ref(6 + i).ok().and_then(int));
         let dropped = !matches!(r.get_ref(13)?, ValueRef::Null);
-        add_row(buckets.entry(key).or_default(), t, dropped);
+        fold.add(key, t, dropped);
     }
-    let buckets = buckets
-        .into_iter()
-        .map(|((m, w, d, b, s), mut bucket)| {
-            (bucket.model, bucket.window, bucket.day) = (strings.name(m), strings.name(w), d);
-            (bucket.batch_id, bucket.status) = (strings.name(b), strings.name(s));
-            bucket
-        })
-        .collect();
-    Ok(Scan {
-        buckets,
-        not_fetched,
-    })
+    Ok(fold.finish())
 }
 
 /// Folds one fetched row into its bucket. `t`: input, cached, output, reasoning, total,

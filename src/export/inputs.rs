@@ -1,7 +1,8 @@
 //! The Parquet files a path given to `cost` or `load` stands for: a file; a folder of
 //! `*.parquet` exports; a dataset (a folder or an object storage URL with `batch_id=…`
 //! folders), whose files lack the `batch_id` column their folder names. Files on object
-//! storage are downloaded to a temporary folder first, removed when the inputs drop.
+//! storage are either left in place (read by range requests, [`Inputs::locate`]) or
+//! downloaded to a temporary folder, removed when the inputs drop ([`Inputs::resolve`]).
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,9 @@ pub(crate) struct Source {
     pub(crate) shown: String,
     /// For a dataset file: the batch its folder names (the file has no batch_id column).
     pub(crate) batch_id: Option<String>,
+    /// For an object left in place: its store (in [`Inputs::stores`]); `path` is then its
+    /// name under the store's prefix.
+    pub(crate) object: Option<usize>,
 }
 
 /// The files of some paths, with the downloads that back them.
@@ -28,6 +32,10 @@ pub(crate) struct Source {
 pub(crate) struct Inputs {
     /// Every file, in the order given (a folder's files sorted by name).
     pub(crate) files: Vec<Source>,
+    /// The object stores of the objects left in place.
+    pub(crate) stores: Vec<Store>,
+    /// Whether objects are downloaded (or left in place).
+    download: bool,
     downloads: Vec<LocalCopy>,
     scratch: Option<TempDir>,
 }
@@ -35,7 +43,19 @@ pub(crate) struct Inputs {
 impl Inputs {
     /// Resolves every path; an error names the path that holds no export.
     pub(crate) fn resolve(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
-        let mut inputs = Inputs::default();
+        Inputs::find(paths, true)
+    }
+
+    /// Like [`Inputs::resolve`], but objects stay where they are: nothing is written.
+    pub(crate) fn locate(paths: &[PathBuf]) -> anyhow::Result<Inputs> {
+        Inputs::find(paths, false)
+    }
+
+    fn find(paths: &[PathBuf], download: bool) -> anyhow::Result<Inputs> {
+        let mut inputs = Inputs {
+            download,
+            ..Inputs::default()
+        };
         for p in paths {
             inputs.add(p)?;
         }
@@ -54,6 +74,7 @@ impl Inputs {
                 path: path.to_owned(),
                 shown: path.display().to_string(),
                 batch_id: None,
+                object: None,
             });
             return Ok(());
         }
@@ -84,6 +105,7 @@ impl Inputs {
             shown: f.display().to_string(),
             path: f,
             batch_id: None,
+            object: None,
         }));
         Ok(())
     }
@@ -101,14 +123,32 @@ impl Inputs {
                     continue;
                 }
                 let rel = format!("{folder}/{name}");
-                let copy = store.local_copy(&rel, self.scratch()?)?;
+                let (path, object) = match &store {
+                    Store::Local(root) => (root.join(&rel), None),
+                    Store::Remote(_) if !self.download => {
+                        (PathBuf::from(&rel), Some(self.stores.len()))
+                    }
+                    Store::Remote(_) => {
+                        let copy = store.local_copy(&rel, self.scratch()?)?;
+                        let path = copy.path().to_owned();
+                        self.downloads.push(copy);
+                        (path, None)
+                    }
+                };
                 self.files.push(Source {
-                    path: copy.path().to_owned(),
+                    path,
                     shown: store.show(&rel),
                     batch_id: Some(batch.clone()),
+                    object,
                 });
-                self.downloads.push(copy);
             }
+        }
+        if self
+            .files
+            .iter()
+            .any(|f| f.object == Some(self.stores.len()))
+        {
+            self.stores.push(store);
         }
         if self.files.len() == before {
             return Err(UsageError::new(format!(

@@ -2,6 +2,7 @@
 //! loading Parquet export(s) into a private temporary SQLite file with the same schema (so
 //! one query serves both), and loading Parquet into a SQLite export ([`load`]).
 
+pub(crate) mod columns;
 pub(crate) mod inputs;
 pub mod load;
 
@@ -39,10 +40,10 @@ fn not_export(path: &Path, why: &str) -> anyhow::Error {
 }
 
 /// Decides what `path` is: a folder or an object storage URL is Parquet (its files, or a
-/// dataset's), a file is told by its first bytes.
+/// dataset's, objects left in place), a file is told by its first bytes.
 pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
     if store::is_url(&path.to_string_lossy()) || path.is_dir() {
-        return Ok(Export::Parquet(Inputs::resolve(&[path.to_owned()])?));
+        return Ok(Export::Parquet(Inputs::locate(&[path.to_owned()])?));
     }
     let mut head = [0u8; 16];
     let n = std::fs::File::open(path)
@@ -50,7 +51,7 @@ pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
         .map_err(|e| UsageError::new(format!("cannot read export '{}': {e}", path.display())))?;
     match &head[..n] {
         h if h.starts_with(b"SQLite format 3\0") => Ok(Export::Sqlite(path.to_owned())),
-        h if h.starts_with(b"PAR1") => Ok(Export::Parquet(Inputs::resolve(&[path.to_owned()])?)),
+        h if h.starts_with(b"PAR1") => Ok(Export::Parquet(Inputs::locate(&[path.to_owned()])?)),
         _ => Err(not_export(path, "neither SQLite nor Parquet")),
     }
 }
@@ -84,6 +85,11 @@ pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
             conn
         }
         Export::Parquet(inputs) => {
+            // Objects are read from local copies here.
+            let inputs = match inputs.stores.is_empty() {
+                true => inputs,
+                false => Inputs::resolve(&[path.to_owned()])?,
+            };
             let in_tmp = || {
                 format!(
                     "creating a temporary file in '{}'",

@@ -10,6 +10,7 @@
 
 pub(crate) mod merge;
 pub(crate) mod parts;
+pub(crate) mod read;
 pub mod schema;
 
 use std::fs::File;

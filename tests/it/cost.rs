@@ -50,6 +50,15 @@ pub fn export(dir: &Path, name: &str, rows: &[Row]) -> PathBuf {
     path
 }
 
+/// The same rows as a Parquet export, written by the Parquet sink.
+pub fn export_parquet(dir: &Path, name: &str, rows: &[Row]) -> PathBuf {
+    let path = dir.join(name);
+    let mut sink = sail_export::sink::open(&path, sail_export::sink::Format::Parquet).unwrap();
+    sink.write(rows).unwrap();
+    sink.finish(&Summary::default()).unwrap();
+    path
+}
+
 /// Two batches on two days: priced rows through aliases and the default window, an unknown
 /// model, a failed row without usage, and two rows that were never fetched.
 pub fn mixed() -> Vec<Row> {

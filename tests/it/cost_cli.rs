@@ -1,7 +1,7 @@
 //! `sail-export cost` as a user sees it: every output format, `--batch`, `--by day`, usage
 //! anomalies, and bad input (exit 2 naming the path or the price file's line).
 
-use crate::cost::{cost_json, export, group, mixed, price_file, row, T0};
+use crate::cost::{cost_json, export, export_parquet, group, mixed, price_file, row, T0};
 use crate::harness::*;
 #[tokio::test]
 async fn every_format_reports_the_same_figures() {
@@ -97,24 +97,32 @@ async fn every_format_reports_the_same_figures() {
 #[tokio::test]
 async fn batch_filters_rows_and_day_groups_by_utc_date() {
     let dir = tempfile::tempdir().unwrap();
-    let db = export(dir.path(), "x.sqlite", &mixed());
-    let r = cost_json(&db, &["--batch", "batch_b", "--by", "day,batch_id"]).await;
-    let rows = r["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{r:#}");
-    assert_eq!(rows[0]["day"], "2026-09-22");
-    assert_eq!(rows[0]["batch_id"], "batch_b");
-    assert_eq!(rows[0]["cost_usd"], 0.05022);
-    assert_eq!(rows[0]["requests"], 3);
-    assert_eq!(r["not_fetched_requests"], 2);
-    let by_day = cost_json(&db, &["--by", "day"]).await;
-    assert_eq!(group(&by_day, &[("day", "2026-09-21")])["cost_usd"], 4.342);
-    let out = run(&["cost", db.to_str().unwrap(), "--batch", "batch_z"]).await;
-    assert_eq!(out.code, 2, "{out:?}");
-    assert!(
-        out.stderr.contains("--batch 'batch_z' has no rows") && out.stderr.contains("batch_a"),
-        "{}",
-        out.stderr
-    );
+    let sqlite = export(dir.path(), "x.sqlite", &mixed());
+    let parquet = export_parquet(dir.path(), "x.parquet", &mixed());
+    for db in [&sqlite, &parquet] {
+        let r = cost_json(db, &["--batch", "batch_b", "--by", "day,batch_id"]).await;
+        let rows = r["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{r:#}");
+        assert_eq!(rows[0]["day"], "2026-09-22");
+        assert_eq!(rows[0]["batch_id"], "batch_b");
+        assert_eq!(rows[0]["cost_usd"], 0.05022);
+        assert_eq!(rows[0]["requests"], 3);
+        assert_eq!(r["not_fetched_requests"], 2);
+        // `batch` is another name for batch_id.
+        let alias = cost_json(db, &["--batch", "batch_b", "--by", "day,batch"]).await;
+        assert_eq!(alias, r);
+        let by_day = cost_json(db, &["--by", "day"]).await;
+        assert_eq!(group(&by_day, &[("day", "2026-09-21")])["cost_usd"], 4.342);
+        let out = run(&["cost", db.to_str().unwrap(), "--batch", "batch_z"]).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(
+            out.stderr.contains("--batch 'batch_z' has no rows")
+                && out.stderr.contains("it holds batch_a, batch_b"),
+            "{}",
+            out.stderr
+        );
+    }
+    let db = &sqlite;
     let out = run(&["cost", db.to_str().unwrap(), "--by", "model,colour"]).await;
     assert_eq!(out.code, 2);
     assert!(
@@ -277,4 +285,26 @@ async fn an_export_written_by_fetch_is_priced_and_queryable() {
         "{view:?}"
     );
     assert_eq!(view[0]["n"], 2);
+}
+
+#[tokio::test]
+async fn cost_help_lists_every_key_with_an_example() {
+    let out = run(&["cost", "--help"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    for key in [
+        "model",
+        "completion_window",
+        "batch_id",
+        "status",
+        "day",
+        "month",
+    ] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no line for '{key}' in:\n{}", out.stdout));
+        assert!(line.contains("--by "), "no example for '{key}': {line}");
+    }
+    assert!(out.stdout.contains("alias batch"), "{}", out.stdout);
 }

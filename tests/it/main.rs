@@ -14,6 +14,7 @@ mod cost;
 mod cost_cli;
 mod cost_parquet;
 mod cost_report;
+mod cost_rows;
 mod cost_sql;
 mod demo_serve;
 mod deploy_examples;

@@ -107,6 +107,43 @@ impl Remote {
         .map_err(|e| anyhow!("cannot read '{}/{rel}': {e}", self.url))
     }
 
+    /// Streams the Parquet object `rel` by range requests, one row group's worth of the
+    /// chosen columns at a time: `choose` picks root columns from the file's Arrow schema,
+    /// `each` gets every batch. Nothing is downloaded whole and nothing is written.
+    pub(super) fn stream_columns(
+        &self,
+        rel: &str,
+        choose: &(dyn Fn(&arrow_schema::Schema) -> anyhow::Result<Vec<usize>> + Sync),
+        each: &mut (dyn FnMut(RecordBatch) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        let at = self.path(rel);
+        let store = Arc::clone(&self.store);
+        let shown = format!("{}/{rel}", self.url);
+        self.block_on(async move {
+            let cannot = |e: &dyn std::fmt::Display| anyhow!("cannot read '{shown}': {e}");
+            let size = store
+                .head(&at)
+                .await
+                .map_err(|e| cannot(&describe(&e)))?
+                .size;
+            let reader = ObjectFile { store, at, size };
+            let builder = ParquetRecordBatchStreamBuilder::new(reader)
+                .await
+                .map_err(|e| cannot(&e))?;
+            let roots = choose(builder.schema())?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            let mut stream = builder
+                .with_projection(mask)
+                .with_batch_size(crate::sink::parquet::read::STREAM_BATCH_ROWS)
+                .build()
+                .map_err(|e| cannot(&e))?;
+            while let Some(batch) = stream.try_next().await.map_err(|e| cannot(&e))? {
+                each(batch)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Uploads `file` to `at`: one PUT when small, a multipart upload otherwise (aborted
     /// on failure, so nothing appears). Once `cancel` is set the upload stops within a
     /// piece of 1 MiB or a wait for a part in flight, and fails with `Cancelled`: a single

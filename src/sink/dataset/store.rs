@@ -193,6 +193,22 @@ impl Store {
         }
     }
 
+    /// Reads the chosen columns of the Parquet file `rel` in place (a local file, or an
+    /// object by range requests), batch by batch; see `Remote::stream_columns`.
+    pub(crate) fn stream_columns(
+        &self,
+        rel: &str,
+        choose: &(dyn Fn(&arrow_schema::Schema) -> anyhow::Result<Vec<usize>> + Sync),
+        each: &mut (dyn FnMut(arrow_array::RecordBatch) -> anyhow::Result<()> + Send),
+    ) -> anyhow::Result<()> {
+        match self {
+            Store::Local(root) => {
+                crate::sink::parquet::read::stream_columns(&root.join(rel), choose, each)
+            }
+            Store::Remote(r) => r.stream_columns(rel, choose, each),
+        }
+    }
+
     /// Where to write a file that [`Store::publish`] will make appear as `rel` (its folder
     /// made): beside it under a `.`-prefixed name when local (so the rename stays on one
     /// file system and no reader lists it), in `scratch` otherwise.

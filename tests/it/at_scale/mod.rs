@@ -4,6 +4,7 @@
 mod dataset;
 mod losses;
 mod s3;
+mod s3_cost;
 mod shards;
 mod sync;
 mod sync_signal;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-const BUCKET: &str = "sail-exports";
+pub(super) const BUCKET: &str = "sail-exports";
 
 /// A moto server on a free loopback port, stopped on drop.
-struct Moto {
+pub(super) struct Moto {
     child: Child,
     port: u16,
 }
@@ -27,7 +27,7 @@ impl Drop for Moto {
 impl Moto {
     /// Starts moto; with `auth`, it checks credentials (none are known, so every key is
     /// wrong).
-    fn start(python: &Path, auth: bool) -> Moto {
+    pub(super) fn start(python: &Path, auth: bool) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -57,12 +57,12 @@ impl Moto {
         moto
     }
 
-    fn endpoint(&self) -> String {
+    pub(super) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Runs boto3 against this server: `code` sees `s3` (a client) and `sys.argv`.
-    fn boto(&self, python: &Path, code: &str) -> Value {
+    pub(super) fn boto(&self, python: &Path, code: &str) -> Value {
         let script = format!(
             "import json, sys, boto3\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], \
              aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n{code}"
@@ -99,7 +99,7 @@ fn s3_cmd(sim: &SimHandle, endpoint: &str, cache: &Path, args: &[&str]) -> tokio
 }
 
 /// `cmd` with the S3 environment of `endpoint` and the cache folder `cache`.
-fn s3_env(
+pub(super) fn s3_env(
     mut cmd: tokio::process::Command,
     endpoint: &str,
     cache: &Path,

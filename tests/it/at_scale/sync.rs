@@ -6,13 +6,18 @@ use std::time::Duration;
 use super::*;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sync_twice_into_a_dataset_and_a_database_fetches_nothing_the_second_time() {
+async fn sync_twice_into_a_dataset_a_database_and_a_parquet_file_fetches_nothing_the_second_time() {
     let sim = sim(60, 3, true).await;
     let ids = batch_ids(&sim);
     let dir = tempfile::tempdir().unwrap();
     let ds = format!("{}/ds/", dir.path().display());
     let db = dir.path().join("all.sqlite").display().to_string();
-    for out in [ds.as_str(), db.as_str()] {
+    let pq = dir.path().join("all.parquet").display().to_string();
+    // The Parquet file's counts are read in place: no temporary copy, so a TMPDIR nothing
+    // can be created in does not matter.
+    let not_a_folder = dir.path().join("tmp-is-a-file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    for out in [ds.as_str(), db.as_str(), pq.as_str()] {
         let before = sim.stats();
         let first = run_sail(&sim, &["sync", "-o", out, "--json"]).await;
         assert_eq!(first.code, 0, "{first:?}");
@@ -29,7 +34,11 @@ async fn sync_twice_into_a_dataset_and_a_database_fetches_nothing_the_second_tim
         assert_eq!(report["lines"][2]["batch_id"], ids[0].as_str(), "{report}");
 
         let before = sim.stats();
-        let second = run_sail(&sim, &["sync", "-o", out, "--json"]).await;
+        let mut again = sail(&sim, &["sync", "-o", out, "--json"]);
+        if out == pq {
+            again.env("TMPDIR", &not_a_folder);
+        }
+        let second = output(again).await;
         assert_eq!(second.code, 0, "{second:?}");
         let report: Value = serde_json::from_str(&second.stdout).unwrap();
         assert_eq!(report["already_complete"], 3, "{report}");

@@ -1,0 +1,307 @@
+//! Per-row costs (`cost --rows -o FILE`): every fetched result priced on its own, with the
+//! prices applied and where they came from, written as Parquet or CSV so a DuckDB, pandas or
+//! spreadsheet user joins it to the export on (batch_id, custom_id). Same figures as the
+//! SQLite `result_costs` view; read from Parquet in place like the report.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+
+use super::report::price;
+use crate::prices::{normalize_window, PriceTable, Usd};
+use crate::time::day;
+
+/// The columns read from an export, in this order.
+pub(crate) const INPUT: [&str; 9] = [
+    "batch_id",
+    "custom_id",
+    "fetch_state",
+    "model",
+    "completion_window",
+    "created_at",
+    "input_tokens",
+    "input_cached_tokens",
+    "output_tokens",
+];
+
+/// One row of an export, as far as pricing goes.
+pub(crate) struct In<'a> {
+    pub batch_id: &'a str,
+    pub custom_id: &'a str,
+    pub model: Option<&'a str>,
+    pub window: Option<&'a str>,
+    pub created_at: Option<i64>,
+    /// input, cached input, output tokens.
+    pub tokens: [Option<i64>; 3],
+}
+
+/// The columns written, in order.
+const OUTPUT: [(&str, DataType); 15] = [
+    ("batch_id", DataType::Utf8),
+    ("custom_id", DataType::Utf8),
+    ("model", DataType::Utf8),
+    ("completion_window", DataType::Utf8),
+    ("window_used", DataType::Utf8),
+    ("window_assumed", DataType::Boolean),
+    ("priced_window", DataType::Utf8),
+    ("price_effective_from", DataType::Utf8),
+    ("price_version", DataType::Utf8),
+    ("price_input", DataType::Float64),
+    ("price_cached_input", DataType::Float64),
+    ("price_output", DataType::Float64),
+    ("cost_usd", DataType::Float64),
+    ("asap_cost_usd", DataType::Float64),
+    ("savings_usd", DataType::Float64),
+];
+
+/// Rows per written batch.
+const BATCH_ROWS: usize = 8192;
+
+/// Where rows go: a Parquet or a CSV file, a batch at a time.
+pub(crate) struct Writer<'p> {
+    prices: &'p PriceTable,
+    text: [StringBuilder; 8],
+    assumed: BooleanBuilder,
+    money: [Float64Builder; 6],
+    pending: usize,
+    out: Out,
+    /// Rows written.
+    pub(crate) rows: u64,
+}
+
+enum Out {
+    Parquet(ArrowWriter<std::fs::File>),
+    Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
+}
+
+fn schema() -> Arc<Schema> {
+    let fields: Vec<Field> = OUTPUT
+        .iter()
+        .map(|(n, t)| Field::new(*n, t.clone(), !matches!(*n, "batch_id" | "custom_id")))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+impl<'p> Writer<'p> {
+    /// Creates `path`: Parquet when it ends in `.parquet`, CSV when in `.csv`.
+    pub(crate) fn create(path: &Path, prices: &'p PriceTable) -> anyhow::Result<Writer<'p>> {
+        let lower = path.to_string_lossy().to_ascii_lowercase();
+        let file = || {
+            std::fs::File::create(path).with_context(|| format!("creating '{}'", path.display()))
+        };
+        let out = if lower.ends_with(".parquet") {
+            Out::Parquet(ArrowWriter::try_new(file()?, schema(), None)?)
+        } else if lower.ends_with(".csv") {
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file()?));
+            w.write_record(OUTPUT.iter().map(|(n, _)| *n))?;
+            Out::Csv(w)
+        } else {
+            return Err(crate::error::UsageError::new(format!(
+                "-o '{}' must end in .parquet or .csv",
+                path.display()
+            ))
+            .into());
+        };
+        Ok(Writer {
+            prices,
+            text: Default::default(),
+            assumed: BooleanBuilder::new(),
+            money: Default::default(),
+            pending: 0,
+            out,
+            rows: 0,
+        })
+    }
+
+    /// Prices one fetched row and adds it.
+    pub(crate) fn add(&mut self, r: &In<'_>) -> anyhow::Result<()> {
+        let named = r.window.map(normalize_window).filter(|w| !w.is_empty());
+        let assumed = named.is_none();
+        let window = named.unwrap_or_else(|| self.prices.default_window().to_owned());
+        let day = r.created_at.map(day::of_unix);
+        let lookup = |w: &str| r.model.and_then(|m| self.prices.lookup(m, w, day));
+        let own = lookup(&window);
+        let [input, cached, output] = r.tokens;
+        let billed = input.zip(output).map(|(i, o)| {
+            let bc = cached.unwrap_or(0).min(i).max(0);
+            [i - bc, bc, o]
+        });
+        let cost = own.as_ref().zip(billed).map(|(m, b)| price(&b, m.entry));
+        let asap = cost
+            .and(lookup("asap"))
+            .zip(billed)
+            .map(|(a, b)| price(&b, a.entry));
+        let savings = cost.zip(asap).map(|(c, a)| a - c);
+        let e = own.as_ref().map(|m| m.entry);
+        let text = [
+            Some(r.batch_id.to_owned()),
+            Some(r.custom_id.to_owned()),
+            r.model.map(str::to_owned),
+            r.window.map(str::to_owned),
+            Some(window),
+            e.map(|e| e.window.clone()),
+            e.and_then(|e| e.from).map(day::format),
+            e.map(|e| e.version.clone()),
+        ];
+        let rates = [
+            e.map(|e| e.input),
+            e.map(|e| e.cached_input),
+            e.map(|e| e.output),
+        ];
+        let usd = [cost, asap, savings];
+        match &mut self.out {
+            Out::Csv(w) => {
+                let mut rec: Vec<String> = text[..5]
+                    .iter()
+                    .map(|t| t.clone().unwrap_or_default())
+                    .collect();
+                rec.push(assumed.to_string());
+                rec.extend(text[5..].iter().map(|t| t.clone().unwrap_or_default()));
+                // CSV keeps money exact: every digit, not the f64.
+                rec.extend(
+                    rates
+                        .iter()
+                        .map(|r| r.map(|r| r.to_string()).unwrap_or_default()),
+                );
+                rec.extend(usd.iter().map(|u| u.map(Usd::exact).unwrap_or_default()));
+                w.write_record(&rec)?;
+            }
+            Out::Parquet(_) => {
+                for (b, t) in self.text.iter_mut().zip(&text) {
+                    b.append_option(t.as_deref());
+                }
+                self.assumed.append_value(assumed);
+                let money = rates
+                    .iter()
+                    .map(|r| r.map(|r| r.usd()))
+                    .chain(usd.iter().map(|u| u.map(Usd::to_f64)));
+                for (b, m) in self.money.iter_mut().zip(money) {
+                    b.append_option(m);
+                }
+                self.pending += 1;
+                if self.pending == BATCH_ROWS {
+                    self.flush()?;
+                }
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let Out::Parquet(w) = &mut self.out else {
+            return Ok(());
+        };
+        if self.pending == 0 {
+            return Ok(());
+        }
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(OUTPUT.len());
+        let [b, c, m, cw, wu, pw, pf, pv] = &mut self.text;
+        for t in [b, c, m, cw, wu] {
+            cols.push(Arc::new(t.finish()));
+        }
+        cols.push(Arc::new(self.assumed.finish()));
+        for t in [pw, pf, pv] {
+            cols.push(Arc::new(t.finish()));
+        }
+        for m in &mut self.money {
+            cols.push(Arc::new(m.finish()));
+        }
+        w.write(&RecordBatch::try_new(schema(), cols)?)?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Writes what is pending and closes the file.
+    pub(crate) fn finish(mut self) -> anyhow::Result<u64> {
+        self.flush()?;
+        match self.out {
+            Out::Parquet(w) => {
+                w.close()?;
+            }
+            Out::Csv(mut w) => w.flush()?,
+        }
+        Ok(self.rows)
+    }
+}
+
+/// Writes the per-row costs of the export at `path` (only `batch`'s rows, and only rows
+/// created in [since, until) when given) to `out`; returns how many rows it wrote.
+pub(crate) fn write(
+    path: &Path,
+    prices: &PriceTable,
+    batch: Option<&str>,
+    days: (Option<i64>, Option<i64>),
+    out: &Path,
+) -> anyhow::Result<u64> {
+    use crate::export::{self, columns, Export};
+    use crate::row::Cell;
+    let mut w = Writer::create(out, prices)?;
+    let keep = |r: &In<'_>| {
+        let d = r.created_at.map(day::of_unix);
+        batch.is_none_or(|b| b == r.batch_id)
+            && (days == (None, None)
+                || d.is_some_and(|d| days.0.is_none_or(|s| d >= s) && days.1.is_none_or(|u| d < u)))
+    };
+    match export::detect(path)? {
+        Export::Parquet(inputs) => {
+            columns::read(&inputs, &INPUT, &mut |c| {
+                let text = |i: usize, r: usize| match c.cols[i].cell(r) {
+                    Cell::Text(s) => Some(s),
+                    _ => None,
+                };
+                let int = |i: usize, r: usize| match c.cols[i].cell(r) {
+                    Cell::Int(v) => Some(v),
+                    Cell::Real(f) => Some(f as i64),
+                    _ => None,
+                };
+                for r in 0..c.rows {
+                    if text(2, r) != Some("fetched") {
+                        continue;
+                    }
+                    let row = In {
+                        batch_id: c.batch_id.or(text(0, r)).unwrap_or_default(),
+                        custom_id: text(1, r).unwrap_or_default(),
+                        model: text(3, r),
+                        window: text(4, r),
+                        created_at: int(5, r),
+                        tokens: [int(6, r), int(7, r), int(8, r)],
+                    };
+                    if keep(&row) {
+                        w.add(&row)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Export::Sqlite(_) => {
+            let conn = export::open(path)?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {} FROM results WHERE fetch_state = 'fetched' ORDER BY rowid",
+                INPUT.join(", ")
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (b, c, m, win): (String, String, Option<String>, Option<String>) =
+                    (r.get(0)?, r.get(1)?, r.get(3)?, r.get(4)?);
+                let row = In {
+                    batch_id: &b,
+                    custom_id: &c,
+                    model: m.as_deref(),
+                    window: win.as_deref(),
+                    created_at: r.get(5)?,
+                    tokens: [r.get(6)?, r.get(7)?, r.get(8)?],
+                };
+                if keep(&row) {
+                    w.add(&row)?;
+                }
+            }
+        }
+    }
+    w.finish()
+}
