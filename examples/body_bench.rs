@@ -24,7 +24,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use futures::StreamExt;
-use nix::sys::resource::{getrusage, UsageWho};
 use sail_export::api::{Client, ClientConfig};
 use sail_export::sim::{Dataset, Sim, SimConfig, DEMO_KEY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,7 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 mod client;
 #[path = "shared/spawn.rs"]
 mod spawn;
-use client::{build_client, cpu_s};
+use client::{build_client, usage, Who};
 use spawn::{Job, Spawner};
 
 const CONCURRENCY: usize = 32;
@@ -43,6 +42,7 @@ const BIG_BODIES: usize = 16;
 const BIG_SIZE: u64 = 100 << 20;
 
 fn main() -> anyhow::Result<()> {
+    client::linux_only()?;
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(spawn::FLAG) {
         return spawn::serve();
@@ -137,7 +137,7 @@ fn measure(relay: &Relay, urls: &[String], gzip: bool) -> anyhow::Result<Way> {
     let (urls, wanted, base) = (urls.to_vec(), urls.len() as u64, relay.base_url.clone());
     let (results, body, cpu, wall) = std::thread::spawn(move || -> anyhow::Result<_> {
         let rt = sail_export::runtime::build()?;
-        let cpu0 = cpu_s(&getrusage(UsageWho::RUSAGE_THREAD)?);
+        let cpu0 = usage(Who::Thread)?.cpu_s;
         let t0 = Instant::now();
         let (results, body) = rt.block_on(async {
             let mut cfg = ClientConfig::new(&base, DEMO_KEY);
@@ -154,7 +154,7 @@ fn measure(relay: &Relay, urls: &[String], gzip: bool) -> anyhow::Result<Way> {
             anyhow::Ok((ok, sizes.iter().flatten().sum::<usize>() as u64))
         })?;
         let wall = t0.elapsed().as_secs_f64();
-        let cpu = cpu_s(&getrusage(UsageWho::RUSAGE_THREAD)?) - cpu0;
+        let cpu = usage(Who::Thread)?.cpu_s - cpu0;
         drop(rt);
         Ok((results, body, cpu, wall))
     })

@@ -329,6 +329,7 @@ fn python() -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    client::linux_only()?;
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(spawn::FLAG) {
         return spawn::serve();
