@@ -58,7 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Completions(args) => completions::run(args),
     };
     if let (true, Err(err)) = (json, &ran) {
-        println!("{}", failure_json(err));
+        crate::out::line(&failure_json(err).to_string())?;
     }
     ran
 }

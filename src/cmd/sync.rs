@@ -66,10 +66,15 @@ struct Report {
 
 /// Runs `sync`; returns the exit code.
 pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
-    let format = super::fetch::format(Some(&args.out), args.format.map(Format::from))?;
-    let client = super::client(&args.api, args.concurrency as usize)?;
-    let done = Done::read(&args.out, format)?;
-    let mut batches = list_all(&client, None).await?;
+    let json = args.json;
+    let format = early(
+        json,
+        super::fetch::format(Some(&args.out), args.format.map(Format::from))
+            .map_err(anyhow::Error::from),
+    )?;
+    let client = early(json, super::client(&args.api, args.concurrency as usize))?;
+    let done = early(json, Done::read(&args.out, format))?;
+    let mut batches = early(json, list_all(&client, None).await)?;
     if let Some(since) = args.since {
         let from = now_unix() - since.as_secs() as i64;
         batches.retain(|b| b.created_at.is_none_or(|c| c >= from));
@@ -179,12 +184,24 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     if report.errors > 0 && (global || report.complete + report.incomplete == 0 && none_requested) {
         if let Some(e) = first_error {
             if args.json {
-                out::line(&serde_json::to_string(&report)?)?;
+                let mut obj = serde_json::to_value(&report)?;
+                obj["fatal_error"] = crate::error::describe(&e).into();
+                obj["exit_code"] = crate::error::exit_code(&e).into();
+                out::line(&obj.to_string())?;
             }
             return Err(e);
         }
     }
     Ok(finish(report, &args, None))
+}
+
+/// With `--json`, an error that ends the sync before it has a report still prints a JSON
+/// object on stdout (`fatal_error`, `exit_code`); the message goes to stderr as always.
+fn early<T>(json: bool, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    if let (true, Err(e)) = (json, &result) {
+        out::line(&super::failure_json(e).to_string())?;
+    }
+    result
 }
 
 impl Report {

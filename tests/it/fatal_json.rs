@@ -56,6 +56,19 @@ async fn every_json_command_prints_its_fatal_error_on_stdout() {
     let list = run(&["list", "--base-url", &url, "--json"]).await;
     failure(&list);
 
+    // sync fails at its listing, before it has a report.
+    let sync_out = dir.path().join("all.sqlite");
+    let sync = run(&[
+        "sync",
+        "-o",
+        sync_out.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--json",
+    ])
+    .await;
+    failure(&sync);
+
     let missing = dir.path().join("missing.sqlite");
     let cost = run(&["cost", missing.to_str().unwrap(), "--json"]).await;
     let obj = failure(&cost);
