@@ -34,6 +34,7 @@ mod parquet_load;
 mod props;
 mod props_manifest;
 mod proxy;
+#[cfg(unix)]
 mod read_only;
 mod secrets;
 mod sim;
