@@ -2,7 +2,7 @@
 //! failures, and the rules that take the API as unreachable, so a run stops requesting
 //! instead of retrying every id against a server that is gone.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,9 +25,8 @@ pub(super) struct Health {
     /// How long nothing but transport failures may last once the API has answered
     /// (`--give-up-after`).
     window: Duration,
-    /// Whether any HTTP answer (any status) arrived.
-    answered: AtomicBool,
-    /// HTTP answers so far: a new one ends the current streak of failures.
+    /// HTTP answers so far (none: the API never answered); a new one ends the current
+    /// streak of failures.
     answers: AtomicU64,
     /// When the latest answer arrived, in nanoseconds after `origin`.
     last_answer: AtomicU64,
@@ -75,7 +74,6 @@ impl Health {
     pub(super) fn new(window: Duration) -> Health {
         Health {
             window,
-            answered: AtomicBool::new(false),
             answers: AtomicU64::new(0),
             last_answer: AtomicU64::new(0),
             origin: Instant::now(),
@@ -92,7 +90,6 @@ impl Health {
 
     /// An HTTP answer arrived (whatever its status or body): the API is there.
     pub(super) fn answer(&self) {
-        self.answered.store(true, Ordering::Relaxed);
         let at = self.origin.elapsed().as_nanos() as u64;
         self.last_answer.fetch_max(at, Ordering::Relaxed);
         self.answers.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +104,7 @@ impl Health {
             let _ = self.gone.set(reason.to_owned());
             return;
         }
-        if !self.answered.load(Ordering::Relaxed) {
+        if self.answers.load(Ordering::Relaxed) == 0 {
             if kind == Failure::Connect
                 && self.unanswered.fetch_add(1, Ordering::Relaxed) + 1 >= UNREACHABLE_AFTER
             {

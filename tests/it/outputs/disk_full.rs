@@ -18,6 +18,16 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
+    /// [`SmallDisk::mount`], or `None` with the reason printed: the test is skipped where
+    /// no tmpfs can be mounted.
+    fn mount_or_skip(size: &str) -> Option<SmallDisk> {
+        SmallDisk::mount(size)
+            .map_err(|why| {
+                eprintln!("skipping the disk-full test: cannot mount a small tmpfs ({why})")
+            })
+            .ok()
+    }
+
     /// Mounts it, or says why not (mounting needs root, or CAP_SYS_ADMIN).
     fn mount(size: &str) -> Result<SmallDisk, String> {
         let dir = tempfile::tempdir().unwrap();
@@ -99,12 +109,8 @@ fn many_ids(dir: &Path, n: usize) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_stops_the_run_at_the_failed_commit_and_says_where_why_and_what_to_do() {
-    let disk = match SmallDisk::mount("4m") {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!("skipping the disk-full test: cannot mount a small tmpfs ({why})");
-            return;
-        }
+    let Some(disk) = SmallDisk::mount_or_skip("4m") else {
+        return;
     };
     let server = big_server().await;
     let work = tempfile::tempdir().unwrap();
@@ -177,12 +183,8 @@ async fn a_full_disk_stops_the_run_at_the_failed_commit_and_says_where_why_and_w
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_in_a_parquet_checkpoint_names_the_output_and_the_phase() {
-    let disk = match SmallDisk::mount("3m") {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!("skipping the disk-full test: cannot mount a small tmpfs ({why})");
-            return;
-        }
+    let Some(disk) = SmallDisk::mount_or_skip("3m") else {
+        return;
     };
     let server = big_server().await;
     let work = tempfile::tempdir().unwrap();
@@ -217,12 +219,8 @@ async fn a_full_disk_in_a_parquet_checkpoint_names_the_output_and_the_phase() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_in_the_final_merge_keeps_the_checkpoint_for_the_rerun() {
     // ~2.5 MB of checkpoint parts fit; the merged file (~1.5 MB more) does not.
-    let disk = match SmallDisk::mount("3500k") {
-        Ok(d) => d,
-        Err(why) => {
-            eprintln!("skipping the disk-full test: cannot mount a small tmpfs ({why})");
-            return;
-        }
+    let Some(disk) = SmallDisk::mount_or_skip("3500k") else {
+        return;
     };
     let server = big_server().await;
     let work = tempfile::tempdir().unwrap();
