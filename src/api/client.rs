@@ -280,7 +280,7 @@ impl Client {
     }
 
     /// Whether the run was stopped: the key was rejected or the API is unreachable.
-    fn halted(&self) -> bool {
+    pub(crate) fn halted(&self) -> bool {
         self.auth_failed() || self.unreachable().is_some()
     }
 

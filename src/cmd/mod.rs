@@ -80,10 +80,16 @@ fn wants_json(command: &Command) -> bool {
 /// message goes to stderr as always): `fatal_error`, `exit_code`, and when the run had begun
 /// writing, its summary with the counts the output keeps.
 pub(crate) fn failure_json(err: &anyhow::Error) -> serde_json::Value {
-    let mut obj = match err.downcast_ref::<RunFailed>() {
+    let obj = match err.downcast_ref::<RunFailed>() {
         Some(failed) => serde_json::to_value(&failed.summary).unwrap_or_default(),
         None => serde_json::json!({}),
     };
+    with_failure(obj, err)
+}
+
+/// `obj` (a command's JSON report) with the error that ended the command: `fatal_error`
+/// and `exit_code`.
+pub(crate) fn with_failure(mut obj: serde_json::Value, err: &anyhow::Error) -> serde_json::Value {
     obj["fatal_error"] = describe(err).into();
     obj["exit_code"] = exit_code(err).into();
     obj

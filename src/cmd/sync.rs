@@ -155,7 +155,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
                 let text = format!("{e:#}");
                 // A rejected key or an API that never answers is not this batch's problem:
                 // the next batches would fail alike.
-                let global = client.auth_failed() || client.unreachable().is_some();
+                let global = client.halted();
                 first_error.get_or_insert(e);
                 let line = Line {
                     batch_id: id,
@@ -179,14 +179,12 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     // A rejected key or an unreachable API; or every batch tried failed before any request
     // (a busy output, a bad folder, say): that error is the outcome, with its own exit code.
     // A batch whose own status cannot be read made requests: it is an `error` line, exit 3.
-    let global = client.auth_failed() || client.unreachable().is_some();
+    let global = client.halted();
     let none_requested = report.lines.iter().all(|l| l.requests == 0);
     if report.errors > 0 && (global || report.complete + report.incomplete == 0 && none_requested) {
         if let Some(e) = first_error {
             if args.json {
-                let mut obj = serde_json::to_value(&report)?;
-                obj["fatal_error"] = crate::error::describe(&e).into();
-                obj["exit_code"] = crate::error::exit_code(&e).into();
+                let obj = super::with_failure(serde_json::to_value(&report)?, &e);
                 out::line(&obj.to_string())?;
             }
             return Err(e);
