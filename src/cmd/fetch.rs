@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::api::messages::unreachable_error;
 use crate::cli::FetchArgs;
-use crate::error::{exit, UsageError};
+use crate::error::UsageError;
 use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
 use crate::out;
@@ -186,10 +186,7 @@ pub(super) async fn announced(stop: impl Future<Output = Stop>) -> Stop {
         "stopping: committing the rows fetched so far (send the signal again to quit at once)"
     );
     tokio::spawn(async move {
-        std::process::exit(match again.await {
-            Stop::Terminated => exit::SIGTERM,
-            _ => exit::SIGINT,
-        });
+        std::process::exit(again.await.exit_code());
     });
     why
 }
