@@ -73,7 +73,7 @@ impl Client {
             .tls_certs_merge(tls::extra_roots(&cfg.ca_certs))
             // Redirects are followed (10 at most); reqwest drops the Authorization header
             // when one changes the host, the port or the scheme, so the key stays with the
-            // API's origin (tested in tests/it/secrets.rs).
+            // API's origin (tested in tests/it/fetch/secrets.rs).
             .redirect(reqwest::redirect::Policy::limited(10))
             .user_agent(concat!("sail-export/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(cfg.pool_size.max(1))

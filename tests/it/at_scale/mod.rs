@@ -67,7 +67,7 @@ pub async fn run_sail(sim: &SimHandle, args: &[&str]) -> Output {
 /// the reader checks are skipped.
 pub fn py_json(script: &str, args: &[&str]) -> Option<Value> {
     let paths: Vec<&Path> = args.iter().map(Path::new).collect();
-    Some(crate::parquet::py(&python()?, script, &paths))
+    Some(crate::outputs::parquet::py(&python()?, script, &paths))
 }
 
 /// Per batch: rows, distinct custom_ids, and fetched rows, as DuckDB reads the dataset

@@ -1,6 +1,8 @@
 //! Batch operations: `status`, `list`, status-aware `fetch`, `fetch --wait`, and stopping
-//! on SIGINT / SIGTERM with a resumable output. Shared helpers live here.
+//! on SIGINT / SIGTERM with a resumable output, and `demo --serve` as an API to run them
+//! against. Shared helpers live here.
 
+mod demo_serve;
 mod fetch_wait;
 mod signals;
 mod signals_merge;

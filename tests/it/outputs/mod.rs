@@ -1,11 +1,16 @@
 //! Outputs people can trust: one writer per output, files that are not ours left alone, and
 //! no request made for a run that cannot succeed (a batch id that is not one name, an
 //! output whose extension contradicts the format, a batch the API does not know, a base URL
-//! without `/v1`). Shared helpers live here.
+//! without `/v1`); Parquet exports read by real readers, `load` into SQLite, and outputs the
+//! user cannot write. Shared helpers live here.
 
 mod disk_full;
+mod load;
 mod lock;
 mod no_waste;
+pub mod parquet;
+#[cfg(unix)]
+mod read_only;
 mod safe;
 
 use std::path::{Path, PathBuf};

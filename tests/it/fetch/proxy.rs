@@ -12,8 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use super::tls::{assert_exported_all, fetch_cmd, finish, finished_ids, https_sim, write_ca};
 use crate::harness::*;
-use crate::tls::{assert_exported_all, fetch_cmd, finish, finished_ids, https_sim, write_ca};
 
 /// A forward proxy on loopback that only tunnels: `CONNECT host:port` is answered 200 and
 /// joined to `127.0.0.1:port`, whatever the host. Counts the tunnels it opened.

@@ -1,5 +1,13 @@
 //! `sail-export cost` on exports built through the library (the fixtures the other cost tests
 //! share): the formula, unpriced rows, effective dates, window aliases and the default window.
+//! The other cost tests are the modules below.
+
+mod cli;
+mod formats;
+mod report;
+mod rows;
+mod sql;
+mod system_sqlite;
 
 use std::path::{Path, PathBuf};
 

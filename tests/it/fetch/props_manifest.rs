@@ -9,7 +9,7 @@ use proptest::test_runner::TestRunner;
 
 use sail_export::manifest::Manifest;
 
-use crate::props::{any_json, config};
+use super::props::{any_json, config};
 
 /// Bytes a manifest might hold: anything, or lines of ids, JSON objects and CSV fields.
 fn manifest_bytes() -> BoxedStrategy<Vec<u8>> {

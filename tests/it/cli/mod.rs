@@ -1,6 +1,14 @@
 //! Conventions every subcommand shares, checked on the real binary: help with examples and
 //! the environment it reads, exit codes in the top-level help, shell completions, `-o` for
-//! where output goes, `-q` and `-v`.
+//! where output goes, `-q` and `-v`. The modules below check the clap definition itself, the
+//! help people read (snapshots), closed pipes, `--json` errors, and the install and deploy
+//! files.
+
+#[cfg(unix)]
+mod closed_pipe;
+mod deploy_examples;
+mod fatal_json;
+mod install;
 
 use std::path::Path;
 

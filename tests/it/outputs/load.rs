@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use wiremock::MockServer;
 
+use super::parquet::{load, py, table_without_fetched_at};
 use crate::harness::*;
-use crate::parquet::{load, py, table_without_fetched_at};
 use sail_export::row::{FetchState, Row};
 use sail_export::sink::{self, Format, RunStart};
 use sail_export::summary::Summary;
