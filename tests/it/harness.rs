@@ -1,5 +1,6 @@
 //! Test helpers: run the real binary, serve a fake Sail API with wiremock, build realistic
-//! response bodies, read back SQLite tables, and find a Python with pyarrow/duckdb.
+//! response bodies, read back SQLite tables, and find a Python with pyarrow/duckdb. The
+//! scripted API the tests share, [`TestApi`], is in `harness/api.rs`.
 
 #![allow(dead_code)]
 
@@ -9,6 +10,10 @@ use std::process::Stdio;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+mod api;
+
+pub use api::*;
 
 /// The key every test uses; tests assert it never shows up in any output.
 pub const KEY: &str = "sk_test_SECRET_4f9a7c";

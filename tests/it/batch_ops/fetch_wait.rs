@@ -2,15 +2,14 @@
 //! it finished, and a status that cannot be read is worked around.
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 use super::*;
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_fetches_items_as_they_finish_and_never_requests_a_running_one() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_w";
     serve_status(
         &server,
@@ -85,7 +84,7 @@ async fn wait_fetches_items_as_they_finish_and_never_requests_a_running_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_p";
     serve_status(
         &server,
@@ -139,16 +138,11 @@ async fn fetch_writes_unfinished_items_as_pending_without_requesting_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_status_call_falls_back_to_fetching_every_id() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_f";
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/{b}")))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(json!({"error": {"message": "status is down"}})),
-        )
-        .mount(&server)
-        .await;
+    let down =
+        ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "status is down"}}));
+    server.get(format!("/v1/batches/{b}"), down).await;
     serve_completed(&server, b, &["a", "b"]).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b"]);
@@ -181,7 +175,7 @@ async fn a_poll_interval_that_is_not_a_positive_number_is_a_usage_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_manifest_one_status_call_gives_the_ids_and_what_is_unfinished() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_n";
     let items = [("a", "COMPLETED"), ("b", "CANCELLED"), ("c", "QUEUED")];
     serve_status(&server, b, vec![batch_body(b, 60, &items)]).await;
@@ -205,7 +199,7 @@ async fn without_a_manifest_one_status_call_gives_the_ids_and_what_is_unfinished
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_rides_out_a_failed_poll_and_asks_again_for_a_result_still_pending() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_r";
     let running = batch_body(b, 60, &[("a", "RUNNING")]);
     let done = batch_body(b, 60, &[("a", "COMPLETED")]);
@@ -241,7 +235,7 @@ async fn wait_rides_out_a_failed_poll_and_asks_again_for_a_result_still_pending(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_stops_waiting_when_the_batch_disappears() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_d";
     let running = ResponseTemplate::new(200).set_body_json(batch_body(b, 60, &[("a", "RUNNING")]));
     serve_sequence(
@@ -267,7 +261,7 @@ async fn wait_stops_waiting_when_the_batch_disappears() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_progress_counts_add_up_to_the_total() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_c";
     serve_status(
         &server,

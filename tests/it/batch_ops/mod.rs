@@ -9,13 +9,10 @@ mod signals_merge;
 mod status_list;
 mod sync_exit;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
-use crate::harness::{completed, serve_results};
+use crate::harness::{ok, TestApi};
 
 /// Now, in unix seconds.
 pub fn now() -> i64 {
@@ -37,34 +34,13 @@ pub fn batch_body(id: &str, age_s: i64, items: &[(&str, &str)]) -> Value {
     })
 }
 
-/// Answers the n-th call with the n-th response, then the last one forever.
-struct Sequence {
-    responses: Vec<ResponseTemplate>,
-    calls: AtomicUsize,
-}
-
-impl Respond for Sequence {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.responses[n.min(self.responses.len() - 1)].clone()
-    }
-}
-
 /// Serves `GET {url_path}` with `responses` in turn (the last one forever).
-pub async fn serve_sequence(server: &MockServer, url_path: &str, responses: Vec<ResponseTemplate>) {
-    Mock::given(method("GET"))
-        .and(path(url_path))
-        .respond_with(Sequence {
-            responses,
-            calls: AtomicUsize::new(0),
-        })
-        .mount(server)
-        .await;
+pub async fn serve_sequence(server: &TestApi, url_path: &str, responses: Vec<ResponseTemplate>) {
+    server.sequence(url_path, responses).await;
 }
 
 /// Serves `GET /batches/{batch}` with `bodies` in turn (the last one forever).
-pub async fn serve_status(server: &MockServer, batch: &str, bodies: Vec<Value>) {
-    let ok = |b: Value| ResponseTemplate::new(200).set_body_json(b);
+pub async fn serve_status(server: &TestApi, batch: &str, bodies: Vec<Value>) {
     let responses = bodies.into_iter().map(ok).collect();
     serve_sequence(server, &format!("/v1/batches/{batch}"), responses).await;
 }
@@ -92,10 +68,6 @@ pub fn fetch_args<'a>(batch: &'a str, ids: &'a str, db: &'a str, base: &'a str) 
 }
 
 /// Serves a small completed result for each of `ids` in `batch`.
-pub async fn serve_completed(server: &MockServer, batch: &str, ids: &[&str]) {
-    let items: Vec<(&str, Value)> = ids
-        .iter()
-        .map(|id| (*id, completed(id, 3, 0, 2, 0)))
-        .collect();
-    serve_results(server, batch, &items).await;
+pub async fn serve_completed(server: &TestApi, batch: &str, ids: &[&str]) {
+    server.completed(batch, ids).await;
 }

@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use super::*;
 use crate::harness::*;
@@ -61,7 +60,7 @@ fn committed(db: &std::path::Path, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_mid_run_commits_what_was_fetched_and_a_rerun_resumes() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_i";
     let ids: Vec<String> = (0..20).map(|i| format!("id{i:02}")).collect();
     let all: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "COMPLETED")).collect();
@@ -72,11 +71,7 @@ async fn sigint_mid_run_commits_what_was_fetched_and_a_rerun_resumes() {
         if n >= 3 {
             resp = resp.set_delay(Duration::from_secs(60));
         }
-        Mock::given(method("GET"))
-            .and(path(format!("/v1/batches/{b}/{id}")))
-            .respond_with(resp)
-            .mount(&server)
-            .await;
+        server.result(b, id, resp).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -125,7 +120,7 @@ async fn sigint_mid_run_commits_what_was_fetched_and_a_rerun_resumes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_a_wait_sleep_exits_143_with_the_summary() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_t";
     serve_status(
         &server,

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use parquet::arrow::ArrowWriter;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use wiremock::MockServer;
 
 use super::*;
 use crate::harness::*;
@@ -88,7 +87,7 @@ async fn signal_in_merge(args: &[&str], tmp: &Path, signal: &str) -> (Output, Du
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_during_the_final_merge_keeps_the_old_file_and_the_checkpoint() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_merge";
     let new: Vec<String> = (0..5).map(|i| format!("new-{i}")).collect();
     let refs: Vec<&str> = new.iter().map(String::as_str).collect();

@@ -1,15 +1,14 @@
 //! `status` and `list`: tables, JSON, the 48-hour warning, errors, and `after_id` paging.
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_counts_items_per_status_in_a_table_and_in_json() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let items = [
         ("a", "COMPLETED"),
         ("b", "COMPLETED"),
@@ -57,7 +56,7 @@ async fn status_counts_items_per_status_in_a_table_and_in_json() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_older_than_40_hours_warns_about_the_48_hour_deletion() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let body = batch_body("batch_old", 41 * 3600, &[("a", "COMPLETED")]);
     serve_status(&server, "batch_old", vec![body]).await;
     let base = base(&server);
@@ -88,17 +87,9 @@ async fn a_batch_older_than_40_hours_warns_about_the_48_hour_deletion() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_names_the_batch_on_404_and_status_and_list_name_the_key_on_401() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/batch_nope"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/batch_locked"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
+    let server = TestApi::start().await;
+    server.get("/v1/batches/batch_nope", status(404)).await;
+    server.get("/v1/batches/batch_locked", status(401)).await;
     let base = base(&server);
     let out = run(&["status", "batch_nope", "--base-url", &base]).await;
     assert_eq!(out.code, 2, "{out:?}");
@@ -113,11 +104,7 @@ async fn status_names_the_batch_on_404_and_status_and_list_name_the_key_on_401()
     assert!(out.stderr.contains("SAIL_API_KEY"), "{}", out.stderr);
     assert_no_key(&out);
 
-    Mock::given(method("GET"))
-        .and(path("/v1/batches"))
-        .respond_with(ResponseTemplate::new(403))
-        .mount(&server)
-        .await;
+    server.get("/v1/batches", status(403)).await;
     let out = run(&["list", "--base-url", &base]).await;
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("SAIL_API_KEY"), "{}", out.stderr);
@@ -153,14 +140,10 @@ impl Respond for Pages {
     }
 }
 
-async fn serve_list(n: usize, repeat: bool) -> MockServer {
-    let server = MockServer::start().await;
+async fn serve_list(n: usize, repeat: bool) -> TestApi {
+    let server = TestApi::start().await;
     let ids = (0..n).map(|i| format!("batch_{i:04}")).collect();
-    Mock::given(method("GET"))
-        .and(path("/v1/batches"))
-        .respond_with(Pages { ids, repeat })
-        .mount(&server)
-        .await;
+    server.get("/v1/batches", Pages { ids, repeat }).await;
     server
 }
 
@@ -244,7 +227,7 @@ async fn list_stops_with_a_warning_when_the_server_repeats_a_page() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_refuses_a_batch_id_that_is_not_one_path_segment_before_any_request() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let base = base(&server);
     for bad in ["a/b", "..", "a b"] {
         let out = run(&["status", bad, "--base-url", &base]).await;

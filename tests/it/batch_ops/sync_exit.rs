@@ -4,8 +4,7 @@
 //! without a request.
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use super::*;
 use crate::harness::*;
@@ -17,17 +16,13 @@ async fn count(server: &MockServer, p: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_whose_status_read_always_fails_is_exit_3_on_every_run() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let (ok, bad) = ("batch_fine", "batch_broken");
     let listed = json!([
         {"id": ok, "created_at": now() - 7200, "request_counts": 2},
         {"id": bad, "created_at": now() - 3600, "request_counts": 2},
     ]);
-    Mock::given(method("GET"))
-        .and(path("/v1/batches"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(listed))
-        .mount(&server)
-        .await;
+    server.list(listed).await;
     serve_status(
         &server,
         ok,
@@ -40,14 +35,9 @@ async fn a_batch_whose_status_read_always_fails_is_exit_3_on_every_run() {
     .await;
     serve_completed(&server, ok, &["a", "b"]).await;
     let bad_status = format!("/v1/batches/{bad}");
-    Mock::given(method("GET"))
-        .and(path(bad_status.as_str()))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_json(json!({"error": {"message": "status is down"}})),
-        )
-        .mount(&server)
-        .await;
+    let down =
+        ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "status is down"}}));
+    server.get(bad_status.as_str(), down).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("all.sqlite");
     let base = base(&server);
@@ -81,7 +71,7 @@ async fn a_batch_whose_status_read_always_fails_is_exit_3_on_every_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn manifest_ids_the_batch_does_not_list_get_a_row_without_a_request() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let b = "batch_m";
     let items = [("a", "COMPLETED"), ("b", "COMPLETED")];
     serve_status(&server, b, vec![batch_body(b, 60, &items)]).await;

@@ -16,8 +16,6 @@ use sail_export::sink::{self, Format};
 use sail_export::summary::Summary;
 use sail_export::time::now_unix;
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 use crate::cost::{export, mixed};
 use crate::harness::*;
@@ -172,16 +170,13 @@ async fn quiet_leaves_out_notes_but_not_results_warnings_or_errors() {
     assert_eq!(failed.code, 2, "{failed:?}");
     assert!(failed.stderr.starts_with("error: "), "{}", failed.stderr);
 
-    let server = wiremock::MockServer::start().await;
+    let server = TestApi::start().await;
     serve_results(&server, "batch_q", &[("a", completed("a", 10, 0, 5, 0))]).await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/batch_q"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "batch_q", "created_at": now_unix(), "request_counts": 1,
-            "request_status": {"a": {"status": "COMPLETED"}}
-        })))
-        .mount(&server)
-        .await;
+    let status = json!({
+        "id": "batch_q", "created_at": now_unix(), "request_counts": 1,
+        "request_status": {"a": {"status": "COMPLETED"}}
+    });
+    server.batch("batch_q", status).await;
     let ids = manifest(dir.path(), &["a"]);
     let out = dir.path().join("q.sqlite");
     let loud = fetch(&server, "batch_q", &ids, &out, &[]).await;

@@ -3,8 +3,6 @@
 //! `cost`, which reads Parquet in place: it works with no usable temporary folder.
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::harness::*;
 
@@ -22,7 +20,7 @@ fn body(id: &str, model: &str, window: Option<&str>, created: i64, u: [i64; 4]) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let t0 = 1_790_000_000;
     let items = vec![
         (
@@ -77,14 +75,8 @@ async fn a_parquet_and_a_sqlite_export_give_identical_reports() {
         ),
     ];
     serve_results(&server, "batch_p", &items).await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/batch_p/gone"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"error": {"message": "not found", "type": "not_found"}})),
-        )
-        .mount(&server)
-        .await;
+    let gone = api_error(404, "not found", "not_found");
+    server.result("batch_p", "gone", gone).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a1", "a2", "a3", "a4", "a5", "gone"]);
     let mut reports = Vec::new();

@@ -29,18 +29,12 @@ fn rows(db: &std::path::Path) -> Vec<serde_json::Map<String, serde_json::Value>>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_after_a_byte_order_mark_is_taken_in_results_status_and_list() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let raw = |body: Vec<u8>| ResponseTemplate::new(200).set_body_raw(body, "application/json");
     let batch = json!({"id": "b", "request_counts": 1, "created_at": 1_764_000_000});
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/b"))
-        .respond_with(raw(with_bom(&batch)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches"))
-        .respond_with(raw(with_bom(&json!([batch]))))
-        .mount(&server)
+    server.get("/v1/batches/b", raw(with_bom(&batch))).await;
+    server
+        .get("/v1/batches", raw(with_bom(&json!([batch]))))
         .await;
     serve_one(
         &server,

@@ -4,8 +4,7 @@ use std::process::Stdio;
 
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use crate::harness::*;
 
@@ -37,14 +36,10 @@ const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'.')
     .remove(b'~');
 
-async fn echo() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/[^/]+$"))
-        .respond_with(Echo)
-        .mount(&server)
-        .await;
-    know_every_batch(&server).await;
+async fn echo() -> TestApi {
+    let server = TestApi::start().await;
+    server.get_matching("^/v1/batches/b/[^/]+$", Echo).await;
+    server.knows_every_batch().await;
     server
 }
 
@@ -236,14 +231,11 @@ async fn an_id_that_cannot_be_one_path_segment_is_an_error_row_not_a_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_manifest_the_ids_come_from_the_batch_status() {
     let server = echo().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/b"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "b", "created_at": 1_764_000_000, "request_counts": 2,
-            "request_status": {"m-1": {"status": "COMPLETED"}, "m-2": {"status": "FAILED"}}
-        })))
-        .mount(&server)
-        .await;
+    let status = json!({
+        "id": "b", "created_at": 1_764_000_000, "request_counts": 2,
+        "request_status": {"m-1": {"status": "COMPLETED"}, "m-2": {"status": "FAILED"}}
+    });
+    server.batch("b", status).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("o.sqlite");
     let out = run(&[

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use sail_export::sim::{Dataset, Faults, ItemKind, Sim, SimConfig};
 use serde_json::json;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use crate::harness::*;
 
@@ -37,13 +36,9 @@ impl Respond for Server {
 }
 
 impl Server {
-    async fn start(&self) -> MockServer {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path_regex("^/v1/batches/b/.+"))
-            .respond_with(self.clone())
-            .mount(&server)
-            .await;
+    async fn start(&self) -> TestApi {
+        let server = TestApi::start().await;
+        server.get_matching("^/v1/batches/b/.+", self.clone()).await;
         server
     }
 

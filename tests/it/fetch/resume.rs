@@ -24,13 +24,10 @@ impl Respond for EchoResults {
     }
 }
 
-async fn echo_server(delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/[^/]+$"))
-        .respond_with(EchoResults { delay })
-        .mount(&server)
-        .await;
+async fn echo_server(delay: Duration) -> TestApi {
+    let server = TestApi::start().await;
+    let echo = EchoResults { delay };
+    server.get_matching("^/v1/batches/b/[^/]+$", echo).await;
     server
 }
 
@@ -70,13 +67,10 @@ async fn a_rerun_requests_nothing_already_fetched_and_retries_the_rest() {
 
     server.reset().await;
     let server2 = server; // same server, fresh mocks
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/[^/]+$"))
-        .respond_with(EchoResults {
-            delay: Duration::ZERO,
-        })
-        .mount(&server2)
-        .await;
+    let echo = EchoResults {
+        delay: Duration::ZERO,
+    };
+    server2.get_matching("^/v1/batches/b/[^/]+$", echo).await;
     let second = fetch(&server2, "b", &m, &db, &[]).await;
     assert_eq!(second.code, 0, "{second:?}");
     let s = summary(&second);
@@ -115,11 +109,7 @@ async fn a_failed_refetch_never_replaces_a_fetched_row() {
     let db = dir.path().join("o.sqlite");
     assert_eq!(fetch(&server, "b", &m, &db, &[]).await.code, 0);
     server.reset().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&server)
-        .await;
+    server.get_matching("^/v1/batches/b/", status(404)).await;
     let out = fetch(&server, "b", &m, &db, &["--refetch-all"]).await;
     assert_eq!(out.code, 3, "{out:?}");
     let r = query(&db, "SELECT fetch_state, input_tokens FROM results");

@@ -4,50 +4,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::harness::*;
 
-/// Answers from a script, one template per request (the last one repeats), and records
-/// when each request arrived.
-struct Script {
-    steps: Vec<ResponseTemplate>,
-    seen: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl Respond for Script {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut seen = self.seen.lock().unwrap();
-        seen.push(Instant::now());
-        let i = (seen.len() - 1).min(self.steps.len() - 1);
-        self.steps[i].clone()
-    }
-}
-
-/// Mounts a scripted `GET /v1/batches/b/{id}`; returns the arrival times.
-async fn script(
-    server: &MockServer,
-    id: &str,
-    steps: Vec<ResponseTemplate>,
-) -> Arc<Mutex<Vec<Instant>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/b/{id}")))
-        .respond_with(Script {
-            steps,
-            seen: seen.clone(),
-        })
-        .mount(server)
-        .await;
-    seen
+/// Mounts a scripted `GET /v1/batches/b/{id}`, one template per request (the last one
+/// repeats); returns the arrival times.
+async fn script(server: &TestApi, id: &str, steps: Vec<ResponseTemplate>) -> Arrivals {
+    server.sequence(format!("/v1/batches/b/{id}"), steps).await
 }
 
 fn ok(id: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(completed(id, 10, 0, 5, 0))
+    usage(id, 10, 0, 5, 0)
 }
 
-fn gap(seen: &Arc<Mutex<Vec<Instant>>>, i: usize) -> Duration {
+fn gap(seen: &Arrivals, i: usize) -> Duration {
     let s = seen.lock().unwrap();
     s[i + 1] - s[i]
 }
@@ -73,14 +44,12 @@ fn rows(dir: &tempfile::TempDir) -> Vec<serde_json::Map<String, serde_json::Valu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_requests_wait_the_seconds_in_retry_after() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let seen = script(
         &server,
         "a",
         vec![
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "2")
-                .set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit"}})),
+            api_error(429, "slow down", "rate_limit").insert_header("retry-after", "2"),
             ok("a"),
         ],
     )
@@ -102,19 +71,11 @@ async fn rate_limited_requests_wait_the_seconds_in_retry_after() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_requests_wait_until_the_http_date_in_retry_after() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let (t0, wall0) = (Instant::now(), SystemTime::now());
     let when = httpdate::fmt_http_date(wall0 + Duration::from_secs(4));
     let target = httpdate::parse_http_date(&when).unwrap(); // whole seconds
-    let seen = script(
-        &server,
-        "a",
-        vec![
-            ResponseTemplate::new(429).insert_header("retry-after", when.as_str()),
-            ok("a"),
-        ],
-    )
-    .await;
+    let seen = script(&server, "a", vec![refused(429, &when), ok("a")]).await;
     let (out, _dir) = fetch_ids(&server, &["a"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let retried_at = wall0 + (seen.lock().unwrap()[1] - t0);
@@ -131,7 +92,7 @@ async fn rate_limited_requests_wait_until_the_http_date_in_retry_after() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_errors_are_retried_until_success() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     script(
         &server,
         "a",
@@ -155,14 +116,12 @@ async fn server_errors_are_retried_until_success() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_500_is_retried_at_most_twice_and_a_400_never() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     script(&server, "five", vec![ResponseTemplate::new(500)]).await;
     script(
         &server,
         "four",
-        vec![ResponseTemplate::new(400).set_body_json(
-            json!({"error": {"message": "bad id", "type": "invalid_request_error"}}),
-        )],
+        vec![api_error(400, "bad id", "invalid_request_error")],
     )
     .await;
     let (out, dir) = fetch_ids(&server, &["five", "four"], &[]).await;
@@ -185,7 +144,7 @@ async fn a_500_is_retried_at_most_twice_and_a_400_never() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_timed_out_request_is_retried() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     script(
         &server,
         "a",
@@ -204,13 +163,11 @@ async fn a_timed_out_request_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_404_becomes_a_not_found_row() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     script(
         &server,
         "gone",
-        vec![ResponseTemplate::new(404).set_body_json(
-            json!({"error": {"message": "request not found", "type": "not_found_error"}}),
-        )],
+        vec![api_error(404, "request not found", "not_found_error")],
     )
     .await;
     let (out, dir) = fetch_ids(&server, &["gone"], &[]).await;
@@ -226,14 +183,9 @@ async fn a_404_becomes_a_not_found_row() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_key_stops_the_run_quickly_with_few_requests() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/.*"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"error": {"message": "invalid api key", "type": "authentication_error"}}),
-        ))
-        .mount(&server)
-        .await;
+    let server = TestApi::start().await;
+    let bad_key = api_error(401, "invalid api key", "authentication_error");
+    server.get_matching("^/v1/batches/b/.*", bad_key).await;
     let ids: Vec<String> = (0..500).map(|i| format!("id-{i}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let started = Instant::now();

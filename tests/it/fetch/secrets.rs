@@ -1,6 +1,5 @@
 //! The API key reaches the server and nothing else: no output byte, no log line, no file.
 
-use serde_json::json;
 use wiremock::matchers::{header, method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -21,18 +20,14 @@ fn assert_no_key_in_files(dir: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_key_is_sent_as_bearer_and_appears_in_no_output_log_or_file() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     Mock::given(method("GET"))
         .and(path_regex("^/v1/batches/b/ok$"))
         .and(header("authorization", format!("Bearer {KEY}").as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(completed("ok", 3, 0, 3, 0)))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/slow$"))
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
-        .mount(&server)
-        .await;
+    server.result("b", "slow", refused(503, "0")).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["ok", "slow"]);
     // RUST_LOG=trace is set by the harness: every log line of every crate is checked.
@@ -54,15 +49,9 @@ async fn the_key_is_sent_as_bearer_and_appears_in_no_output_log_or_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_key_is_named_but_never_shown() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(403).set_body_json(
-                json!({"error": {"message": "forbidden", "type": "permission_error"}}),
-            ),
-        )
-        .mount(&server)
-        .await;
+    let server = TestApi::start().await;
+    let forbidden = api_error(403, "forbidden", "permission_error");
+    server.get_any(forbidden).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["a", "b"]);
     let out = fetch(&server, "b", &m, &dir.path().join("o.sqlite"), &[]).await;
@@ -129,21 +118,14 @@ impl wiremock::Respond for RedirectTo {
 async fn a_redirect_to_another_host_never_carries_the_key() {
     // The API answers at 127.0.0.1 and redirects to `localhost`: another host, as far as
     // HTTP is concerned, even though it is the same machine.
-    let api = MockServer::start().await;
-    let elsewhere = MockServer::start().await;
+    let api = TestApi::start().await;
+    let elsewhere = TestApi::start().await;
     let target = elsewhere.uri().replace("127.0.0.1", "localhost");
     assert!(target.contains("localhost"), "{target}");
-    Mock::given(method("GET"))
-        .respond_with(RedirectTo(target))
-        .mount(&api)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/b/x$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completed("x", 1, 0, 1, 0)))
-        .mount(&elsewhere)
-        .await;
+    api.get_any(RedirectTo(target)).await;
+    elsewhere.result("b", "x", usage("x", 1, 0, 1, 0)).await;
     // The batch status is redirected too; the other host must know the batch.
-    know_every_batch(&elsewhere).await;
+    elsewhere.knows_every_batch().await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["x"]);
     let out = fetch(&api, "b", &m, &dir.path().join("o.sqlite"), &[]).await;

@@ -1,14 +1,10 @@
 //! The whole path once: a manifest, a mock API, a SQLite file with one row per id.
 
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_small_batch_lands_in_sqlite_with_one_row_per_id() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     serve_results(
         &server,
         "batch_1",
@@ -18,15 +14,8 @@ async fn a_small_batch_lands_in_sqlite_with_one_row_per_id() {
         ],
     )
     .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches/batch_1/gone"))
-        .respond_with(
-            ResponseTemplate::new(404).set_body_json(
-                json!({"error": {"message": "request not found", "type": "not_found"}}),
-            ),
-        )
-        .mount(&server)
-        .await;
+    let gone = api_error(404, "request not found", "not_found");
+    server.result("batch_1", "gone", gone).await;
     let dir = tempfile::tempdir().unwrap();
     let ids = manifest(dir.path(), &["a", "b", "gone"]);
     let db = dir.path().join("out.sqlite");

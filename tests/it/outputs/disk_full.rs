@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::harness::*;
 
@@ -90,14 +89,12 @@ impl Respond for BigBodies {
     }
 }
 
-async fn big_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/v1/batches/[^/]+/.+$"))
-        .respond_with(BigBodies)
-        .mount(&server)
+async fn big_server() -> TestApi {
+    let server = TestApi::start().await;
+    server
+        .get_matching("^/v1/batches/[^/]+/.+$", BigBodies)
         .await;
-    know_every_batch(&server).await;
+    server.knows_every_batch().await;
     server
 }
 

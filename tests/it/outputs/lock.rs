@@ -19,12 +19,12 @@ fn seen(out: ProcessOutput) -> Output {
 /// Two runs of the binary started together on one output: exactly one exits 2 before
 /// making any request, naming the output and the other's PID; the other exports every id
 /// once. Returns the server for the request counts.
-async fn two_runs_race(out_name: &str, extra: &[&str]) -> (tempfile::TempDir, MockServer) {
+async fn two_runs_race(out_name: &str, extra: &[&str]) -> (tempfile::TempDir, TestApi) {
     let b = "batch_race";
     let ids = ids(100);
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let gate = Gate::mount(&server, b, completed_batch(b, &ids)).await;
-    serve_all(&server, b, &ids).await;
+    server.completed(b, &ids).await;
     let dir = tempfile::tempdir().unwrap();
     let out = at(dir.path(), out_name);
     let base = base(&server);
@@ -104,9 +104,9 @@ async fn two_runs_on_one_parquet_file_one_exits_2_naming_the_other_and_each_id_l
 async fn a_lock_held_by_a_killed_run_does_not_block_the_next_one() {
     let b = "batch_kill";
     let ids = ids(20);
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let gate = Gate::mount(&server, b, completed_batch(b, &ids)).await;
-    serve_all(&server, b, &ids).await;
+    server.completed(b, &ids).await;
     let dir = tempfile::tempdir().unwrap();
     let out = at(dir.path(), "k.sqlite");
     let base = base(&server);
@@ -137,9 +137,9 @@ async fn a_lock_held_by_a_killed_run_does_not_block_the_next_one() {
 async fn wait_for_lock_waits_for_the_other_run_and_then_resumes_from_what_it_wrote() {
     let b = "batch_wait";
     let ids = ids(30);
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let gate = Gate::mount(&server, b, completed_batch(b, &ids)).await;
-    serve_all(&server, b, &ids).await;
+    server.completed(b, &ids).await;
     let dir = tempfile::tempdir().unwrap();
     let out = at(dir.path(), "w.sqlite");
     let base = base(&server);
@@ -186,9 +186,9 @@ async fn wait_for_lock_waits_for_the_other_run_and_then_resumes_from_what_it_wro
 async fn load_into_a_file_another_run_is_writing_exits_2() {
     let b = "batch_ld";
     let ids = ids(5);
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let gate = Gate::mount(&server, b, completed_batch(b, &ids)).await;
-    serve_all(&server, b, &ids).await;
+    server.completed(b, &ids).await;
     let dir = tempfile::tempdir().unwrap();
     let pq = at(dir.path(), "in.parquet");
     let base = base(&server);

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 use crate::harness::*;
 
@@ -40,24 +39,11 @@ pub fn completed_batch(batch: &str, ids: &[String]) -> Value {
 }
 
 /// A server for `batch` whose status lists `ids` (all completed) and answers each result.
-pub async fn serve_batch(batch: &str, ids: &[String]) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/{batch}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completed_batch(batch, ids)))
-        .mount(&server)
-        .await;
-    serve_all(&server, batch, ids).await;
+pub async fn serve_batch(batch: &str, ids: &[String]) -> TestApi {
+    let server = TestApi::start().await;
+    server.batch(batch, completed_batch(batch, ids)).await;
+    server.completed(batch, ids).await;
     server
-}
-
-/// Serves a small completed result for each of `ids`.
-pub async fn serve_all(server: &MockServer, batch: &str, ids: &[String]) {
-    let items: Vec<(&str, Value)> = ids
-        .iter()
-        .map(|id| (id.as_str(), completed(id, 3, 0, 2, 0)))
-        .collect();
-    serve_results(server, batch, &items).await;
 }
 
 /// A batch status answer held back until the test opens the gate: a run that has it in
@@ -70,16 +56,13 @@ pub struct Gate {
 
 impl Gate {
     /// Mounts the gated `GET /v1/batches/{batch}` answering `body` once open.
-    pub async fn mount(server: &MockServer, batch: &str, body: Value) -> Gate {
+    pub async fn mount(server: &TestApi, batch: &str, body: Value) -> Gate {
         let gate = Gate::default();
-        Mock::given(method("GET"))
-            .and(path(format!("/v1/batches/{batch}")))
-            .respond_with(Gated {
-                gate: gate.clone(),
-                body,
-            })
-            .mount(server)
-            .await;
+        let gated = Gated {
+            gate: gate.clone(),
+            body,
+        };
+        server.get(format!("/v1/batches/{batch}"), gated).await;
         gate
     }
 

@@ -6,22 +6,11 @@ use super::*;
 
 /// Serves the batch list (so the API is known to be there) and answers 404 with the API's
 /// envelope for the status of `batch`.
-async fn api_without(batch: &str) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/batches"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/{batch}")))
-        .respond_with(
-            ResponseTemplate::new(404).set_body_json(
-                json!({"error": {"message": "batch not found", "type": "not_found"}}),
-            ),
-        )
-        .mount(&server)
-        .await;
+async fn api_without(batch: &str) -> TestApi {
+    let server = TestApi::start().await;
+    server.list(json!([])).await;
+    let unknown = api_error(404, "batch not found", "not_found");
+    server.get(format!("/v1/batches/{batch}"), unknown).await;
     server
 }
 
@@ -69,13 +58,9 @@ async fn a_base_url_without_v1_gets_a_hint_naming_base_url_and_no_result_request
 async fn a_status_that_fails_to_read_is_still_worked_around_with_a_manifest() {
     let b = "batch_5xx";
     let ids = ids(3);
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/batches/{b}")))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
-    serve_all(&server, b, &ids).await;
+    let server = TestApi::start().await;
+    server.get(format!("/v1/batches/{b}"), status(503)).await;
+    server.completed(b, &ids).await;
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), &["id000", "id001", "id002"]);
     let out = at(dir.path(), "w.sqlite");

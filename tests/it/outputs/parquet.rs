@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::harness::*;
 use sail_export::row::{Kind, Row};
@@ -18,19 +17,11 @@ fn ids(n: usize) -> Vec<String> {
 }
 
 /// Serves a completed result for each id (token counts vary with the index), after `delay`.
-async fn serve(server: &MockServer, batch: &str, ids: &[String], delay: Duration) {
+async fn serve(server: &TestApi, batch: &str, ids: &[String], delay: Duration) {
     for (i, id) in ids.iter().enumerate() {
         let i = i as i64;
         let body = completed(id, 100 + i, i, 50 + i, i % 7);
-        Mock::given(method("GET"))
-            .and(path(format!("/v1/batches/{batch}/{id}")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(body)
-                    .set_delay(delay),
-            )
-            .mount(server)
-            .await;
+        server.result(batch, id, ok(body).set_delay(delay)).await;
     }
 }
 
@@ -118,7 +109,7 @@ pub fn table_without_fetched_at(db: &Path) -> Vec<serde_json::Map<String, Value>
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_parquet_schema_is_the_column_list_and_real_readers_read_the_values() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let all = ids(5);
     serve(&server, "batch_pq", &all, Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
@@ -249,7 +240,7 @@ print(json.dumps({
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rerun_skips_fetched_ids_and_a_failed_refetch_keeps_the_fetched_row() {
-    let server = MockServer::start().await;
+    let server = TestApi::start().await;
     let all = ids(6);
     serve(&server, "batch_re", &all[..4], Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
@@ -258,7 +249,7 @@ async fn a_rerun_skips_fetched_ids_and_a_failed_refetch_keeps_the_fetched_row() 
     assert_eq!(fetch(&server, "batch_re", &first, &out, &[]).await.code, 0);
 
     // Second run: 4 ids fetched already, 2 new ones of which one is a 404.
-    let second = MockServer::start().await;
+    let second = TestApi::start().await;
     serve(&second, "batch_re", &all[..5], Duration::ZERO).await;
     let m = write_manifest(dir.path(), "all.txt", &all);
     let o = fetch(&second, "batch_re", &m, &out, &["--json"]).await;
@@ -284,7 +275,7 @@ async fn a_rerun_skips_fetched_ids_and_a_failed_refetch_keeps_the_fetched_row() 
 
     // Third run refetches everything from a server that knows nothing: 404s must not
     // replace fetched rows.
-    let empty = MockServer::start().await;
+    let empty = TestApi::start().await;
     let o = fetch(&empty, "batch_re", &m, &out, &["--refetch-all"]).await;
     assert_eq!(o.code, 3, "{o:?}");
     let db = load(dir.path(), "re.sqlite", &[&out]).await;
@@ -336,14 +327,14 @@ async fn a_sigkill_mid_run_keeps_the_previous_file_and_a_rerun_completes_it_with
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("k.parquet");
     // A previous complete export of the first 10 ids.
-    let fast = MockServer::start().await;
+    let fast = TestApi::start().await;
     serve(&fast, "batch_k", &all, Duration::ZERO).await;
     let first = write_manifest(dir.path(), "first.txt", &all[..10]);
     assert_eq!(fetch(&fast, "batch_k", &first, &out, &[]).await.code, 0);
     let before = std::fs::read(&out).unwrap();
 
     // A slow run over all ids, killed once some rows are checkpointed.
-    let slow = MockServer::start().await;
+    let slow = TestApi::start().await;
     serve(&slow, "batch_k", &all, Duration::from_millis(150)).await;
     know_every_batch(&slow).await;
     let m = write_manifest(dir.path(), "all.txt", &all);
@@ -377,7 +368,7 @@ async fn a_sigkill_mid_run_keeps_the_previous_file_and_a_rerun_completes_it_with
         "{} fetched before the kill",
         done.len()
     );
-    let rerun = MockServer::start().await;
+    let rerun = TestApi::start().await;
     serve(&rerun, "batch_k", &all, Duration::ZERO).await;
     assert_eq!(fetch(&rerun, "batch_k", &m, &out, &[]).await.code, 0);
     let reqs: Vec<_> = rerun
