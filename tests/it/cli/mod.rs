@@ -6,8 +6,10 @@
 
 #[cfg(unix)]
 mod closed_pipe;
+mod definition;
 mod deploy_examples;
 mod fatal_json;
+mod help;
 mod install;
 
 use std::path::Path;

@@ -8,6 +8,7 @@ mod report;
 mod rows;
 mod sql;
 mod system_sqlite;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
