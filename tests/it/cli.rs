@@ -232,3 +232,5 @@ async fn verbose_turns_on_info_logs_unless_rust_log_decides() {
     let both = logs(&["-q", "-v"], None).await;
     assert_eq!(both.code, 2, "-q and -v contradict: {both:?}");
 }
+
+mod since_until;
