@@ -177,16 +177,34 @@ mod tests {
         let why = |s: &str| Moment::parse(s, NOW).unwrap_err();
         assert!(why("2026-13-01").starts_with("is not a date; use YYYY-MM-DD"));
         assert!(why("2026-02-30").starts_with("is not a date; use YYYY-MM-DD"));
-        for s in ["2026-10-01T12:00", "2026-10-01T25:00:00Z", "2026-10-01 noon"] {
-            assert!(why(s).starts_with("is not a date-time ("), "{s}: {}", why(s));
+        for s in [
+            "2026-10-01T12:00",
+            "2026-10-01T25:00:00Z",
+            "2026-10-01 noon",
+        ] {
+            assert!(
+                why(s).starts_with("is not a date-time ("),
+                "{s}: {}",
+                why(s)
+            );
             assert!(why(s).contains("2026-10-01T12:00:00Z"), "{s}");
         }
         for s in ["soon", "22/09/2026", "3 days ago", "", "-5h"] {
             let w = why(s);
-            assert!(w.starts_with("is not a date, a date-time or a duration"), "{s}: {w}");
-            assert!(w.contains("2026-10-01T12:00:00Z") && w.contains("72h"), "{s}: {w}");
+            assert!(
+                w.starts_with("is not a date, a date-time or a duration"),
+                "{s}: {w}"
+            );
+            assert!(
+                w.contains("2026-10-01T12:00:00Z") && w.contains("72h"),
+                "{s}: {w}"
+            );
         }
-        assert!(why("400000000000y").starts_with("is too long ago"), "{}", why("400000000000y"));
+        assert!(
+            why("400000000000y").starts_with("is too long ago"),
+            "{}",
+            why("400000000000y")
+        );
     }
 
     #[test]

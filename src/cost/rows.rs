@@ -242,8 +242,7 @@ pub(crate) fn write(
     use crate::export::{self, columns, Export};
     use crate::row::Cell;
     let mut w = Writer::create(out, prices)?;
-    let keep =
-        |r: &In<'_>| batch.is_none_or(|b| b == r.batch_id) && span.contains(r.created_at);
+    let keep = |r: &In<'_>| batch.is_none_or(|b| b == r.batch_id) && span.contains(r.created_at);
     match export::detect(path)? {
         Export::Parquet(inputs) => {
             columns::read(&inputs, &INPUT, &mut |c| {

@@ -2,6 +2,9 @@
 //! the environment it reads, exit codes in the top-level help, shell completions, `-o` for
 //! where output goes, `-q` and `-v`.
 
+mod docs;
+mod since_until;
+
 use std::path::Path;
 
 use sail_export::sink::{self, Format};
@@ -232,5 +235,3 @@ async fn verbose_turns_on_info_logs_unless_rust_log_decides() {
     let both = logs(&["-q", "-v"], None).await;
     assert_eq!(both.code, 2, "-q and -v contradict: {both:?}");
 }
-
-mod since_until;

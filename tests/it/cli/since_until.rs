@@ -59,12 +59,19 @@ async fn cost_takes_a_date_a_date_time_or_a_duration_to_the_second_on_every_inpu
             let report = cost_json(path, args).await;
             assert_eq!(report["total"]["requests"], want, "{args:?} on {path:?}");
         }
-        assert_eq!(rows_written(&db, args).await as u64, want, "--rows {args:?}");
+        assert_eq!(
+            rows_written(&db, args).await as u64,
+            want,
+            "--rows {args:?}"
+        );
     }
     let report = cost_json(&db, &["--since", "2026-09-21T15:00:00Z"]).await;
     assert_eq!(report["since"], "2026-09-21T15:00:00Z");
     let report = cost_json(&db, &["--since", "2026-09-21T00:00:00+00:00"]).await;
-    assert_eq!(report["since"], "2026-09-21", "a day's first second reads as the day");
+    assert_eq!(
+        report["since"], "2026-09-21",
+        "a day's first second reads as the day"
+    );
     let bad = run(&[
         "cost",
         db.to_str().unwrap(),
@@ -146,5 +153,8 @@ async fn a_bad_since_or_until_names_the_flag_and_the_forms_on_every_command() {
         assert!(got.stderr.contains(wants), "{args:?}: {}", got.stderr);
         assert!(got.stdout.is_empty(), "{args:?}");
     }
-    assert!(!std::path::Path::new(out).exists(), "a refused sync writes nothing");
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "a refused sync writes nothing"
+    );
 }
