@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod help;
+mod moment;
 mod size;
 
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
+use self::moment::MomentParser;
 use self::size::parse_size;
 use crate::api::client;
 use crate::{cost, fetch, sink};
@@ -323,13 +325,14 @@ pub struct CostArgs {
     /// 80 characters when piped).
     #[arg(long)]
     pub wide: bool,
-    /// Only responses created on or after this UTC day (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub since: Option<String>,
-    /// Only responses created before this UTC day (exclusive: --since 2026-09-01 --until
-    /// 2026-10-01 is September).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub until: Option<String>,
+    /// Only responses created at or after this: a date (2026-09-01, a UTC day), a date-time
+    /// (2026-09-01T12:00:00Z) or a duration (72h, 7d: that long before now).
+    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
+    pub since: Option<crate::time::Moment>,
+    /// Only responses created before this (exclusive: --since 2026-09-01 --until 2026-10-01
+    /// is September); the same forms as --since.
+    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
+    pub until: Option<crate::time::Moment>,
     /// Exit non-zero when any request has no price.
     #[arg(long)]
     pub strict: bool,
@@ -374,10 +377,11 @@ pub struct SyncArgs {
     /// Output format [default: from --out, as with fetch].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Only batches created this recently (e.g. 48h, 3d, 90m); without it, every batch the
-    /// API lists.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub since: Option<std::time::Duration>,
+    /// Only batches created at or after this: a date (2026-09-01, a UTC day), a date-time
+    /// (2026-09-01T12:00:00Z) or a duration (48h, 3d: that long before now); without it,
+    /// every batch the API lists.
+    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
+    pub since: Option<crate::time::Moment>,
     /// Requests in flight at most, per batch.
     #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]

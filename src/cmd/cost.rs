@@ -13,7 +13,7 @@ use crate::cost::{render, report, rows, scan, scan_parquet, Format, Key, Width};
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::prices::PriceTable;
-use crate::time::day;
+use crate::time::{Moment, Span};
 
 /// The width a table fits when neither `COLUMNS` nor the terminal tells one (output piped).
 const DEFAULT_WIDTH: usize = 80;
@@ -36,10 +36,10 @@ pub struct Request {
     pub strict: bool,
     /// Only rows of this batch.
     pub batch: Option<String>,
-    /// Only rows created on or after this UTC day (days since 1970-01-01).
-    pub since: Option<i64>,
-    /// Only rows created before this UTC day (days since 1970-01-01).
-    pub until: Option<i64>,
+    /// Only rows created at or after this moment.
+    pub since: Option<Moment>,
+    /// Only rows created before this moment.
+    pub until: Option<Moment>,
     /// A table with every column, however wide; otherwise the columns that fit.
     pub wide: bool,
     /// `--rows -o FILE`: per-row costs to this file instead of the report.
@@ -63,25 +63,24 @@ impl Request {
         }
     }
 
+    /// The `created_at` range kept.
+    fn span(&self) -> Span {
+        Span {
+            since: self.since.map(|m| m.0),
+            until: self.until.map(|m| m.0),
+        }
+    }
+
     /// Checks the flags (usage errors, exit 2).
     fn from_args(args: CostArgs) -> anyhow::Result<Request> {
-        let since = args
-            .since
-            .as_deref()
-            .map(|d| parse_day("--since", d))
-            .transpose()?;
-        let until = args
-            .until
-            .as_deref()
-            .map(|d| parse_day("--until", d))
-            .transpose()?;
+        let (since, until) = (args.since, args.until);
         if let (Some(s), Some(u)) = (since, until) {
             if u <= s {
                 return Err(UsageError::new(format!(
                     "--until {} must be after --since {} (--until is exclusive: the report \
-                     covers days from --since up to the day before --until)",
-                    day::format(u),
-                    day::format(s)
+                     covers rows created from --since up to just before --until)",
+                    u.text(),
+                    s.text()
                 ))
                 .into());
             }
@@ -114,8 +113,7 @@ pub(crate) fn run(args: CostArgs) -> anyhow::Result<i32> {
 pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let prices = PriceTable::load(req.prices.as_deref())?;
     if let Some(out) = &req.rows_out {
-        let days = (req.since, req.until);
-        let n = rows::write(&req.path, &prices, req.batch.as_deref(), days, out)?;
+        let n = rows::write(&req.path, &prices, req.batch.as_deref(), req.span(), out)?;
         eprintln!("wrote the costs of {n} results to '{}'", out.display());
         return Ok(exit::OK);
     }
@@ -123,24 +121,23 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     let by = |k| keys.contains(&k);
     let batch = req.batch.as_deref();
     let started = Instant::now();
-    let mut scanned = match export::detect(&req.path)? {
+    let scanned = match export::detect(&req.path)? {
         // Parquet is read in place: only the columns the report needs, no copy.
         export::Export::Parquet(inputs) => {
             let (by_batch, by_status) = (by(Key::BatchId), by(Key::Status));
-            scan_parquet::scan(&inputs, &req.path, batch, by_batch, by_status)?
+            scan_parquet::scan(&inputs, &req.path, batch, req.span(), by_batch, by_status)?
         }
         export::Export::Sqlite(_) => {
             let conn = export::open(&req.path)?;
             if let Some(batch) = batch {
                 export::check_batch(&conn, batch, &req.path)?;
             }
-            scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?
+            scan::scan(&conn, batch, req.span(), by(Key::BatchId), by(Key::Status))?
         }
     };
     tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
-    scanned.keep_days(req.since, req.until);
     let mut report = report::build(scanned, &prices, keys, batch);
-    (report.since, report.until) = (req.since.map(day::format), req.until.map(day::format));
+    (report.since, report.until) = (req.since.map(Moment::text), req.until.map(Moment::text));
     let width = if req.wide {
         Width::All
     } else {
@@ -180,15 +177,6 @@ fn table_width() -> usize {
         .unwrap_or(DEFAULT_WIDTH);
     tracing::info!(width, "fitting the table");
     width.max(MIN_WIDTH)
-}
-
-/// A `--since` / `--until` date: `YYYY-MM-DD`, a UTC day.
-fn parse_day(flag: &str, s: &str) -> Result<i64, UsageError> {
-    day::parse(s).ok_or_else(|| {
-        UsageError::new(format!(
-            "{flag} '{s}' is not a date; use YYYY-MM-DD (a UTC day, e.g. 2026-09-01)"
-        ))
-    })
 }
 
 /// The `--by` keys, checked: known names, no repeats.

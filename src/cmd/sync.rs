@@ -28,7 +28,7 @@ use crate::sink::dataset::layout;
 use crate::sink::dataset::store::Store;
 use crate::sink::Format;
 use crate::summary::{Stop, Summary};
-use crate::time::{now_unix, utc_text};
+use crate::time::utc_text;
 
 /// What happened to one batch.
 #[derive(Debug, Serialize)]
@@ -76,8 +76,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     let done = early(json, Done::read(&args.out, format))?;
     let mut batches = early(json, list_all(&client, None).await)?;
     if let Some(since) = args.since {
-        let from = now_unix() - since.as_secs() as i64;
-        batches.retain(|b| b.created_at.is_none_or(|c| c >= from));
+        batches.retain(|b| b.created_at.is_none_or(|c| c >= since.0));
     }
     // Oldest first: they are the nearest to Sail's deletion. Undated ones last.
     batches.sort_by_key(|b| (b.created_at.is_none(), b.created_at));

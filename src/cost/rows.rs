@@ -14,7 +14,7 @@ use parquet::arrow::ArrowWriter;
 
 use super::report::price;
 use crate::prices::{normalize_window, PriceTable, Usd};
-use crate::time::day;
+use crate::time::{day, Span};
 
 /// The columns read from an export, in this order.
 pub(crate) const INPUT: [&str; 9] = [
@@ -231,23 +231,18 @@ impl<'p> Writer<'p> {
 }
 
 /// Writes the per-row costs of the export at `path` (only `batch`'s rows, and only rows
-/// created in [since, until) when given) to `out`; returns how many rows it wrote.
+/// created in `span`) to `out`; returns how many rows it wrote.
 pub(crate) fn write(
     path: &Path,
     prices: &PriceTable,
     batch: Option<&str>,
-    days: (Option<i64>, Option<i64>),
+    span: Span,
     out: &Path,
 ) -> anyhow::Result<u64> {
     use crate::export::{self, columns, Export};
     use crate::row::Cell;
     let mut w = Writer::create(out, prices)?;
-    let keep = |r: &In<'_>| {
-        let d = r.created_at.map(day::of_unix);
-        batch.is_none_or(|b| b == r.batch_id)
-            && (days == (None, None)
-                || d.is_some_and(|d| days.0.is_none_or(|s| d >= s) && days.1.is_none_or(|u| d < u)))
-    };
+    let keep = |r: &In<'_>| batch.is_none_or(|b| b == r.batch_id) && span.contains(r.created_at);
     match export::detect(path)? {
         Export::Parquet(inputs) => {
             columns::read(&inputs, &INPUT, &mut |c| {

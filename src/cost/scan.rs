@@ -9,7 +9,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use super::report::{Anomalies, Totals};
-use crate::time::day;
+use crate::time::{day, Span};
 
 /// Fetched rows sharing the pricing and grouping keys; `totals` lacks the priced figures.
 #[derive(Debug, Default)]
@@ -39,22 +39,6 @@ pub struct Scan {
     pub buckets: Vec<Bucket>,
     /// Rows in another fetch_state (not counted).
     pub not_fetched: u64,
-}
-
-impl Scan {
-    /// Keeps the buckets whose UTC day is on or after `since` and before `until` (days since
-    /// 1970-01-01); a bucket without a day is dropped once either is given. The buckets are
-    /// already split by day, so this costs nothing per row and a scan without dates is as
-    /// fast as before.
-    pub fn keep_days(&mut self, since: Option<i64>, until: Option<i64>) {
-        if since.is_none() && until.is_none() {
-            return;
-        }
-        self.buckets.retain(|b| {
-            b.day
-                .is_some_and(|d| since.is_none_or(|s| d >= s) && until.is_none_or(|u| d < u))
-        });
-    }
 }
 
 #[derive(Default)]
@@ -179,10 +163,12 @@ fn has_dropped_fields(conn: &Connection) -> anyhow::Result<bool> {
     .context("reading the columns of the results table")
 }
 
-/// Scans `results` (only `batch` when given); `by_batch` / `by_status` keep those columns apart.
+/// Scans `results` (only `batch` when given, only fetched rows created in `span`);
+/// `by_batch` / `by_status` keep those columns apart.
 pub fn scan(
     conn: &Connection,
     batch: Option<&str>,
+    span: Span,
     by_batch: bool,
     by_status: bool,
 ) -> anyhow::Result<Scan> {
@@ -195,10 +181,14 @@ pub fn scan(
             fold.skip();
             continue;
         }
+        let created_at = int(r.get_ref(3)?);
+        if !span.contains(created_at) {
+            continue;
+        }
         let key = (
             fold.value_id(r.get_ref(1)?),
             fold.value_id(r.get_ref(2)?),
-            int(r.get_ref(3)?).map(day::of_unix),
+            created_at.map(day::of_unix),
             if by_batch {
                 fold.value_id(r.get_ref(4)?)
             } else {
@@ -280,7 +270,7 @@ mod tests {
         )
         .unwrap();
         assert!(!has_dropped_fields(&conn).unwrap());
-        let s = scan(&conn, None, false, false).unwrap();
+        let s = scan(&conn, None, Span::default(), false, false).unwrap();
         assert_eq!(s.buckets.len(), 1);
         assert_eq!(s.buckets[0].totals.input_tokens, 5);
         assert_eq!(s.buckets[0].totals.anomalies.dropped_fields, 0);

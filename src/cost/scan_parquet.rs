@@ -9,7 +9,7 @@ use crate::error::UsageError;
 use crate::export::columns::{self, Chunk};
 use crate::export::inputs::Inputs;
 use crate::row::Cell;
-use crate::time::day;
+use crate::time::{day, Span};
 
 /// The columns read, in the order the scan uses them.
 const TOKENS: [&str; 7] = [
@@ -48,11 +48,13 @@ fn id(fold: &mut Fold, c: Cell<'_>) -> u32 {
 }
 
 /// Scans the Parquet files of `inputs` (only `batch`'s rows when given; an error, naming
-/// the batches there are, when it has none); `by_batch` / `by_status` keep those apart.
+/// the batches there are, when it has none; only fetched rows created in `span`);
+/// `by_batch` / `by_status` keep those apart.
 pub(crate) fn scan(
     inputs: &Inputs,
     shown: &Path,
     batch: Option<&str>,
+    span: Span,
     by_batch: bool,
     by_status: bool,
 ) -> anyhow::Result<Scan> {
@@ -92,10 +94,14 @@ pub(crate) fn scan(
                 fold.skip();
                 continue;
             }
+            let created_at = int(col(3).cell(r));
+            if !span.contains(created_at) {
+                continue;
+            }
             let key = (
                 id(&mut fold, col(1).cell(r)),
                 id(&mut fold, col(2).cell(r)),
-                int(col(3).cell(r)).map(day::of_unix),
+                created_at.map(day::of_unix),
                 if by_batch {
                     id(&mut fold, batch_cell)
                 } else {

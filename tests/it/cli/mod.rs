@@ -12,6 +12,9 @@ mod fatal_json;
 mod help;
 mod install;
 
+mod docs;
+mod since_until;
+
 use std::path::Path;
 
 use sail_export::sink::{self, Format};
