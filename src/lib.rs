@@ -3,7 +3,7 @@
 //!
 //! Modules in data-flow order, each importing only modules listed before it: the
 //! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
-//! the price table; where rows go; reading exports back; the engines (cost, `--wait`,
+//! the price table; where datasets live; where rows go; reading exports back; the engines (cost, `--wait`,
 //! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
 //! the user typed and the subcommands that wire it all.
 
@@ -32,6 +32,8 @@ pub mod summary;
 // The price table every export carries and every report uses.
 pub mod prices;
 
+// Where a dataset lives (a folder or object storage), for writing and reading alike.
+pub mod store;
 // Where rows go (files, datasets on disk or object storage).
 pub mod sink;
 // Reading exports back.

@@ -25,8 +25,8 @@ use crate::fetch::{self, shutdown_signal};
 use crate::out;
 use crate::row::{GONE, NOT_IN_BATCH};
 use crate::sink::dataset::layout;
-use crate::sink::dataset::store::Store;
 use crate::sink::Format;
+use crate::store::Store;
 use crate::summary::{Stop, Summary};
 use crate::time::{now_unix, utc_text};
 

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 
 use crate::error::UsageError;
 use crate::sink::dataset::layout;
-use crate::sink::dataset::store::{self, LocalCopy, Store};
+use crate::store::{self, LocalCopy, Store};
 
 /// One Parquet file to read.
 #[derive(Debug)]

@@ -22,11 +22,11 @@ use crate::api::messages::unreachable_error;
 use crate::api::{Client, Outcome};
 use crate::ids::IdList;
 use crate::shard::Shard;
-use crate::sink::dataset::store::Store;
 use crate::sink::dataset::{DatasetSink, Target};
 use crate::sink::failure::OutputError;
 use crate::sink::lock::OutputLock;
 use crate::sink::{self, Existing, Format};
+use crate::store::Store;
 use crate::summary::{Stop, Summary};
 
 /// Requests in flight at most, unless told otherwise.

@@ -42,7 +42,7 @@ impl Format {
     /// `az://…`), a path ending in `/`, or an existing folder.
     pub(crate) fn names_dataset(out: &Path) -> bool {
         let text = out.to_string_lossy();
-        dataset::store::is_url(&text)
+        crate::store::is_url(&text)
             || text.ends_with('/')
             || text.ends_with(std::path::MAIN_SEPARATOR)
             || out.is_dir()

@@ -12,8 +12,6 @@
 //! put if absent: `sync` skips such a batch without a request.
 
 pub(crate) mod layout;
-mod remote;
-pub(crate) mod store;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +23,6 @@ use arrow_array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use serde_json::json;
 
-use self::store::{LocalCopy, Store};
 use super::failure::OutputError;
 use super::parquet::merge::{self, Batches, Cursor};
 use super::parquet::parts::{Parts, FAN_IN};
@@ -37,6 +34,7 @@ use crate::cancel::Cancel;
 use crate::ids::{IdList, IdSet};
 use crate::row::{is_lost, FetchState, Row};
 use crate::shard::Shard;
+use crate::store::{LocalCopy, Store};
 use crate::summary::Summary;
 
 /// What a dataset run writes into.
