@@ -10,7 +10,7 @@ use anyhow::Context;
 use tempfile::TempDir;
 
 use crate::error::UsageError;
-use crate::sink::dataset::layout;
+use crate::store::layout;
 use crate::store::{self, LocalCopy, Store};
 
 /// One Parquet file to read.

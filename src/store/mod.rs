@@ -7,8 +7,10 @@
 //! Objects appear when their upload completes (one PUT, or a multipart upload for large
 //! files); a failed upload is aborted. Object storage calls run on a runtime of their own,
 //! so they can be made from the writer thread and from async code alike. `read` streams
-//! chosen columns of a local Parquet file; `remote` does the same by range requests.
+//! chosen columns of a local Parquet file; `remote` does the same by range requests;
+//! `layout` names what a dataset holds, for the sink that writes it and the readers.
 
+pub(crate) mod layout;
 pub(crate) mod read;
 mod remote;
 

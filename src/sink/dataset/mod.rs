@@ -1,5 +1,5 @@
 //! The dataset sink: one batch's rows into a Hive-partitioned Parquet dataset, on disk or
-//! on object storage (`store`), named as `layout` says.
+//! on object storage (`crate::store`), named as `store::layout` says.
 //!
 //! A run checkpoints like the single-file Parquet sink (sorted Arrow parts in a local
 //! folder, resumed after a kill) and publishes at the end one new file,
@@ -10,8 +10,6 @@
 //! replacement that a kill interrupted, so a reader sees each id once except, at most,
 //! between such a kill and the next run. When every id of the batch is in, a marker is
 //! put if absent: `sync` skips such a batch without a request.
-
-pub(crate) mod layout;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +32,7 @@ use crate::cancel::Cancel;
 use crate::ids::{IdList, IdSet};
 use crate::row::{is_lost, FetchState, Row};
 use crate::shard::Shard;
-use crate::store::{LocalCopy, Store};
+use crate::store::{layout, LocalCopy, Store};
 use crate::summary::Summary;
 
 /// What a dataset run writes into.
