@@ -297,3 +297,7 @@ impl Place {
         opened.map_err(|e| OutputError::wrap(&self.output.show(), "opening", e))
     }
 }
+
+#[cfg(test)]
+#[path = "output_tests.rs"]
+mod tests;
