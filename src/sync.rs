@@ -266,3 +266,56 @@ async fn stopped(mut rx: watch::Receiver<Option<Stop>>) -> Stop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(state: State, lost: u64) -> Line {
+        Line {
+            batch_id: "b".to_owned(),
+            created_at_utc: None,
+            state,
+            lost,
+            requests: 1,
+            summary: None,
+            error: None,
+        }
+    }
+
+    /// The states keep the names `--json` has always printed, each counts in its total, and
+    /// the exit code follows the state reached: 0, 4 with losses, 3 with anything unsettled,
+    /// a stop's own code.
+    #[test]
+    fn a_report_counts_each_state_and_maps_to_one_exit_code() {
+        let mut r = Report::default();
+        r.tally(line(State::AlreadyComplete, 0));
+        r.tally(line(State::Complete, 0));
+        assert_eq!(r.exit_code(None), 0);
+        r.tally(line(State::Complete, 2));
+        assert_eq!((r.exit_code(None), r.with_losses, r.lost), (4, 1, 2));
+        r.tally(line(State::Incomplete, 0));
+        assert_eq!(r.exit_code(None), 3);
+        r.tally(line(State::Error, 0));
+        assert_eq!(r.exit_code(Some(Stop::Terminated)), 143);
+        let json = serde_json::to_value(&r).unwrap();
+        let states: Vec<&str> = json["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            states,
+            [
+                "already_complete",
+                "complete",
+                "complete",
+                "incomplete",
+                "error"
+            ]
+        );
+        let counts = (r.already_complete, r.complete, r.incomplete, r.errors);
+        assert_eq!((counts, r.requests), ((1, 2, 1, 1), 5));
+    }
+}
