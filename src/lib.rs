@@ -3,9 +3,9 @@
 //!
 //! Modules in data-flow order, each importing only modules listed before it: the
 //! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
-//! the price table; where rows go; reading exports back; the engines (cost, `--wait`,
-//! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
-//! the user typed and the subcommands that wire it all.
+//! the price table; where datasets live; where rows go; reading exports back; the engines
+//! (cost, `--wait`, fetch, sync); the simulated API the demo, the tests and the benchmarks
+//! run against; then what the user typed and the subcommands that wire it all.
 
 // Foundations: exit codes and usage errors, what cancels long work, time as people read
 // it, the allocator setting, standard output, the async runtime.
@@ -32,6 +32,8 @@ pub mod summary;
 // The price table every export carries and every report uses.
 pub mod prices;
 
+// Where a dataset lives (a folder or object storage), for writing and reading alike.
+pub mod store;
 // Where rows go (files, datasets on disk or object storage).
 pub mod sink;
 // Reading exports back.
@@ -40,8 +42,9 @@ pub mod export;
 // The engines: what an export cost, and `--wait`'s poller...
 pub mod cost;
 pub mod wait;
-// ...which the fetch pipeline uses.
+// ...which the fetch pipeline uses; and `sync`, a fetch per batch of the account.
 pub mod fetch;
+pub mod sync;
 
 // The simulated Sail API the demo, the tests and the benchmarks run against.
 pub mod sim;

@@ -37,6 +37,19 @@ impl Stop {
     }
 }
 
+/// The exit code of where a run ended, for every command that fetches (one batch, or a
+/// sync of many): a stop's own code ([`Stop::exit_code`]); else 3 while something is not
+/// settled (pending, failed, an error), 4 when everything is but some results are gone for
+/// good (`losses`), 0 when everything is in.
+pub(crate) fn exit_code(stopped: Option<Stop>, unsettled: bool, losses: bool) -> i32 {
+    match stopped {
+        Some(why) => why.exit_code(),
+        None if unsettled => exit::INCOMPLETE,
+        None if losses => exit::LOSSES,
+        None => exit::OK,
+    }
+}
+
 /// What a fetch run did. `fetched + pending + not_found + error + not_attempted == total`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -127,12 +140,7 @@ impl Summary {
         if self.fatal_error.is_some() {
             return exit::FATAL;
         }
-        match self.stopped {
-            Some(why) => why.exit_code(),
-            None if self.fetched == self.total => exit::OK,
-            None if self.settled() => exit::LOSSES,
-            None => exit::INCOMPLETE,
-        }
+        exit_code(self.stopped, !self.settled(), self.fetched != self.total)
     }
 
     /// Whether every id is settled for good: fetched, or a final `not_found` (`lost`).

@@ -5,6 +5,7 @@ pub mod client;
 mod config;
 mod health;
 mod lenient;
+mod list;
 pub(crate) mod messages;
 pub mod model;
 mod outcome;
@@ -14,4 +15,5 @@ mod retry;
 pub(crate) mod tls;
 
 pub use client::{Client, ClientConfig};
+pub(crate) use list::list_all;
 pub(crate) use outcome::{Fetched, Outcome};

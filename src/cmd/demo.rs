@@ -25,7 +25,7 @@ use crate::cli::DemoArgs;
 use crate::error::{exit, UsageError};
 use crate::fetch::{self, shutdown_signal};
 use crate::sim::{Sim, SimConfig, SimHandle, StatsSnapshot, DEMO_KEY};
-use crate::sink::Format;
+use crate::sink::{Format, Output};
 use crate::summary::Summary;
 
 /// Runs `demo`; returns the exit code.
@@ -185,7 +185,7 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     // From here on exactly what `sail-export fetch BATCH_ID -o OUT` does: one status read
     // (unfinished items become `pending` rows without a request), then the pipeline.
     let mut cfg = fetch::Config::new(&batch_id, args.out.clone());
-    cfg.format = Format::Sqlite;
+    cfg.output = Output::new(args.out.clone(), Format::Sqlite);
     cfg.concurrency = args.concurrency as usize;
     cfg.quiet = super::quiet();
     cfg.options_json = serde_json::json!({

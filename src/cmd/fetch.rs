@@ -2,7 +2,6 @@
 //! summary and what to do next, and maps the outcome to an exit code.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::api::messages::unreachable_error;
@@ -11,7 +10,7 @@ use crate::error::UsageError;
 use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
 use crate::out;
-use crate::sink::{Existing, Format};
+use crate::sink::{Existing, Format, Output};
 use crate::summary::{RunFailed, Stop, Summary};
 
 /// Runs `fetch`; returns the exit code.
@@ -21,7 +20,7 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
     let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
     let before_writing = Summary {
         batch_id: cfg.batch_id.clone(),
-        out: cfg.out.display().to_string(),
+        out: cfg.output.show(),
         total,
         not_attempted: total,
         ..Summary::default()
@@ -72,11 +71,12 @@ pub(crate) async fn run(args: FetchArgs) -> anyhow::Result<i32> {
 /// Checks the flags and reads the manifest; errors are usage errors (exit 2).
 fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     fetch::check_batch_id(&args.batch_id)?;
-    let format = format(args.out.as_deref(), args.format.map(Format::from))?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.batch_id, format.name())));
+    let output = Output::resolve(
+        args.out.as_deref(),
+        args.format.map(Format::from),
+        &args.batch_id,
+    )?;
+    let format = output.format();
     let secs = args.poll_interval;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(UsageError::new(format!(
@@ -84,7 +84,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
         ))
         .into());
     }
-    let mut cfg = fetch::Config::new(&args.batch_id, out);
+    let mut cfg = fetch::Config::new(&args.batch_id, output.path().to_owned());
     if let Some(path) = &args.manifest {
         let m = Manifest::read(path)?;
         for w in m.warnings() {
@@ -92,7 +92,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
         }
         cfg.ids = Some(m.ids);
     }
-    cfg.format = format;
+    cfg.output = output;
     cfg.concurrency = args.concurrency as usize;
     cfg.refetch_all = args.refetch_all;
     cfg.retry_not_found = args.retry_not_found;
@@ -106,53 +106,6 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     }
     cfg.options_json = options_json(args, format);
     Ok(cfg)
-}
-
-/// The output format: `--format`, else what `-o` names: a dataset for a path ending in
-/// `/`, an existing folder or an object storage URL; else the file's extension (`.sqlite` /
-/// `.db` or `.parquet`); else SQLite. An `-o` that names another format than `--format`,
-/// or an extension we do not know without `--format`, is refused rather than guessed.
-pub(super) fn format(
-    out: Option<&std::path::Path>,
-    given: Option<Format>,
-) -> Result<Format, UsageError> {
-    let Some(out) = out else {
-        return match given {
-            Some(Format::Dataset) => Err(UsageError::new(
-                "--format dataset needs -o/--out: a folder (e.g. -o results/) or an s3:// URL",
-            )),
-            given => Ok(given.unwrap_or(Format::Sqlite)),
-        };
-    };
-    let implied = match Format::names_dataset(out) {
-        true => Some(Format::Dataset),
-        false => Format::from_extension(out),
-    };
-    match (given, implied) {
-        (Some(Format::Dataset), _) => Ok(Format::Dataset),
-        (Some(f), Some(Format::Dataset)) => Err(UsageError::new(format!(
-            "-o/--out '{}' is a folder or URL, which holds a dataset, but --format says {}; give a \
-             file name for {}, or drop --format",
-            out.display(),
-            f.name(),
-            f.name()
-        ))),
-        (Some(f), Some(implied)) if f != implied => Err(UsageError::new(format!(
-            "-o/--out '{}' says {} by its extension but --format says {}; name it .{} or drop \
-             --format",
-            out.display(),
-            implied.name(),
-            f.name(),
-            f.name()
-        ))),
-        (Some(f), _) | (None, Some(f)) => Ok(f),
-        (None, None) => Err(UsageError::new(format!(
-            "cannot tell the format of -o/--out '{}' from its extension: name it .sqlite or .db \
-             for SQLite, .parquet for Parquet, end it with / for a dataset folder, or pass \
-             --format sqlite|parquet|dataset",
-            out.display()
-        ))),
-    }
 }
 
 /// The run's options as recorded in the `runs` table (the key never is).

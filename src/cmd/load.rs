@@ -6,8 +6,7 @@ use crate::cli::LoadArgs;
 use crate::error::exit;
 use crate::export;
 use crate::export::inputs::Inputs;
-use crate::sink::lock::OutputLock;
-use crate::sink::{self, Existing};
+use crate::sink::{self, Existing, Format, Output};
 
 /// Runs `load`; returns the exit code.
 pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<i32> {
@@ -20,8 +19,11 @@ pub(crate) async fn run(args: LoadArgs) -> anyhow::Result<i32> {
         true => Existing::AnyDatabase,
         false => Existing::ExportsOnly,
     };
-    sink::check_folder(&args.out)?;
-    let _lock = OutputLock::acquire(&args.out, args.wait_for_lock).await?;
+    let output = Output::new(args.out.clone(), Format::Sqlite);
+    let _lock = output
+        .prepare("", None, existing)?
+        .lock(args.wait_for_lock)
+        .await?;
     let mut conn = sink::sqlite::open_with(&args.out, existing)?;
     let rows = export::load::load(&mut conn, &inputs)?;
     let total: i64 = conn.query_row("SELECT count(*) FROM results", [], |r| r.get(0))?;

@@ -112,7 +112,7 @@ pub(crate) fn read(
                 let rel = f.path.to_string_lossy();
                 inputs.stores[store].stream_columns(&rel, &choose, &mut per_batch)?
             }
-            None => crate::sink::parquet::read::stream_columns(&f.path, &choose, &mut per_batch)?,
+            None => crate::store::read::stream_columns(&f.path, &choose, &mut per_batch)?,
         }
     }
     Ok(())

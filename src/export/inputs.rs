@@ -10,8 +10,8 @@ use anyhow::Context;
 use tempfile::TempDir;
 
 use crate::error::UsageError;
-use crate::sink::dataset::layout;
-use crate::sink::dataset::store::{self, LocalCopy, Store};
+use crate::store::layout;
+use crate::store::{self, LocalCopy, Store};
 
 /// One Parquet file to read.
 #[derive(Debug)]

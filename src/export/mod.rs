@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use self::inputs::Inputs;
-use crate::sink::dataset::store;
+use crate::store;
 use rusqlite::Connection;
 use tempfile::NamedTempFile;
 

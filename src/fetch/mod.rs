@@ -22,11 +22,8 @@ use crate::api::messages::unreachable_error;
 use crate::api::{Client, Outcome};
 use crate::ids::IdList;
 use crate::shard::Shard;
-use crate::sink::dataset::store::Store;
-use crate::sink::dataset::{DatasetSink, Target};
 use crate::sink::failure::OutputError;
-use crate::sink::lock::OutputLock;
-use crate::sink::{self, Existing, Format};
+use crate::sink::{Existing, Output};
 use crate::summary::{Stop, Summary};
 
 /// Requests in flight at most, unless told otherwise.
@@ -40,10 +37,8 @@ pub struct Config {
     pub batch_id: String,
     /// Unique ids in manifest order; `None` takes the keys of the batch's `request_status`.
     pub ids: Option<IdList>,
-    /// The output file.
-    pub out: PathBuf,
-    /// The output format.
-    pub format: Format,
+    /// Where the rows go: the output, resolved.
+    pub output: Output,
     /// Requests in flight at most.
     pub concurrency: usize,
     /// Request ids even when the output already has them fetched.
@@ -73,14 +68,13 @@ pub struct Config {
 
 impl Config {
     /// The defaults of `fetch BATCH_ID -o OUT`: ids from the batch status, the format the
-    /// extension implies, [`DEFAULT_CONCURRENCY`] in flight, bodies kept, one pass, a
+    /// extension implies (SQLite when it implies none), [`DEFAULT_CONCURRENCY`] in flight, bodies kept, one pass, a
     /// progress bar when stderr is a terminal.
     pub fn new(batch_id: &str, out: PathBuf) -> Config {
         Config {
             batch_id: batch_id.to_owned(),
             ids: None,
-            format: Format::from_extension(&out).unwrap_or(Format::Sqlite),
-            out,
+            output: Output::from_path(out),
             concurrency: DEFAULT_CONCURRENCY,
             refetch_all: false,
             retry_not_found: false,
@@ -112,34 +106,21 @@ pub async fn run(
     tokio::pin!(stop);
     check_batch_id(&cfg.batch_id)?;
     let before = pipeline::Counted::now(client);
-    let out = match cfg.format {
-        Format::Dataset => {
-            let root = cfg.out.to_string_lossy().into_owned();
-            let target = Target {
-                batch_id: cfg.batch_id.clone(),
-                shard: cfg.shard,
-                whole_batch: false,
-            };
-            match off_runtime(&mut stop, move || Output::dataset(root, target)).await {
-                Err(why) => return Ok(stopped_before_start(&cfg, why)),
-                Ok(out) => out?,
-            }
-        }
-        _ => {
-            sink::check_folder(&cfg.out)?;
-            Output::File
-        }
+    let (output, batch_id) = (cfg.output.clone(), cfg.batch_id.clone());
+    let (shard, existing) = (cfg.shard, cfg.existing);
+    let prepare = move || output.prepare(&batch_id, shard, existing);
+    let place = match off_runtime(&mut stop, prepare).await {
+        Err(why) => return Ok(stopped_before_start(&cfg, why)),
+        Ok(place) => place?,
     };
     // Held until the last row is committed; the OS releases it however the process ends.
-    let _lock = tokio::select! {
+    let lock = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
-        lock = out.lock(&cfg) => lock
-            .map_err(|e| OutputError::wrap(&cfg.out.display().to_string(), "locking", e))?,
+        lock = place.lock(cfg.wait_for_lock) => lock
+            .map_err(|e| OutputError::wrap(&cfg.output.show(), "locking", e))?,
     };
-    if let Output::File = out {
-        sink::check(&cfg.out, cfg.format, cfg.existing)?;
-    }
+    place.check()?;
     let status = tokio::select! {
         biased;
         why = &mut stop => return Ok(stopped_before_start(&cfg, why)),
@@ -153,70 +134,14 @@ pub async fn run(
     }
     let whole_batch = cfg.ids.is_none();
     let plan = Plan::new(cfg, status, client.base_url())?;
-    let sink: Box<dyn sink::Sink> = match out {
-        Output::File => sink::open_with(&plan.cfg.out, plan.cfg.format, plan.cfg.existing)
-            .map_err(|e| OutputError::wrap(&plan.cfg.out.display().to_string(), "opening", e))?,
-        Output::Dataset {
-            store,
-            mut target,
-            scratch,
-        } => {
-            target.whole_batch = whole_batch;
-            let open = move || DatasetSink::open(store, target, scratch);
-            match off_runtime(&mut stop, open).await {
-                Err(why) => return Ok(stopped_before_start(&plan.cfg, why)),
-                Ok(sink) => Box::new(sink?),
-            }
-        }
+    // The lock goes with the opening: a stop that does not wait for it keeps the output
+    // locked until the sink is opened and dropped.
+    let open = move || (place.open(whole_batch), lock);
+    let (sink, _lock) = match off_runtime(&mut stop, open).await {
+        Err(why) => return Ok(stopped_before_start(&plan.cfg, why)),
+        Ok((sink, lock)) => (sink?, lock),
     };
     pipeline::run(client, sink, plan, before, stop).await
-}
-
-/// Where a run writes: one file, or a batch's partition of a dataset.
-enum Output {
-    File,
-    Dataset {
-        store: Store,
-        target: Target,
-        scratch: PathBuf,
-    },
-}
-
-impl Output {
-    /// Opens the dataset `root` and checks it can be read (a missing folder or bucket, bad
-    /// credentials or an endpoint that does not answer end the run here). Blocks.
-    fn dataset(root: String, target: Target) -> anyhow::Result<Output> {
-        let store = Store::open(&root)?;
-        store.check()?;
-        let scratch = target.scratch(&store)?;
-        Ok(Output::Dataset {
-            store,
-            target,
-            scratch,
-        })
-    }
-
-    /// Takes the lock of the output (a dataset: of the batch's partition and shard).
-    async fn lock(&self, cfg: &Config) -> anyhow::Result<OutputLock> {
-        match self {
-            Output::File => OutputLock::acquire(&cfg.out, cfg.wait_for_lock).await,
-            Output::Dataset {
-                store,
-                target,
-                scratch,
-            } => {
-                let what = match target.shard {
-                    Some(s) => format!(
-                        "batch '{}' (shard {s}) of '{}'",
-                        target.batch_id,
-                        store.show("")
-                    ),
-                    None => format!("batch '{}' of '{}'", target.batch_id, store.show("")),
-                };
-                OutputLock::acquire_as(&target.lock_target(scratch), &what, cfg.wait_for_lock).await
-            }
-        }
-    }
 }
 
 /// Runs blocking I/O (files, object storage) from async code: on a multi-threaded
@@ -257,7 +182,7 @@ fn stopped_before_start(cfg: &Config, why: Stop) -> Summary {
     let total = cfg.ids.as_ref().map_or(0, |ids| ids.len() as u64);
     Summary {
         batch_id: cfg.batch_id.clone(),
-        out: cfg.out.display().to_string(),
+        out: cfg.output.show(),
         total,
         not_attempted: total,
         stopped: Some(why),

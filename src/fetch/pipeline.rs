@@ -21,7 +21,7 @@ use crate::cancel::{self, Cancel};
 use crate::ids::{IdList, IdSet};
 use crate::row::{FetchState, Row, NOT_IN_BATCH};
 use crate::sink::failure::OutputError;
-use crate::sink::{Format, RunStart, Sink};
+use crate::sink::{RunStart, Sink};
 use crate::summary::{RunFailed, Stop, Summary};
 use crate::time::now_unix;
 use crate::wait::{self, Waiter};
@@ -51,7 +51,7 @@ pub(super) async fn run(
     };
     let mut summary = Summary {
         batch_id: plan.cfg.batch_id.clone(),
-        out: plan.cfg.out.display().to_string(),
+        out: plan.cfg.output.show(),
         total: plan.ids.len() as u64,
         ..Summary::default()
     };
@@ -155,16 +155,7 @@ fn failure(plan: &Plan, failed: Failed) -> anyhow::Error {
         summary.fetched + summary.pending + summary.not_found + summary.error - summary.skipped;
     if let Some(e) = error.downcast_mut::<OutputError>() {
         let whole = e.phase() == "recording the run";
-        let kept = match (plan.cfg.format, whole) {
-            _ if rows == 0 => "no row of this run was committed".to_owned(),
-            (Format::Sqlite, false) => format!(
-                "the {rows} rows committed before are kept in '{}'",
-                plan.cfg.out.display()
-            ),
-            (Format::Sqlite, true) => format!("the {rows} rows fetched are all committed"),
-            _ => format!("the {rows} rows fetched are kept in the checkpoint"),
-        };
-        e.set_kept(kept);
+        e.set_kept(plan.cfg.output.kept(rows, whole));
     }
     summary.fatal_error = Some(crate::error::describe(&error));
     RunFailed::new(*summary).into()

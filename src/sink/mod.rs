@@ -1,17 +1,21 @@
-//! Where rows go: the `Sink` trait and one file per output format, chosen by `open`; the
-//! checks that make an output safe to point at (`check`) and the lock that keeps it to one
-//! writer (`lock`).
+//! Where rows go: the `Sink` trait and one module per output format; [`Output`], what the
+//! user named resolved, checked, locked (`lock` keeps an output to one writer) and opened
+//! as a `Sink`.
 
+mod completed;
 pub(crate) mod dataset;
 pub mod failure;
 pub(crate) mod lock;
+mod output;
 pub mod parquet;
 pub mod sqlite;
+
+pub(crate) use self::completed::Completed;
+pub use self::output::Output;
 
 use std::path::Path;
 
 use crate::cancel::Cancel;
-use crate::error::UsageError;
 use crate::ids::IdSet;
 use crate::row::Row;
 use crate::summary::Summary;
@@ -36,16 +40,6 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Dataset => "dataset",
         }
-    }
-
-    /// Whether `out` names a dataset by itself: an object storage URL (`s3://…`, `gs://…`,
-    /// `az://…`), a path ending in `/`, or an existing folder.
-    pub(crate) fn names_dataset(out: &Path) -> bool {
-        let text = out.to_string_lossy();
-        dataset::store::is_url(&text)
-            || text.ends_with('/')
-            || text.ends_with(std::path::MAIN_SEPARATOR)
-            || out.is_dir()
     }
 
     /// The format an output path's extension names: `.sqlite`, `.sqlite3` or `.db` is
@@ -112,55 +106,14 @@ pub enum Existing {
     AnyDatabase,
 }
 
-/// Opens the sink for `path` in `format`; an existing file must be an export of ours.
+/// Opens the sink of the file `path` in `format` (SQLite or Parquet: a dataset is opened
+/// for one batch, by [`Output::prepare`]); an existing file must be an export of ours.
 pub fn open(path: &Path, format: Format) -> anyhow::Result<Box<dyn Sink>> {
-    open_with(path, format, Existing::ExportsOnly)
-}
-
-/// [`open`], saying which existing SQLite files may be written into.
-pub(crate) fn open_with(
-    path: &Path,
-    format: Format,
-    existing: Existing,
-) -> anyhow::Result<Box<dyn Sink>> {
-    match format {
-        Format::Sqlite => Ok(Box::new(sqlite::SqliteSink::open_with(path, existing)?)),
-        Format::Parquet => Ok(Box::new(parquet::ParquetSink::open(path)?)),
-        Format::Dataset => Err(anyhow::anyhow!(
-            "a dataset is opened with sink::dataset, for one batch"
-        )),
-    }
-}
-
-/// Checks, reading only, that `path` can take an export in `format` before anything is
-/// requested or written: an existing file is empty or an export of ours (or, with
-/// [`Existing::AnyDatabase`], any SQLite database). Its folder is checked before, by
-/// [`check_folder`], since the lock file goes there first. Errors are usage errors (exit 2)
-/// and leave the file as it was.
-pub(crate) fn check(path: &Path, format: Format, existing: Existing) -> anyhow::Result<()> {
-    match format {
-        Format::Sqlite => sqlite::check(path, existing),
-        Format::Parquet if path.exists() => parquet::open_export(path, true).map(drop),
-        Format::Parquet | Format::Dataset => Ok(()),
-    }
-}
-
-/// The output's folder must exist: an output is never made in a folder that is not there.
-pub(crate) fn check_folder(path: &Path) -> anyhow::Result<()> {
-    if path.file_name().is_none() {
-        return Err(UsageError::new(format!(
-            "the output '{}' is not a file name",
-            path.display()
-        ))
-        .into());
-    }
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(UsageError::new(format!(
-            "cannot write the output '{}': the folder '{}' does not exist",
-            path.display(),
-            dir.display()
-        ))
-        .into()),
-        _ => Ok(()),
-    }
+    anyhow::ensure!(
+        format != Format::Dataset,
+        "a dataset is opened for one batch, by sink::Output"
+    );
+    Output::new(path.to_owned(), format)
+        .prepare("", None, Existing::ExportsOnly)?
+        .open(false)
 }

@@ -10,7 +10,6 @@
 
 pub(crate) mod merge;
 pub(crate) mod parts;
-pub(crate) mod read;
 pub mod schema;
 
 use std::fs::File;

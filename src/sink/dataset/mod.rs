@@ -1,5 +1,5 @@
 //! The dataset sink: one batch's rows into a Hive-partitioned Parquet dataset, on disk or
-//! on object storage (`store`), named as `layout` says.
+//! on object storage (`crate::store`), named as `store::layout` says.
 //!
 //! A run checkpoints like the single-file Parquet sink (sorted Arrow parts in a local
 //! folder, resumed after a kill) and publishes at the end one new file,
@@ -11,10 +11,6 @@
 //! between such a kill and the next run. When every id of the batch is in, a marker is
 //! put if absent: `sync` skips such a batch without a request.
 
-pub(crate) mod layout;
-mod remote;
-pub(crate) mod store;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +21,6 @@ use arrow_array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use serde_json::json;
 
-use self::store::{LocalCopy, Store};
 use super::failure::OutputError;
 use super::parquet::merge::{self, Batches, Cursor};
 use super::parquet::parts::{Parts, FAN_IN};
@@ -37,6 +32,7 @@ use crate::cancel::Cancel;
 use crate::ids::{IdList, IdSet};
 use crate::row::{is_lost, FetchState, Row};
 use crate::shard::Shard;
+use crate::store::{layout, LocalCopy, Store};
 use crate::summary::Summary;
 
 /// What a dataset run writes into.

@@ -11,6 +11,7 @@ mod no_waste;
 pub mod parquet;
 #[cfg(unix)]
 mod read_only;
+mod one_place;
 mod safe;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,13 @@
 //! Local files appear by `rename` from a `.`-prefixed temporary name in the same folder.
 //! Objects appear when their upload completes (one PUT, or a multipart upload for large
 //! files); a failed upload is aborted. Object storage calls run on a runtime of their own,
-//! so they can be made from the writer thread and from async code alike.
+//! so they can be made from the writer thread and from async code alike. `read` streams
+//! chosen columns of a local Parquet file; `remote` does the same by range requests;
+//! `layout` names what a dataset holds, for the sink that writes it and the readers.
+
+pub(crate) mod layout;
+pub(crate) mod read;
+mod remote;
 
 use std::fs::File;
 use std::io::Write;
@@ -21,7 +27,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use crate::cancel::Cancel;
 use crate::error::UsageError;
 
-use super::remote::{describe, runtime, Remote};
+use self::remote::{describe, runtime, Remote};
 
 /// A dataset's root.
 pub(crate) enum Store {
@@ -202,9 +208,7 @@ impl Store {
         each: &mut (dyn FnMut(arrow_array::RecordBatch) -> anyhow::Result<()> + Send),
     ) -> anyhow::Result<()> {
         match self {
-            Store::Local(root) => {
-                crate::sink::parquet::read::stream_columns(&root.join(rel), choose, each)
-            }
+            Store::Local(root) => read::stream_columns(&root.join(rel), choose, each),
             Store::Remote(r) => r.stream_columns(rel, choose, each),
         }
     }
@@ -373,5 +377,4 @@ impl LocalCopy {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;

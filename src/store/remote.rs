@@ -80,7 +80,7 @@ impl Remote {
 
     /// The first `columns` columns of the Parquet object `rel`, read with range requests
     /// (its footer, then only those columns' pages), with the file's own Arrow schema.
-    pub(super) fn read_columns(
+    pub(crate) fn read_columns(
         &self,
         rel: &str,
         columns: usize,
@@ -134,7 +134,7 @@ impl Remote {
             let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
             let mut stream = builder
                 .with_projection(mask)
-                .with_batch_size(crate::sink::parquet::read::STREAM_BATCH_ROWS)
+                .with_batch_size(crate::store::read::STREAM_BATCH_ROWS)
                 .build()
                 .map_err(|e| cannot(&e))?;
             while let Some(batch) = stream.try_next().await.map_err(|e| cannot(&e))? {
