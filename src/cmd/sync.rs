@@ -69,10 +69,10 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     let json = args.json;
     let format = early(
         json,
-        super::fetch::format(Some(&args.out), args.format.map(Format::from))
+        super::fetch::format(Some(&args.out), args.run.format.map(Format::from))
             .map_err(anyhow::Error::from),
     )?;
-    let client = early(json, super::client(&args.api, args.concurrency as usize))?;
+    let client = early(json, super::client(&args.api, args.run.concurrency))?;
     let done = early(json, Done::read(&args.out, format))?;
     let mut batches = early(json, list_all(&client, None).await)?;
     if let Some(since) = args.since {
@@ -98,7 +98,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
             return Ok(finish(report, &args, Some(why)));
         }
         let created_at_utc = b.created_at.map(utc_text);
-        if let Some(lost) = done.has(&id, b, args.retry_not_found)? {
+        if let Some(lost) = done.has(&id, b, args.run.retry_not_found)? {
             match lost {
                 0 => note!("{id}: already complete in the output; nothing requested"),
                 n => note!(
@@ -117,7 +117,8 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
             });
             continue;
         }
-        let cfg = config(&args, format, &id);
+        let mut cfg = args.config(&id, format);
+        cfg.quiet = super::quiet();
         let before = client.requests();
         let result = fetch::run(&client, cfg, stopped(stop.clone())).await;
         let requests = client.requests() - before;
@@ -259,27 +260,6 @@ fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
         }
         None => exit::OK,
     }
-}
-
-/// The fetch of one batch: its ids from its status, into the shared output.
-fn config(args: &SyncArgs, format: Format, batch_id: &str) -> fetch::Config {
-    let mut cfg = fetch::Config::new(batch_id, args.out.clone());
-    cfg.format = format;
-    cfg.concurrency = args.concurrency as usize;
-    cfg.keep_raw = !args.no_raw;
-    cfg.quiet = super::quiet();
-    cfg.wait_for_lock = args.wait_for_lock;
-    cfg.retry_not_found = args.retry_not_found;
-    cfg.options_json = serde_json::json!({
-        "command": "sync",
-        "format": format.name(),
-        "concurrency": args.concurrency,
-        "raw": !args.no_raw,
-        "retry_not_found": args.retry_not_found,
-        "base_url": args.api.base_url,
-    })
-    .to_string();
-    cfg
 }
 
 /// Resolves once the sync is told to stop.

@@ -1,0 +1,45 @@
+//! `sail-export sync`'s arguments, and the [`fetch::Config`] of each batch it fetches.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::{parse_duration, ApiArgs, RunArgs};
+use crate::fetch::{self, RunCommand};
+use crate::sink::Format;
+
+/// `sail-export sync`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Where every batch goes: a SQLite or Parquet file, or a dataset (a folder, or an
+    /// s3://, gs://, az:// URL).
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PATH",
+        default_value = "sail-export.sqlite"
+    )]
+    pub out: PathBuf,
+    /// Only batches created this recently (e.g. 48h, 3d, 90m); without it, every batch the
+    /// API lists.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// How each batch is fetched and written (one batch at a time).
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print one JSON object (every batch and the totals) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// API connection options.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+impl SyncArgs {
+    /// The fetch of one batch: its ids from its status, into the shared output in `format`
+    /// (resolved from `--out` and `--format`).
+    pub fn config(&self, batch_id: &str, format: Format) -> fetch::Config {
+        let out = (self.out.clone(), format);
+        (self.run).config(RunCommand::Sync, batch_id, out, &self.api)
+    }
+}
