@@ -6,6 +6,7 @@
 mod disk_full;
 mod lock;
 mod no_waste;
+mod run_options;
 mod safe;
 
 use std::path::{Path, PathBuf};
