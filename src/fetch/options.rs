@@ -20,9 +20,9 @@ pub enum RunCommand {
 }
 
 /// The options of a run, as stored in `runs.options_json` and the Parquet files' metadata
-/// (`sail_export.options`). The caller sets what only it knows ([`Config::options`]); the
-/// rest is filled from the [`Config`] and the client when the run starts
-/// ([`Config::run_options`]), so the record and the run cannot disagree.
+/// (`sail_export.run`). The caller sets what only it knows ([`Config::options`]: the
+/// command, the manifest, ...); the rest is filled in from the [`Config`] and the client
+/// when the run starts, so the record and the run cannot disagree.
 ///
 /// Every field has a default, so the JSON of exports made before this struct (whose keys
 /// are a subset of these) reads back: a run without `demo` is not a demo's.
