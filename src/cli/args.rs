@@ -135,15 +135,3 @@ pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("'{s}' is not a duration like 48h, 3d or 90m ({e})"))
 }
-
-/// Seconds between status polls: above 0, at most a day.
-pub(super) fn parse_poll_interval(s: &str) -> Result<Duration, String> {
-    match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
-            Ok(Duration::from_secs_f64(secs))
-        }
-        _ => Err(format!(
-            "must be a number of seconds above 0 and at most 86400, not '{s}'"
-        )),
-    }
-}

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::args::{parse_poll_interval, ApiArgs, RunArgs};
+use super::args::{ApiArgs, RunArgs};
+use crate::error::UsageError;
 use crate::fetch::{self, RunCommand};
 use crate::sink::{Existing, Format};
 
@@ -39,8 +40,8 @@ pub struct FetchArgs {
     #[arg(long)]
     pub wait: bool,
     /// Seconds between status polls with --wait.
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_poll_interval)]
-    pub poll_interval: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub poll_interval: f64,
     /// Write into an existing SQLite file even though sail-export did not make it (our tables,
     /// views and index are added beside its own, and it is switched to WAL mode).
     #[arg(long)]
@@ -52,17 +53,25 @@ pub struct FetchArgs {
 
 impl FetchArgs {
     /// The fetch these flags ask for, into `out` in `format` (both resolved from `--out` and
-    /// `--format`); the manifest's ids are the caller's to read.
-    pub fn config(&self, out: PathBuf, format: Format) -> fetch::Config {
+    /// `--format`); the manifest's ids are the caller's to read. A `--poll-interval` that is
+    /// not a number of seconds above 0 and at most a day is refused here rather than by
+    /// clap, so that `--json` still prints the error as JSON.
+    pub fn config(&self, out: PathBuf, format: Format) -> Result<fetch::Config, UsageError> {
+        let secs = self.poll_interval;
+        if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+            return Err(UsageError::new(format!(
+                "--poll-interval must be a number of seconds above 0 and at most 86400, not {secs}"
+            )));
+        }
         let batch_id = &self.batch_id;
         let mut cfg = (self.run).config(RunCommand::Fetch, batch_id, (out, format), &self.api);
         cfg.refetch_all = self.refetch_all;
-        cfg.wait = self.wait.then_some(self.poll_interval);
+        cfg.wait = self.wait.then(|| Duration::from_secs_f64(secs));
         cfg.shard = self.shard;
         if self.allow_foreign_db {
             cfg.existing = Existing::AnyDatabase;
         }
         cfg.options.manifest = self.manifest.as_ref().map(|p| p.display().to_string());
-        cfg
+        Ok(cfg)
     }
 }

@@ -76,7 +76,7 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.{}", args.batch_id, format.name())));
-    let mut cfg = args.config(out, format);
+    let mut cfg = args.config(out, format)?;
     if let Some(path) = &args.manifest {
         let m = Manifest::read(path)?;
         for w in m.warnings() {
