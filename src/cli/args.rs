@@ -61,10 +61,9 @@ pub struct RunArgs {
     /// folder or URL, else the file's extension, else sqlite].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Requests in flight at most.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY,
-          value_parser = concurrency())]
-    pub concurrency: usize,
+    /// `-j`.
+    #[command(flatten)]
+    pub jobs: Jobs,
     /// Request again the ids the output holds as gone for good (404 past Sail's retention).
     #[arg(long)]
     pub retry_not_found: bool,
@@ -77,6 +76,16 @@ pub struct RunArgs {
     pub wait_for_lock: bool,
 }
 
+/// `-j`, the one declaration: `fetch` and `sync` take it through [`RunArgs`]; `demo`
+/// flattens it with its own default.
+#[derive(Debug, Clone, Args)]
+pub struct Jobs {
+    /// Requests in flight at most.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub concurrency: usize,
+}
+
 impl RunArgs {
     /// The fetch of `batch_id` into `out` these flags ask for, its options recorded as
     /// `command`'s.
@@ -85,12 +94,13 @@ impl RunArgs {
         &self,
         command: RunCommand,
         batch_id: &str,
-        (out, format): (PathBuf, sink::Format),
+        out: PathBuf,
+        format: sink::Format,
         api: &ApiArgs,
     ) -> fetch::Config {
         let mut cfg = fetch::Config::new(batch_id, out);
         cfg.format = format;
-        cfg.concurrency = self.concurrency;
+        cfg.concurrency = self.jobs.concurrency;
         cfg.retry_not_found = self.retry_not_found;
         cfg.keep_raw = !self.no_raw;
         cfg.wait_for_lock = self.wait_for_lock;
@@ -101,11 +111,6 @@ impl RunArgs {
         };
         cfg
     }
-}
-
-/// `-j`: requests in flight, from 1 to 4096.
-pub(super) fn concurrency() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..=4096)
 }
 
 /// Output formats of `fetch --format` and `sync --format`.

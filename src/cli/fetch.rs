@@ -64,7 +64,7 @@ impl FetchArgs {
             )));
         }
         let batch_id = &self.batch_id;
-        let mut cfg = (self.run).config(RunCommand::Fetch, batch_id, (out, format), &self.api);
+        let mut cfg = (self.run).config(RunCommand::Fetch, batch_id, out, format, &self.api);
         cfg.refetch_all = self.refetch_all;
         cfg.wait = self.wait.then(|| Duration::from_secs_f64(secs));
         cfg.shard = self.shard;

@@ -39,7 +39,7 @@ impl SyncArgs {
     /// The fetch of one batch: its ids from its status, into the shared output in `format`
     /// (resolved from `--out` and `--format`).
     pub fn config(&self, batch_id: &str, format: Format) -> fetch::Config {
-        let out = (self.out.clone(), format);
-        (self.run).config(RunCommand::Sync, batch_id, out, &self.api)
+        let out = self.out.clone();
+        (self.run).config(RunCommand::Sync, batch_id, out, format, &self.api)
     }
 }

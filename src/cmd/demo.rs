@@ -180,7 +180,7 @@ fn is_demo_output(path: &Path) -> bool {
 async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     let base_url = sim.base_url();
     let mut cfg = ClientConfig::new(&base_url, DEMO_KEY);
-    cfg.pool_size = args.concurrency;
+    cfg.pool_size = args.jobs.concurrency;
     let client = Client::new(cfg).context("setting up the API client")?;
     let batch_id = sim.batch_id().to_owned();
     note!(

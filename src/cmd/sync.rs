@@ -72,7 +72,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
         super::fetch::format(Some(&args.out), args.run.format.map(Format::from))
             .map_err(anyhow::Error::from),
     )?;
-    let client = early(json, super::client(&args.api, args.run.concurrency))?;
+    let client = early(json, super::client(&args.api, args.run.jobs.concurrency))?;
     let done = early(json, Done::read(&args.out, format))?;
     let mut batches = early(json, list_all(&client, None).await)?;
     if let Some(since) = args.since {
