@@ -98,6 +98,11 @@ impl Client {
         })
     }
 
+    /// What the client was built with (the key stays in it: never print it whole).
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
     /// The base URL in use (no key in it).
     pub(crate) fn base_url(&self) -> &str {
         &self.inner.cfg.base_url

@@ -1,19 +1,27 @@
-//! What the user typed: clap derive, one `Args` struct per subcommand, and clap's enums
-//! mapped to the engine's plain ones. No I/O here; clap stops here and in `cmd`.
-
-use std::path::PathBuf;
+//! What the user typed: clap derive, one `Args` struct per subcommand (a file each for the
+//! large ones; the groups they share in `args`), clap's enums mapped to the engine's plain
+//! ones, and the [`crate::fetch::Config`] the flags resolve to. No I/O here; clap stops here
+//! and in `cmd`.
 
 use clap::{Args, Parser, Subcommand};
 
+mod args;
+mod cost;
+mod demo;
+mod fetch;
 mod help;
 mod moment;
 mod size;
+mod small;
+mod sync;
 
+pub use self::args::{ApiArgs, OutputFormat, RunArgs};
+pub use self::cost::{CostArgs, ReportFormat};
+pub use self::demo::DemoArgs;
+pub use self::fetch::FetchArgs;
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
-use self::moment::MomentParser;
-use self::size::parse_size;
-use crate::api::client;
-use crate::{cost, fetch, sink};
+pub use self::small::{CompletionsArgs, ListArgs, LoadArgs, StatusArgs};
+pub use self::sync::SyncArgs;
 
 /// Export Sail Research batch results to SQLite or Parquet and see what they cost.
 #[derive(Debug, Parser)]
@@ -42,7 +50,7 @@ pub struct Verbosity {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fetch every result of a batch into SQLite (default) or Parquet.
+    /// Fetch every result of a batch into SQLite (default), Parquet or a Parquet dataset.
     #[command(after_help = help(
         &[
             "sail-export fetch batch_abc123",
@@ -52,7 +60,7 @@ pub enum Command {
         API_ENV,
     ))]
     Fetch(FetchArgs),
-    /// Load one or more Parquet exports into a SQLite export (upsert).
+    /// Load Parquet exports (files, folders, datasets) into a SQLite export (upsert).
     #[command(after_help = help(
         &[
             "sail-export load results.parquet -o results.sqlite",
@@ -117,340 +125,4 @@ pub enum Command {
         &[],
     ))]
     Completions(CompletionsArgs),
-}
-
-/// `sail-export completions`.
-#[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
-    /// The shell to complete in.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
-
-/// Where the API is and how to authenticate.
-#[derive(Debug, Clone, Args)]
-pub struct ApiArgs {
-    /// API base URL, including /v1.
-    #[arg(long, env = "SAIL_BASE_URL", default_value = client::DEFAULT_BASE_URL)]
-    pub base_url: String,
-    /// Read the API key from this file instead of the SAIL_API_KEY environment variable.
-    #[arg(long, value_name = "PATH")]
-    pub api_key_file: Option<PathBuf>,
-    /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = client::DEFAULT_TIMEOUT_S)]
-    pub timeout: f64,
-    /// Retries per request for 429, 408, 5xx, timeouts, connection errors and bad bodies.
-    #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_RETRIES)]
-    pub max_retries: u32,
-    /// Also trust the CA certificates in this PEM file (a TLS-inspecting proxy's or an
-    /// internal CA). The OS store, SSL_CERT_FILE / SSL_CERT_DIR and the bundled web roots are
-    /// trusted anyway. Repeat for several files.
-    #[arg(long, value_name = "PATH")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Allow a plain http:// base URL to a host other than this machine (the key would
-    /// travel unencrypted).
-    #[arg(long)]
-    pub allow_insecure_http: bool,
-    /// Speak HTTP/1.1 only (by default HTTP/2 is offered over TLS and used if the server
-    /// chooses it).
-    #[arg(long)]
-    pub http1_only: bool,
-    /// Once the API has answered, stop the run when nothing but failed connections and
-    /// timeouts has come back for this long (e.g. 60s, 5m); a rerun resumes.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub give_up_after: std::time::Duration,
-    /// The largest response body taken (e.g. 64MiB, 500KB); a larger one is an error row,
-    /// not read further.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
-    pub max_body_size: u64,
-}
-
-/// `sail-export fetch`.
-#[derive(Debug, Clone, Args)]
-pub struct FetchArgs {
-    /// The batch id, e.g. batch_abc123.
-    pub batch_id: String,
-    /// custom_ids to fetch: text (one a line), .jsonl (objects with custom_id), .csv (a
-    /// custom_id column), or - for stdin. Without it, the ids come from the batch's status.
-    #[arg(short = 'm', long, value_name = "PATH")]
-    pub manifest: Option<PathBuf>,
-    /// Output file [default: <BATCH_ID>.sqlite, or .parquet with --format parquet]. A path
-    /// ending in /, an existing folder or an s3:// (gs://, az://) URL is a dataset.
-    #[arg(short = 'o', long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
-    /// Output format [default: from --out: a dataset for a folder or URL, else the file's
-    /// extension, else sqlite].
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
-    /// Fetch only shard K of N (K from 0 to N-1) of the ids, split by a stable hash of
-    /// custom_id, so N processes can export one batch side by side into one dataset.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::shard::Shard>,
-    /// Requests in flight at most.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub concurrency: u32,
-    /// Request every id again, even those already fetched in the output.
-    #[arg(long)]
-    pub refetch_all: bool,
-    /// Request again the ids the output holds as gone for good (404 past Sail's retention).
-    #[arg(long)]
-    pub retry_not_found: bool,
-    /// Do not store the response body in raw_json.
-    #[arg(long)]
-    pub no_raw: bool,
-    /// Print the final summary as one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Keep polling the batch and fetch items as they finish, until every id is in.
-    #[arg(long)]
-    pub wait: bool,
-    /// Seconds between status polls with --wait.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub poll_interval: f64,
-    /// When another sail-export is writing the same output, wait for it to end instead of
-    /// exiting with code 2 (this run then resumes from what that one wrote).
-    #[arg(long)]
-    pub wait_for_lock: bool,
-    /// Write into an existing SQLite file even though sail-export did not make it (our tables,
-    /// views and index are added beside its own, and it is switched to WAL mode).
-    #[arg(long)]
-    pub allow_foreign_db: bool,
-    /// API connection options.
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-/// Output formats of `fetch --format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// A SQLite database (the default).
-    Sqlite,
-    /// An Apache Parquet file.
-    Parquet,
-    /// A Hive-partitioned Parquet dataset (a folder or object storage prefix, one
-    /// batch_id=… folder per batch).
-    Dataset,
-}
-
-impl From<OutputFormat> for sink::Format {
-    fn from(f: OutputFormat) -> sink::Format {
-        match f {
-            OutputFormat::Sqlite => sink::Format::Sqlite,
-            OutputFormat::Parquet => sink::Format::Parquet,
-            OutputFormat::Dataset => sink::Format::Dataset,
-        }
-    }
-}
-
-/// `sail-export load`.
-#[derive(Debug, Clone, Args)]
-pub struct LoadArgs {
-    /// Parquet exports written by `sail-export fetch --format parquet`.
-    #[arg(required = true, value_name = "FILE.parquet")]
-    pub files: Vec<PathBuf>,
-    /// The SQLite file to load into (created and migrated if needed).
-    #[arg(short = 'o', long = "out", alias = "into", value_name = "DB.sqlite")]
-    pub out: PathBuf,
-    /// When another sail-export is writing the same SQLite file, wait for it to end instead
-    /// of exiting with code 2.
-    #[arg(long)]
-    pub wait_for_lock: bool,
-    /// Load into an existing SQLite file even though sail-export did not make it (our tables,
-    /// views and index are added beside its own, and it is switched to WAL mode).
-    #[arg(long)]
-    pub allow_foreign_db: bool,
-}
-
-/// Report output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// A table for the terminal.
-    Table,
-    /// One JSON object.
-    Json,
-    /// CSV, one line per group.
-    Csv,
-    /// A Markdown table.
-    Markdown,
-}
-
-impl From<ReportFormat> for cost::Format {
-    fn from(f: ReportFormat) -> cost::Format {
-        match f {
-            ReportFormat::Table => cost::Format::Table,
-            ReportFormat::Json => cost::Format::Json,
-            ReportFormat::Csv => cost::Format::Csv,
-            ReportFormat::Markdown => cost::Format::Markdown,
-        }
-    }
-}
-
-/// `sail-export cost`.
-#[derive(Debug, Clone, Args)]
-pub struct CostArgs {
-    /// A SQLite or Parquet export: a file, a folder of them, or a dataset (a folder or an
-    /// s3://, gs://, az:// prefix), read in place.
-    pub path: PathBuf,
-    /// Group by these keys, comma-separated, in order (e.g. --by batch,model).
-    ///
-    /// Keys:
-    ///   model              the response's model             --by model
-    ///   completion_window  the window priced in (alias      --by window
-    ///                      window; none: the default one)
-    ///   batch_id           the batch (alias batch)          --by batch
-    ///   status             the response's own status        --by status,model
-    ///                      (completed, incomplete, failed)
-    ///   day                UTC day of created_at            --by day
-    ///                      (YYYY-MM-DD)
-    ///   month              UTC month of created_at          --by month,model
-    ///                      (YYYY-MM)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "model,completion_window",
-        verbatim_doc_comment
-    )]
-    pub by: Vec<String>,
-    /// A price file (TOML) that overrides and extends the bundled prices.
-    #[arg(long, value_name = "FILE")]
-    pub prices: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
-    /// Print one JSON object on stdout: short for --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-    /// Table: every column, however wide (by default the columns that fit the terminal, or
-    /// 80 characters when piped).
-    #[arg(long)]
-    pub wide: bool,
-    /// Only responses created at or after this: a date (2026-09-01, a UTC day), a date-time
-    /// (2026-09-01T12:00:00Z) or a duration (72h, 7d: that long before now).
-    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
-    pub since: Option<crate::time::Moment>,
-    /// Only responses created before this (exclusive: --since 2026-09-01 --until 2026-10-01
-    /// is September); the same forms as --since.
-    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
-    pub until: Option<crate::time::Moment>,
-    /// Exit non-zero when any request has no price.
-    #[arg(long)]
-    pub strict: bool,
-    /// Instead of the report, write one line per fetched result to -o FILE (.parquet or
-    /// .csv): batch_id, custom_id, cost_usd, asap_cost_usd, savings_usd, the prices applied
-    /// and where they came from; join it to the export on (batch_id, custom_id).
-    #[arg(long, requires = "out")]
-    pub rows: bool,
-    /// Where --rows writes (.parquet or .csv).
-    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "rows")]
-    pub out: Option<PathBuf>,
-    /// Only rows of this batch.
-    #[arg(long, value_name = "ID")]
-    pub batch: Option<String>,
-}
-
-/// `sail-export status`.
-#[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
-    /// The batch id.
-    pub batch_id: String,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// API connection options.
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-/// `sail-export sync`.
-#[derive(Debug, Clone, Args)]
-pub struct SyncArgs {
-    /// Where every batch goes: a SQLite file, or a dataset (a folder, or an s3://, gs://,
-    /// az:// URL).
-    #[arg(
-        short = 'o',
-        long,
-        value_name = "PATH",
-        default_value = "sail-export.sqlite"
-    )]
-    pub out: PathBuf,
-    /// Output format [default: from --out, as with fetch].
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
-    /// Only batches created at or after this: a date (2026-09-01, a UTC day), a date-time
-    /// (2026-09-01T12:00:00Z) or a duration (48h, 3d: that long before now); without it,
-    /// every batch the API lists.
-    #[arg(long, value_name = "WHEN", value_parser = MomentParser)]
-    pub since: Option<crate::time::Moment>,
-    /// Requests in flight at most, per batch.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = fetch::DEFAULT_CONCURRENCY as u32,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub concurrency: u32,
-    /// Request again the ids the output holds as gone for good (404 past Sail's retention).
-    #[arg(long)]
-    pub retry_not_found: bool,
-    /// Do not store the response body in raw_json.
-    #[arg(long)]
-    pub no_raw: bool,
-    /// Print one JSON object (every batch and the totals) on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// When another sail-export is writing the output, wait for it instead of exiting 2.
-    #[arg(long)]
-    pub wait_for_lock: bool,
-    /// API connection options.
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-/// A duration as people write it: `90m`, `48h`, `3d`, `1w`, `1h30m`.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("'{s}' is not a duration like 48h, 3d or 90m ({e})"))
-}
-
-/// `sail-export list`.
-#[derive(Debug, Clone, Args)]
-pub struct ListArgs {
-    /// Stop after this many batches.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u64>,
-    /// Print a JSON array on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// API connection options.
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
-
-/// `sail-export demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// Items in the simulated batch.
-    #[arg(long, value_name = "N", default_value_t = 3000,
-          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub requests: u64,
-    /// Output file (SQLite). A previous demo output there is replaced; any other file is
-    /// left alone and the demo refuses to start.
-    #[arg(short = 'o', long, value_name = "PATH", default_value = "demo.sqlite")]
-    pub out: PathBuf,
-    /// Seed of the simulated data: the same seed serves the same batch.
-    #[arg(long, value_name = "N", default_value_t = 42)]
-    pub seed: u64,
-    /// Requests in flight at most (the simulator rate-limits above 48).
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 32,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub concurrency: u32,
-    /// After the export, keep the simulated API up on 127.0.0.1 until Ctrl-C, to try
-    /// `status`, `list` and `fetch --wait` against it.
-    #[arg(long)]
-    pub serve: bool,
-    /// With --serve: the loopback port to serve on (0 picks a free one).
-    #[arg(long, value_name = "PORT", default_value_t = 8787, requires = "serve")]
-    pub port: u16,
-    /// With --serve: the served batches' running and queued items complete one by one within
-    /// this many seconds after the export.
-    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "serve",
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub finish_in: u64,
 }

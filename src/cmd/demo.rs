@@ -23,9 +23,8 @@ use anyhow::Context;
 use crate::api::{Client, ClientConfig};
 use crate::cli::DemoArgs;
 use crate::error::{exit, UsageError};
-use crate::fetch::{self, shutdown_signal};
+use crate::fetch::{self, shutdown_signal, RunOptions};
 use crate::sim::{Sim, SimConfig, SimHandle, StatsSnapshot, DEMO_KEY};
-use crate::sink::{Format, Output};
 use crate::summary::Summary;
 
 /// Runs `demo`; returns the exit code.
@@ -154,25 +153,34 @@ fn make_room(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether every run logged in this SQLite file was a demo run.
+/// Whether this SQLite file logs runs and every one of them was a demo run, as its
+/// recorded options say (read through [`RunOptions`], so older demos' outputs count too).
 fn is_demo_output(path: &Path) -> bool {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
     let Ok(conn) = rusqlite::Connection::open_with_flags(path, flags) else {
         return false;
     };
-    conn.query_row(
-        "SELECT COUNT(*) > 0 AND SUM(options_json NOT LIKE '%\"demo\":true%') = 0 FROM runs",
-        [],
-        |r| r.get::<_, bool>(0),
-    )
-    .unwrap_or(false)
+    let Ok(mut stmt) = conn.prepare("SELECT options_json FROM runs") else {
+        return false;
+    };
+    let Ok(options) = stmt.query_map([], |r| r.get::<_, String>(0)) else {
+        return false;
+    };
+    let mut runs = 0;
+    for json in options {
+        match json.ok().as_deref().and_then(RunOptions::read) {
+            Some(o) if o.demo => runs += 1,
+            _ => return false,
+        }
+    }
+    runs > 0
 }
 
 /// The real path: the batch's status over HTTP for the ids, then the fetch pipeline.
 async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     let base_url = sim.base_url();
     let mut cfg = ClientConfig::new(&base_url, DEMO_KEY);
-    cfg.pool_size = args.concurrency as usize;
+    cfg.pool_size = args.jobs.concurrency;
     let client = Client::new(cfg).context("setting up the API client")?;
     let batch_id = sim.batch_id().to_owned();
     note!(
@@ -184,18 +192,8 @@ async fn export(args: &DemoArgs, sim: &SimHandle) -> anyhow::Result<Summary> {
     print_status(&client, &batch_id).await?;
     // From here on exactly what `sail-export fetch BATCH_ID -o OUT` does: one status read
     // (unfinished items become `pending` rows without a request), then the pipeline.
-    let mut cfg = fetch::Config::new(&batch_id, args.out.clone());
-    cfg.output = Output::new(args.out.clone(), Format::Sqlite);
-    cfg.concurrency = args.concurrency as usize;
+    let mut cfg = args.config(&batch_id);
     cfg.quiet = super::quiet();
-    cfg.options_json = serde_json::json!({
-        "demo": true,
-        "seed": args.seed,
-        "format": "sqlite",
-        "concurrency": args.concurrency,
-        "base_url": base_url,
-    })
-    .to_string();
     fetch::run(&client, cfg, shutdown_signal()).await
 }
 

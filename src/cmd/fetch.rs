@@ -2,15 +2,13 @@
 //! summary and what to do next, and maps the outcome to an exit code.
 
 use std::future::Future;
-use std::time::Duration;
 
 use crate::api::messages::unreachable_error;
 use crate::cli::FetchArgs;
-use crate::error::UsageError;
 use crate::fetch::{self, shutdown_signal};
 use crate::manifest::Manifest;
 use crate::out;
-use crate::sink::{Existing, Format, Output};
+use crate::sink::{Format, Output};
 use crate::summary::{RunFailed, Stop, Summary};
 
 /// Runs `fetch`; returns the exit code.
@@ -73,18 +71,10 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
     fetch::check_batch_id(&args.batch_id)?;
     let output = Output::resolve(
         args.out.as_deref(),
-        args.format.map(Format::from),
+        args.run.format.map(Format::from),
         &args.batch_id,
     )?;
-    let format = output.format();
-    let secs = args.poll_interval;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(UsageError::new(format!(
-            "--poll-interval must be a number of seconds above 0 and at most 86400, not {secs}"
-        ))
-        .into());
-    }
-    let mut cfg = fetch::Config::new(&args.batch_id, output.path().to_owned());
+    let mut cfg = args.config(output)?;
     if let Some(path) = &args.manifest {
         let m = Manifest::read(path)?;
         for w in m.warnings() {
@@ -92,42 +82,8 @@ fn config(args: &FetchArgs) -> anyhow::Result<fetch::Config> {
         }
         cfg.ids = Some(m.ids);
     }
-    cfg.output = output;
-    cfg.concurrency = args.concurrency as usize;
-    cfg.refetch_all = args.refetch_all;
-    cfg.retry_not_found = args.retry_not_found;
-    cfg.keep_raw = !args.no_raw;
     cfg.quiet = super::quiet();
-    cfg.wait = args.wait.then(|| Duration::from_secs_f64(secs));
-    cfg.wait_for_lock = args.wait_for_lock;
-    cfg.shard = args.shard;
-    if args.allow_foreign_db {
-        cfg.existing = Existing::AnyDatabase;
-    }
-    cfg.options_json = options_json(args, format);
     Ok(cfg)
-}
-
-/// The run's options as recorded in the `runs` table (the key never is).
-fn options_json(args: &FetchArgs, format: Format) -> String {
-    serde_json::json!({
-        "manifest": args.manifest.as_ref().map(|p| p.display().to_string()),
-        "format": format.name(),
-        "concurrency": args.concurrency,
-        "max_retries": args.api.max_retries,
-        "timeout_s": args.api.timeout,
-        "refetch_all": args.refetch_all,
-        "retry_not_found": args.retry_not_found,
-        "shard": args.shard.map(|s| s.to_string()),
-        "raw": !args.no_raw,
-        "wait": args.wait,
-        "poll_interval_s": args.wait.then_some(args.poll_interval),
-        "base_url": args.api.base_url,
-        "ca_certs": args.api.ca_cert.len(),
-        "http1_only": args.api.http1_only,
-        "allow_insecure_http": args.api.allow_insecure_http,
-    })
-    .to_string()
 }
 
 /// Says on stderr that the run is stopping, and lets a second signal quit at once (rows

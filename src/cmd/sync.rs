@@ -16,10 +16,10 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<i32> {
     let json = args.json;
     let output = early(
         json,
-        Output::resolve(Some(&args.out), args.format.map(Format::from), "")
+        Output::resolve(Some(&args.out), args.run.format.map(Format::from), "")
             .map_err(anyhow::Error::from),
     )?;
-    let client = early(json, super::client(&args.api, args.concurrency as usize))?;
+    let client = early(json, super::client(&args.api, args.run.jobs.concurrency))?;
     let cfg = sync::Config {
         created_from: args.since.map(|s| s.0),
         fetch: config(&args, output),
@@ -116,22 +116,7 @@ fn finish(report: Report, args: &SyncArgs, stopped: Option<Stop>) -> i32 {
 
 /// The fetch of each batch: its ids from its status, into the shared output.
 fn config(args: &SyncArgs, output: Output) -> fetch::Config {
-    let format = output.format();
-    let mut cfg = fetch::Config::new("", output.path().to_owned());
-    cfg.output = output;
-    cfg.concurrency = args.concurrency as usize;
-    cfg.keep_raw = !args.no_raw;
+    let mut cfg = args.config("", output);
     cfg.quiet = super::quiet();
-    cfg.wait_for_lock = args.wait_for_lock;
-    cfg.retry_not_found = args.retry_not_found;
-    cfg.options_json = serde_json::json!({
-        "command": "sync",
-        "format": format.name(),
-        "concurrency": args.concurrency,
-        "raw": !args.no_raw,
-        "retry_not_found": args.retry_not_found,
-        "base_url": args.api.base_url,
-    })
-    .to_string();
     cfg
 }

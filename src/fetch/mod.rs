@@ -3,6 +3,7 @@
 //! are not finished; the output says which are in already; the rest are requested
 //! concurrently and written by one writer in bounded transactions.
 
+mod options;
 mod outcome;
 mod pipeline;
 mod plan;
@@ -14,6 +15,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use self::options::{RunCommand, RunOptions};
 pub use self::plan::check_batch_id;
 use self::plan::Plan;
 pub use self::signal::shutdown_signal;
@@ -52,8 +54,10 @@ pub struct Config {
     pub progress: bool,
     /// No progress of any kind (`-q`): no bar, and no line per status poll with `wait`.
     pub quiet: bool,
-    /// Options recorded in the `runs` table (never the key).
-    pub options_json: String,
+    /// What only the caller knows of the options recorded with the run (the command, the
+    /// manifest, ...); the rest is filled in from this config and the client when the run
+    /// starts ([`RunOptions`]).
+    pub options: RunOptions,
     /// `--wait`: poll the batch status this often and fetch unfinished ids as they finish,
     /// until every id is settled. `None`: one pass.
     pub wait: Option<Duration>,
@@ -81,7 +85,7 @@ impl Config {
             keep_raw: true,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             quiet: false,
-            options_json: "{}".to_owned(),
+            options: RunOptions::default(),
             wait: None,
             wait_for_lock: false,
             existing: Existing::ExportsOnly,

@@ -45,7 +45,7 @@ pub(super) async fn run(
     // Polled in every phase: after it resolves it stays pending.
     let stop = stop.fuse();
     tokio::pin!(stop);
-    let (sink, (already, lost)) = match off_runtime(&mut stop, begin(sink, &plan)).await {
+    let (sink, (already, lost)) = match off_runtime(&mut stop, begin(sink, &plan, client)).await {
         Err(why) => return Ok(super::stopped_before_start(&plan.cfg, why)),
         Ok((sink, begun)) => (sink, begun?),
     };
@@ -115,13 +115,14 @@ pub(super) async fn run(
 fn begin(
     mut sink: Box<dyn Sink>,
     plan: &Plan,
+    client: &Client,
 ) -> impl FnOnce() -> (Box<dyn Sink>, anyhow::Result<(IdSet, IdSet)>) + Send + 'static {
     let (batch_id, refetch_all) = (plan.cfg.batch_id.clone(), plan.cfg.refetch_all);
     let keep_lost = !(refetch_all || plan.cfg.retry_not_found);
     let start = RunStart {
         batch_id: batch_id.clone(),
         started_at: now_unix(),
-        options_json: plan.cfg.options_json.clone(),
+        options_json: plan.cfg.run_options(client).to_json(),
     };
     move || {
         let already = match refetch_all {

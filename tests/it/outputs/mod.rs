@@ -8,10 +8,11 @@ mod disk_full;
 mod load;
 mod lock;
 mod no_waste;
+mod one_place;
 pub mod parquet;
 #[cfg(unix)]
 mod read_only;
-mod one_place;
+mod run_options;
 mod safe;
 
 use std::path::{Path, PathBuf};
