@@ -3,7 +3,7 @@
 //!
 //! Modules in data-flow order, each importing only modules listed before it: the
 //! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
-//! the price table; where rows go; reading exports back; the engines (cost, `--wait`,
+//! the price table; where rows go; reading exports back; the engines (cost, reconcile, `--wait`,
 //! fetch); the simulated API the demo, the tests and the benchmarks run against; then what
 //! the user typed and the subcommands that wire it all.
 
@@ -37,8 +37,9 @@ pub mod sink;
 // Reading exports back.
 pub mod export;
 
-// The engines: what an export cost, and `--wait`'s poller...
+// The engines: what an export cost, how it squares with the bill, and `--wait`'s poller...
 pub mod cost;
+pub mod reconcile;
 pub mod wait;
 // ...which the fetch pipeline uses.
 pub mod fetch;

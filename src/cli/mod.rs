@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod help;
+pub mod reconcile;
 mod size;
 
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
@@ -69,6 +70,8 @@ pub enum Command {
         COST_ENV,
     ))]
     Cost(CostArgs),
+    /// Compare exports with what Sail billed (its usage API), per UTC day and model.
+    Reconcile(reconcile::ReconcileArgs),
     /// Export every batch of the account not already complete in one output, before Sail
     /// deletes it (48 hours): the cron line that never loses a result.
     #[command(after_help = help(

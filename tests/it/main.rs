@@ -36,6 +36,7 @@ mod props_manifest;
 mod proxy;
 #[cfg(unix)]
 mod read_only;
+mod reconcile;
 mod secrets;
 mod sim;
 mod system_sqlite;
