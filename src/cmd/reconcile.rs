@@ -57,6 +57,19 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The demo's reconcile: its export against the simulator's usage API.
+    pub(crate) fn demo(export: &Path, usage_url: &str, key: &str) -> Request {
+        Request {
+            exports: vec![export.to_owned()],
+            range: "7d".to_owned(),
+            prices: None,
+            json: false,
+            client: ClientConfig::new(usage_url, key),
+        }
+    }
+}
+
 /// The usage URL must be http(s), and plain http only to this machine unless allowed.
 fn check_url(url: &str, allow_insecure_http: bool) -> Result<(), UsageError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| {

@@ -27,12 +27,17 @@ fn dollars(cents: f64) -> String {
     format!("${:.2}", cents / 100.0)
 }
 
+/// A share as a percentage, rounded down to 0.1 %, so a share short of all shows below 100 %.
 fn pct(share: Option<f64>) -> String {
-    share.map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0))
+    share.map_or_else(
+        || "-".to_owned(),
+        |s| format!("{:.1}%", (s * 1000.0).floor() / 10.0),
+    )
 }
 
-/// The text report: the table, then one sentence per line that is not plain agreement,
-/// then what was left out.
+/// The text report: the table of the lines the exports hold tokens of, then one sentence
+/// per such line that is not plain agreement, then what was left out (the lines billed
+/// with none of it exported are summed in one note; `--json` lists them).
 pub fn text(r: &Reconciliation) -> String {
     let mut table = Table::new();
     table.load_style(presets::UTF8_FULL_CONDENSED);
@@ -46,7 +51,8 @@ pub fn text(r: &Reconciliation) -> String {
         "computed",
         "verdict",
     ]);
-    for l in &r.lines {
+    let shown = || r.lines.iter().filter(|l| l.verdict != Verdict::NotExported);
+    for l in shown() {
         let b = l.billed.as_ref();
         let cells = [
             day::format(l.day),
@@ -70,7 +76,7 @@ pub fn text(r: &Reconciliation) -> String {
         }));
     }
     let mut out = format!("{table}\n");
-    for l in &r.lines {
+    for l in shown() {
         if let Some(s) = finding(l) {
             out.push_str(&format!("{} {}: {s}\n", day::format(l.day), l.model));
         }
@@ -110,7 +116,7 @@ fn finding(l: &Line) -> Option<String> {
              billed for all of them: a price in the table is too high",
             pct(l.coverage)
         ),
-        Verdict::NotExported => format!("billed {billed}, none of it in the exports"),
+        Verdict::NotExported => return None,
         Verdict::NotBilled => format!(
             "the exports hold {} tokens more than billed (rows exported twice, or not billed on this UTC day)",
             grouped(l.exported.all_tokens() - b.and_then(|b| b.all_tokens()).unwrap_or(0))
@@ -154,6 +160,24 @@ fn notes(r: &Reconciliation) -> Vec<String> {
         )),
         None => out.push(format!("range {}: the bill has no days", r.range)),
     }
+    let missing: Vec<&Line> = r
+        .lines
+        .iter()
+        .filter(|l| l.verdict == Verdict::NotExported)
+        .collect();
+    if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
+        let cents: f64 = missing
+            .iter()
+            .filter_map(|l| l.billed.as_ref()?.cents)
+            .sum();
+        out.push(format!(
+            "{} day x model lines billed {} in all ({} to {}) have none of their tokens in the exports (--json lists them)",
+            missing.len(),
+            dollars(cents),
+            day::format(first.day),
+            day::format(last.day)
+        ));
+    }
     if r.outside_requests > 0 {
         out.push(format!(
             "{} exported requests fall outside those days and were not compared",
@@ -175,6 +199,7 @@ fn notes(r: &Reconciliation) -> Vec<String> {
     let bad = r.lines.iter().filter(|l| l.verdict.disagrees()).count();
     out.push(match bad {
         0 => "everything the exports fully cover agrees with the bill".to_owned(),
+        1 => "1 day x model line disagrees with the bill".to_owned(),
         n => format!("{n} day x model lines disagree with the bill"),
     });
     out
