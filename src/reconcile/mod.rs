@@ -86,9 +86,9 @@ pub fn exported(scans: Vec<Scan>, prices: &PriceTable) -> Exports {
             None => line.unpriced_requests += b.usage_rows,
         }
         let w = line.by_window.entry(window).or_default();
-        for k in 0..3 {
-            line.tokens[k] += b.billed[k];
-            w[k] += b.billed[k];
+        for ((sum, per_window), t) in line.tokens.iter_mut().zip(w.iter_mut()).zip(b.billed) {
+            *sum += t;
+            *per_window += t;
         }
     }
     out

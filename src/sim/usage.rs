@@ -123,24 +123,29 @@ pub(crate) struct UsageQuery {
     range: Option<String>,
 }
 
-/// The first UTC day a range covers (it ends today), or the 400 to answer.
-fn first_day(range: &str) -> Result<i64, Response> {
+/// The first UTC day a range covers (it ends today); `None` for a range it does not know.
+fn first_day(range: &str) -> Option<i64> {
     let today = day::of_unix(now_unix());
     match range {
-        "24h" => Ok(today),
-        "7d" => Ok(today - 6),
-        "30d" => Ok(today - 29),
+        "24h" => Some(today),
+        "7d" => Some(today - 6),
+        "30d" => Some(today - 29),
         // The billing period: the calendar month so far.
         "period" => {
             let first = format!("{}-01", &day::format(today)[..7]);
-            Ok(day::parse(&first).unwrap_or(today))
+            Some(day::parse(&first).unwrap_or(today))
         }
-        _ => Err(envelope(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "range must be one of 24h, 7d, 30d, period",
-        )),
+        _ => None,
     }
+}
+
+/// The 400 for a range [`first_day`] does not know.
+fn bad_range() -> Response {
+    envelope(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        "range must be one of 24h, 7d, 30d, period",
+    )
 }
 
 /// `GET /v1/usage/breakdown?range=`: one bucket per day of the range, oldest first, with
@@ -150,9 +155,8 @@ pub(crate) async fn breakdown(
     Query(q): Query<UsageQuery>,
 ) -> Response {
     let range = q.range.unwrap_or_else(|| "30d".to_owned());
-    let from = match first_day(&range) {
-        Ok(d) => d,
-        Err(r) => return r,
+    let Some(from) = first_day(&range) else {
+        return bad_range();
     };
     let lines = bill(&st);
     let today = day::of_unix(now_unix());
@@ -193,9 +197,8 @@ pub(crate) async fn summary(
     Query(q): Query<UsageQuery>,
 ) -> Response {
     let range = q.range.unwrap_or_else(|| "30d".to_owned());
-    let from = match first_day(&range) {
-        Ok(d) => d,
-        Err(r) => return r,
+    let Some(from) = first_day(&range) else {
+        return bad_range();
     };
     let lines = bill(&st);
     let kept: Vec<(&(i64, &str), &Line)> = lines.iter().filter(|((d, _), _)| *d >= from).collect();

@@ -5,7 +5,7 @@
 mod bill;
 mod sim;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -31,9 +31,4 @@ pub fn report(out: &Output) -> Value {
 /// The report's lines.
 pub fn lines(report: &Value) -> Vec<Value> {
     report["lines"].as_array().expect("lines").clone()
-}
-
-/// A path in `dir`.
-pub fn file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
