@@ -350,3 +350,7 @@ fn explain(day: i64, model: &str, e: &Exported, cents: f64, prices: &PriceTable)
         matching_window,
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
