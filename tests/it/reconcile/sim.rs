@@ -241,3 +241,24 @@ async fn tokens_billed_beyond_the_export_show_as_partial_coverage() {
         text.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_ends_with_a_reconcile_of_its_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.sqlite");
+    let out = run(&["demo", "--requests", "300", "-o", db.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let table = out
+        .stdout
+        .split("exported tokens")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    // The main batch's day is exported whole: its priced models agree with the bill.
+    assert!(table.contains("agrees"), "{table}");
+    assert!(table.contains("range 7d: the bill covers"), "{table}");
+    // The two older batches are billed but not in the export.
+    assert!(
+        table.contains("have none of their tokens in the exports"),
+        "{table}"
+    );
+}
