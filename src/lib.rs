@@ -4,8 +4,8 @@
 //! Modules in data-flow order, each importing only modules listed before it: the
 //! foundations; the ids to fetch; the API; one row per result and the outcome of a run;
 //! the price table; where datasets live; where rows go; reading exports back; the engines
-//! (cost, `--wait`, fetch, sync); the simulated API the demo, the tests and the benchmarks
-//! run against; then what the user typed and the subcommands that wire it all.
+//! (cost, reconcile, `--wait`, fetch, sync); the simulated API the demo, the tests and the
+//! benchmarks run against; then what the user typed and the subcommands that wire it all.
 
 // Foundations: exit codes and usage errors, what cancels long work, time as people read
 // it, the allocator setting, standard output, the async runtime.
@@ -39,8 +39,9 @@ pub mod sink;
 // Reading exports back.
 pub mod export;
 
-// The engines: what an export cost, and `--wait`'s poller...
+// The engines: what an export cost, how it squares with the bill, and `--wait`'s poller...
 pub mod cost;
+pub mod reconcile;
 pub mod wait;
 // ...which the fetch pipeline uses; and `sync`, a fetch per batch of the account.
 pub mod fetch;

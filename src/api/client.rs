@@ -215,7 +215,7 @@ impl Client {
     /// the body is not what the `&str` names (retried once). With a `pace`, each attempt
     /// waits for a ticket and reports its answer, and refusals (429/503) are retried on
     /// their own bound, not `--max-retries`; without one they count as retries.
-    async fn get<T>(
+    pub(super) async fn get<T>(
         &self,
         url: &str,
         (parse, what): (impl Fn(&[u8]) -> Option<T>, &str),

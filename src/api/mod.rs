@@ -1,4 +1,5 @@
-//! The only part of the crate that talks to the network: Sail's Batch API.
+//! The only part of the crate that talks to the network: Sail's Batch API, and its usage
+//! API (`usage`).
 
 mod body;
 pub mod client;
@@ -13,6 +14,7 @@ mod output;
 pub(crate) mod pace;
 mod retry;
 pub(crate) mod tls;
+pub mod usage;
 
 pub use client::{Client, ClientConfig};
 pub(crate) use list::list_all;

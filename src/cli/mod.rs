@@ -11,6 +11,7 @@ mod demo;
 mod fetch;
 mod help;
 mod moment;
+pub mod reconcile;
 mod size;
 mod small;
 mod sync;
@@ -79,6 +80,8 @@ pub enum Command {
         COST_ENV,
     ))]
     Cost(CostArgs),
+    /// Compare exports with what Sail billed (its usage API), per UTC day and model.
+    Reconcile(reconcile::ReconcileArgs),
     /// Export every batch of the account not already complete in one output, before Sail
     /// deletes it (48 hours): the cron line that never loses a result.
     #[command(after_help = help(

@@ -41,6 +41,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<i32> {
     if let Err(e) = super::cost::run_to(&report, &mut crate::out::Stdout) {
         eprintln!("warning: no cost report: {e:#}");
     }
+    note!("demo: the export beside what the simulator billed (its usage API):");
+    let recon = super::reconcile::Request::demo(&args.out, &sim.base_url(), DEMO_KEY);
+    if let Err(e) = super::reconcile::run_to(&recon, &mut crate::out::Stdout).await {
+        eprintln!("warning: no reconcile: {e:#}");
+    }
     let code = exit_code(&summary, &expected);
     if summary.stopped.is_some() {
         sim.shutdown().await;

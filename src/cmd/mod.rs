@@ -28,6 +28,7 @@ pub(crate) mod demo;
 pub(crate) mod fetch;
 pub(crate) mod list;
 pub(crate) mod load;
+pub mod reconcile;
 pub(crate) mod status;
 pub(crate) mod sync;
 
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sync(args) => sync::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::List(args) => list::run(args).await,
+        Command::Reconcile(args) => reconcile::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => completions::run(args),
     };
@@ -72,6 +74,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Cost(a) => a.json || a.format == ReportFormat::Json,
         Command::Status(a) => a.json,
         Command::List(a) => a.json,
+        Command::Reconcile(a) => a.json,
         Command::Sync(_) | Command::Load(_) | Command::Demo(_) | Command::Completions(_) => false,
     }
 }
@@ -168,7 +171,7 @@ pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
 }
 
 /// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
@@ -180,7 +183,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// The certificates of every `--ca-cert` file; an unreadable or bad file is a usage error.
-fn ca_certs(paths: &[PathBuf]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn ca_certs(paths: &[PathBuf]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let mut certs = Vec::new();
     for path in paths {
         let bad = |why: String| UsageError::new(format!("--ca-cert '{}': {why}", path.display()));

@@ -19,22 +19,52 @@ pub(crate) struct Item {
     pub kind: ItemKind,
 }
 
-/// The response object's JSON, drawn from `rng` (seeded per item by the caller).
-pub(crate) fn response_json(rng: &mut fastrand::Rng, item: &Item) -> Vec<u8> {
-    let kind = item.kind;
+/// What an item was billed for: the first draws of its generator, in the order
+/// [`response_json`] makes them, so the usage endpoints bill exactly what a result shows.
+pub(crate) struct Billed {
+    /// The model id.
+    pub model: &'static str,
+    /// The window in `metadata.completion_window`, if any.
+    pub window: Option<&'static str>,
+    /// The response's `created_at`.
+    pub created_at: i64,
+    /// Input tokens (cached included), cached input tokens, output tokens.
+    pub tokens: [i64; 3],
+    job: u32,
+    usage: Tokens,
+}
+
+/// Draws what `item` is billed for (its generator then continues into the body).
+pub(crate) fn billed(rng: &mut fastrand::Rng, item: &Item) -> Billed {
     let model = pick_model(rng);
     let window = match rng.u32(..100) {
         0..=5 => None,
         _ => Some(model.windows[rng.usize(..model.windows.len())]),
     };
-    let usage = Tokens::draw(rng, model.reasons, kind);
+    let usage = Tokens::draw(rng, model.reasons, item.kind);
+    let job = rng.u32(1..=4);
+    let created_at = item.batch_created_at + rng.i64(1..=3600);
+    Billed {
+        model: model.id,
+        window,
+        created_at,
+        tokens: [usage.input, usage.cached, usage.output],
+        job,
+        usage,
+    }
+}
+
+/// The response object's JSON, drawn from `rng` (seeded per item by the caller).
+pub(crate) fn response_json(rng: &mut fastrand::Rng, item: &Item) -> Vec<u8> {
+    let kind = item.kind;
+    let head = billed(rng, item);
+    let (usage, window, created_at) = (head.usage, head.window, head.created_at);
     let id = &item.custom_id;
     let mut metadata =
-        json!({"job": format!("eval-{}", rng.u32(1..=4)), "shard": item.shard.to_string()});
+        json!({"job": format!("eval-{}", head.job), "shard": item.shard.to_string()});
     if let Some(w) = window {
         metadata["completion_window"] = json!(w);
     }
-    let created_at = item.batch_created_at + rng.i64(1..=3600);
     let temperature = [0.0, 0.2, 0.7, 1.0][rng.usize(..4)];
     let max_output = if kind == ItemKind::Incomplete {
         usage.output
@@ -46,7 +76,7 @@ pub(crate) fn response_json(rng: &mut fastrand::Rng, item: &Item) -> Vec<u8> {
         "object": "response",
         "created_at": created_at,
         "status": kind.response_status(),
-        "model": model.id,
+        "model": head.model,
         "metadata": metadata,
         "input": [{"role": "user", "content": format!("Question {id}: say something useful.")}],
         "output": output_items(rng, id, kind, &usage),

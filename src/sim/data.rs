@@ -224,6 +224,20 @@ impl Dataset {
         };
         content::response_json(&mut rng, &item)
     }
+
+    /// What item `i` of batch `b` as `kind` was billed for: the model, window, time and
+    /// tokens its result shows, drawn without writing the body.
+    pub(crate) fn billed(&self, b: usize, i: u64, kind: ItemKind) -> content::Billed {
+        let mut rng = fastrand::Rng::with_seed(mix(self.seed, b as u64, i));
+        let item = content::Item {
+            custom_id: String::new(),
+            response_id: String::new(),
+            shard: 0,
+            batch_created_at: self.batch_created_at(b),
+            kind,
+        };
+        content::billed(&mut rng, &item)
+    }
 }
 
 /// Salts the seed of the draw that decides when an unfinished item completes.

@@ -1,7 +1,8 @@
 //! A simulated Sail Batch API on loopback, for the demo, the benchmarks and tests.
 //!
 //! It serves the three read routes of the real API (`GET /v1/batches`, `/v1/batches/{id}`,
-//! `/v1/batches/{id}/{custom_id}`) over real HTTP (axum) on `127.0.0.1`, port 0, with Bearer
+//! `/v1/batches/{id}/{custom_id}`) and the usage API's two (`/v1/usage`, `/v1/usage/breakdown`,
+//! billed from the same items, `usage`) over real HTTP (axum) on `127.0.0.1`, port 0, with Bearer
 //! auth, from synthetic data generated per item from a seed (`data`). Knobs add latency,
 //! faults (429 with `Retry-After`, 5xx, dropped connections, slow answers) and a concurrency
 //! limit beyond which it answers 429, as a real rate limiter does (`server`). With
@@ -21,6 +22,7 @@ pub(crate) mod content;
 pub(crate) mod data;
 pub(crate) mod server;
 pub(crate) mod tls;
+pub(crate) mod usage;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -38,6 +40,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use data::{Dataset, ItemKind};
+pub use usage::Billing;
 
 /// The demo's API key: public on purpose; it opens nothing but the simulator.
 pub const DEMO_KEY: &str = "sk_demo_public_simulator_key";
@@ -92,6 +95,9 @@ pub struct SimConfig {
     /// `localhost` and `127.0.0.1` signed by a CA made at start-up; clients must trust
     /// [`SimHandle::ca_pem`] / [`SimHandle::ca_cert`].
     pub tls: bool,
+    /// What the usage endpoints bill (`usage`): by default exactly the finished items served,
+    /// at the bundled prices.
+    pub billing: Billing,
 }
 
 impl SimConfig {
@@ -113,6 +119,7 @@ impl SimConfig {
             port: 0,
             gzip: false,
             tls: false,
+            billing: Billing::default(),
         }
     }
 

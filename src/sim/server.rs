@@ -1,4 +1,4 @@
-//! The simulator's HTTP side: axum routes shaped like Sail's Batch API, and one middleware
+//! The simulator's HTTP side: axum routes shaped like Sail's Batch API (and its usage API), and one middleware
 //! that applies, in order, Bearer auth, the concurrency limiter, injected faults and latency;
 //! with `SimConfig::gzip`, answers compressed as the client's `Accept-Encoding` allows.
 
@@ -63,7 +63,7 @@ impl State {
 
     /// How much of the finishing time has passed: 0 before it starts or without it, 1 or
     /// more once every item has completed (`Dataset::kind_at`).
-    fn progress(&self) -> f64 {
+    pub(crate) fn progress(&self) -> f64 {
         match *self
             .finishing
             .lock()
@@ -83,6 +83,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/batches", get(list))
         .route("/v1/batches/{batch_id}", get(batch))
         .route("/v1/batches/{batch_id}/{custom_id}", get(result))
+        .route("/v1/usage", get(super::usage::summary))
+        .route("/v1/usage/breakdown", get(super::usage::breakdown))
         .fallback(|| async { envelope(StatusCode::NOT_FOUND, "not_found_error", "no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state);
@@ -93,7 +95,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
 }
 
 /// An OpenAI-style error envelope, as Sail sends on every route.
-fn envelope(status: StatusCode, kind: &str, message: &str) -> Response {
+pub(crate) fn envelope(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = json!({"error": {"message": message, "type": kind, "param": null, "code": null}});
     (status, axum::Json(body)).into_response()
 }

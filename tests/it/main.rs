@@ -10,3 +10,4 @@ mod cost;
 mod fetch;
 mod layering;
 mod outputs;
+mod reconcile;

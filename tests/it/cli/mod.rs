@@ -32,6 +32,7 @@ const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("load", &["RUST_LOG"]),
     ("cost", &["COLUMNS", "RUST_LOG"]),
     ("demo", &["RUST_LOG"]),
+    ("reconcile", &["SAIL_API_KEY", "SAIL_USAGE_URL", "RUST_LOG"]),
     ("completions", &[]),
 ];
 
