@@ -81,7 +81,9 @@ pub struct ReconcileArgs {
     /// Per-request timeout in seconds.
     #[arg(long, value_name = "SECS", default_value_t = client::DEFAULT_TIMEOUT_S)]
     pub timeout: f64,
-    /// Retries for 429, 408, 5xx, timeouts, connection errors and bad bodies.
+    /// Retries per request after a timeout, a connection error, a cut-off body, or HTTP 408,
+    /// 500, 502 or 504 (500: twice at most; a 2xx body that is not the expected JSON: once).
+    /// Refusals (429, 503) do not use these up: each request takes 30 of them at most.
     #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_RETRIES)]
     pub max_retries: u32,
     /// Also trust the CA certificates in this PEM file. Repeat for several files.
