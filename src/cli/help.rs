@@ -59,10 +59,16 @@ pub(super) fn top_help() -> String {
         (exit::USAGE, "usage or input error: a flag, the manifest, the export, the price file"),
         (
             exit::INCOMPLETE,
-            "incomplete: ids pending / not_found / error after fetch; unpriced requests with cost --strict",
+            "incomplete: ids pending / not_found / error after fetch or sync; unpriced requests \
+             with cost --strict; a bill that disagrees with the exports (reconcile)",
+        ),
+        (
+            exit::LOSSES,
+            "complete with losses: every id in, some results gone for good (final not_found)",
         ),
         (exit::SIGINT, "stopped by Ctrl-C (SIGINT); rows written so far are kept"),
         (exit::SIGTERM, "stopped by SIGTERM; rows written so far are kept"),
+        (crate::out::CLOSED_PIPE, "standard output closed by its reader (… | head)"),
     ];
     let mut s = String::from("Exit codes:\n");
     for (code, what) in codes {
