@@ -49,6 +49,14 @@ pub(crate) fn files(dir: Option<&Path>) -> anyhow::Result<Vec<PathBuf>> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        // Another user's folder (a report run as someone else): priced without it, and said.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!(
+                "warning: cannot read the prices folder '{}' ({e}); pricing with the bundled prices only (set {DIR_ENV} to another folder)",
+                dir.display()
+            );
+            return Ok(Vec::new());
+        }
         Err(e) => {
             return Err(e).with_context(|| format!("reading the prices folder '{}'", dir.display()))
         }

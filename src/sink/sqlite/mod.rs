@@ -58,7 +58,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
 pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> {
     check(path, existing)?;
     let mut conn = schema::open(path)?;
-    prices::write_if_missing(&mut conn, &PriceTable::bundled())?;
+    prices::write_if_missing(&mut conn, &PriceTable::installed()?)?;
     Ok(conn)
 }
 
