@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod help;
+mod prices;
 mod size;
 
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
+pub use self::prices::{PricesAction, PricesArgs, PricesUpdateArgs, DEFAULT_PAGE_URL};
 use self::size::parse_size;
 use crate::api::client;
 use crate::{cost, fetch, sink};
@@ -69,6 +71,10 @@ pub enum Command {
         COST_ENV,
     ))]
     Cost(CostArgs),
+    /// Show the prices in force on a day with their sources, or read Sail's pricing page
+    /// into a dated price file (`prices update`).
+    #[command(after_help = help(&["sail-export prices --at 2026-08-15", "sail-export prices update"], &[("SAIL_EXPORT_PRICES_DIR", "the prices folder `prices update` writes and every command reads (default: ~/.config/sail-export/prices)")]))]
+    Prices(PricesArgs),
     /// Export every batch of the account not already complete in one output, before Sail
     /// deletes it (48 hours): the cron line that never loses a result.
     #[command(after_help = help(

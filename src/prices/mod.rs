@@ -261,6 +261,13 @@ impl PriceTable {
         all
     }
 
+    /// Every model × window's history, sorted by model and window.
+    pub fn histories(&self) -> Vec<&[Entry]> {
+        let mut all: Vec<_> = self.entries.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, v)| v.as_slice()).collect()
+    }
+
     /// The history of one model × window, oldest first (empty when it has none).
     pub fn history(&self, model: &str, window: &str) -> &[Entry] {
         self.entries

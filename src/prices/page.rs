@@ -36,7 +36,7 @@ pub fn parse(page: &str) -> Result<Vec<Row>, String> {
             .map_or(page.len(), |i| tag_end + i);
         bodies += 1;
         let model = attr(&page[start..tag_end], "data-model").ok_or_else(|| {
-            format!("table body {bodies} has no data-model attribute naming its model")
+            format!("table body {bodies} has no data-model attribute naming its model; the page's structure has changed")
         })?;
         parse_body(&model, &page[tag_end..end], &mut rows)?;
         at = end.max(start + 1);

@@ -31,6 +31,7 @@ mod manifests;
 mod outputs;
 mod parquet;
 mod parquet_load;
+mod prices;
 mod props;
 mod props_manifest;
 mod proxy;
