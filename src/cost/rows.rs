@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
 use super::report::price;
-use crate::prices::{normalize_window, PriceTable, Usd};
+use crate::prices::{normalize_window, PriceTable, Rate, Usd};
 use crate::time::day;
 
 /// The columns read from an export, in this order.
@@ -78,6 +78,16 @@ pub(crate) struct Writer<'p> {
     pub(crate) rows: u64,
     /// Rows priced where the change day is unknown, and their low and high cost.
     pub(crate) uncertain: (u64, Usd, Usd),
+}
+
+/// One priced row, in the order of [`OUTPUT`]: the text columns (`window_assumed` goes
+/// after the fifth), the prices, the amounts, and the price's source.
+struct Line {
+    text: [Option<String>; 8],
+    assumed: bool,
+    rates: [Option<Rate>; 3],
+    usd: [Option<Usd>; 5],
+    source: Option<String>,
 }
 
 /// What `write` wrote.
@@ -194,6 +204,24 @@ impl<'p> Writer<'p> {
         ];
         let usd = [cost, asap, savings, range.map(|r| r.0), range.map(|r| r.1)];
         let source = e.and_then(|e| e.source.clone());
+        self.append(Line {
+            text,
+            assumed,
+            rates,
+            usd,
+            source,
+        })
+    }
+
+    /// Writes one priced row (CSV) or adds it to the pending batch (Parquet).
+    fn append(&mut self, line: Line) -> anyhow::Result<()> {
+        let Line {
+            text,
+            assumed,
+            rates,
+            usd,
+            source,
+        } = line;
         match &mut self.out {
             Out::Csv(w) => {
                 let mut rec: Vec<String> = text[..5]

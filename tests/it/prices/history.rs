@@ -29,9 +29,9 @@ async fn a_glm_asap_row_of_august_and_one_of_october_are_priced_by_their_own_pag
     assert_eq!(day("2026-10-15")["uncertain_cost_low_usd"], Value::Null);
 }
 
-#[tokio::test]
-async fn rows_where_the_change_day_is_unknown_are_counted_in_every_report() {
-    let dir = tempfile::tempdir().unwrap();
+/// GLM-5.3 asap rows r0..r5: before the first observation, on it, two between the
+/// observations that disagree, on the later one, and after.
+fn glm_asap_rows() -> Vec<sail_export::row::Row> {
     let days = [
         "2026-07-20",
         "2026-08-01",
@@ -40,12 +40,16 @@ async fn rows_where_the_change_day_is_unknown_are_counted_in_every_report() {
         "2026-09-21",
         "2026-10-15",
     ];
-    let rows: Vec<_> = days
-        .iter()
+    days.iter()
         .enumerate()
         .map(|(i, d)| row(&format!("r{i}"), GLM, Some("asap"), d, MILLION))
-        .collect();
-    let db = export(dir.path(), "x.sqlite", &rows);
+        .collect()
+}
+
+#[tokio::test]
+async fn rows_where_the_change_day_is_unknown_are_counted_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = export(dir.path(), "x.sqlite", &glm_asap_rows());
     let r = cost_json(dir.path(), &db, &[]).await;
     let t = &r["total"];
     // Only 08-02 and 09-20: 07-20 is before the first observation, 08-01 and 09-21 were seen.
@@ -77,7 +81,13 @@ async fn rows_where_the_change_day_is_unknown_are_counted_in_every_report() {
         "a script hears of it: {}",
         json_run.stderr
     );
+}
 
+/// The CSV report's columns and `--rows`'s per-row range.
+#[tokio::test]
+async fn csv_and_per_row_costs_carry_the_range_of_uncertain_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = export(dir.path(), "x.sqlite", &glm_asap_rows());
     let csv = run_in(
         dir.path(),
         &["cost", db.to_str().unwrap(), "--format", "csv"],
