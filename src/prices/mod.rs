@@ -160,13 +160,22 @@ impl PriceTable {
 
     /// The bundled history with every file of the prices folder ([`store::dir`]) added.
     pub fn installed() -> anyhow::Result<PriceTable> {
-        let mut table = PriceTable::bundled();
+        let mut all = PriceTable::installed_versions()?;
+        Ok(all.pop().unwrap_or_else(PriceTable::bundled))
+    }
+
+    /// The bundled table, then the same with the prices folder's files added one by one,
+    /// oldest first: every table this program would have written into an export before.
+    pub(crate) fn installed_versions() -> anyhow::Result<Vec<PriceTable>> {
+        let mut all = vec![PriceTable::bundled()];
         for path in store::files(store::dir().as_deref())? {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
-            table = table.add_history(PriceTable::parse(&text, &path.display().to_string())?);
+            let file = PriceTable::parse(&text, &path.display().to_string())?;
+            let newest = all.last().cloned().unwrap_or_else(PriceTable::bundled);
+            all.push(newest.add_history(file));
         }
-        Ok(table)
+        Ok(all)
     }
 
     /// Parses and checks one price file; `name` is used in error messages.

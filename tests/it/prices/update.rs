@@ -164,3 +164,47 @@ async fn a_page_that_does_not_parse_is_exit_1_and_nothing_is_written() {
     );
     assert!(files(&prices).is_empty());
 }
+
+/// An export written again after `prices update` carries the new prices in its view.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_written_after_an_update_carries_the_new_prices() {
+    let sim = sim().await;
+    let home = tempfile::tempdir().unwrap();
+    let prices = home.path().join("prices");
+    let db = home.path().join("x.sqlite");
+    let fetch = |dir: PathBuf| {
+        let (base, batch, db) = (sim.base_url(), sim.batch_id().to_owned(), db.clone());
+        async move {
+            let args = [
+                "fetch",
+                &batch,
+                "-o",
+                db.to_str().unwrap(),
+                "--base-url",
+                &base,
+            ];
+            let out = run_in(&dir, &args).await;
+            assert!(matches!(out.code, 0 | 3), "{out:?}");
+        }
+    };
+    fetch(prices.clone()).await;
+    let glm_asap = "SELECT effective_from, input FROM prices \
+                    WHERE model = 'zai-org/GLM-5.3' AND completion_window = 'asap' ORDER BY 1";
+    assert_eq!(
+        query(&db, glm_asap).len(),
+        2,
+        "the bundled August and October prices"
+    );
+    std::fs::create_dir_all(&prices).unwrap();
+    let t = today();
+    std::fs::write(
+        prices.join(format!("sail-{t}.toml")),
+        format!("version = \"{t}\"\n[[price]]\nmodel = \"zai-org/GLM-5.3\"\nwindow = \"asap\"\ninput = 0.5\ncached_input = 0.1\noutput = 1\nseen = \"{t}\"\n"),
+    )
+    .unwrap();
+    fetch(prices.clone()).await;
+    let rows = query(&db, glm_asap);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[2]["effective_from"], t.as_str());
+    assert_eq!(rows[2]["input"], 0.5);
+}
