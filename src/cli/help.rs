@@ -54,9 +54,18 @@ pub(super) fn help(examples: &[&str], env: &[(&str, &str)]) -> String {
 /// The top-level text under the subcommands: exit codes, environment, a first example.
 pub(super) fn top_help() -> String {
     let codes = [
-        (exit::OK, "success (fetch: every id fetched with a terminal status)"),
-        (exit::FATAL, "fatal: key rejected, output not writable, anything unexpected"),
-        (exit::USAGE, "usage or input error: a flag, the manifest, the export, the price file"),
+        (
+            exit::OK,
+            "success (fetch: every id fetched with a terminal status)",
+        ),
+        (
+            exit::FATAL,
+            "fatal: key rejected, output not writable, anything unexpected",
+        ),
+        (
+            exit::USAGE,
+            "usage or input error: a flag, the manifest, the export, the price file",
+        ),
         (
             exit::INCOMPLETE,
             "incomplete: ids pending / not_found / error after fetch or sync; unpriced requests \
@@ -66,9 +75,18 @@ pub(super) fn top_help() -> String {
             exit::LOSSES,
             "complete with losses: every id in, some results gone for good (final not_found)",
         ),
-        (exit::SIGINT, "stopped by Ctrl-C (SIGINT); rows written so far are kept"),
-        (exit::SIGTERM, "stopped by SIGTERM; rows written so far are kept"),
-        (crate::out::CLOSED_PIPE, "standard output closed by its reader (… | head)"),
+        (
+            exit::SIGINT,
+            "stopped by Ctrl-C (SIGINT); rows written so far are kept",
+        ),
+        (
+            exit::SIGTERM,
+            "stopped by SIGTERM; rows written so far are kept",
+        ),
+        (
+            crate::out::CLOSED_PIPE,
+            "standard output closed by its reader (… | head)",
+        ),
     ];
     let mut s = String::from("Exit codes:\n");
     for (code, what) in codes {

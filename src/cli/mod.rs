@@ -11,6 +11,7 @@ mod demo;
 mod fetch;
 mod help;
 mod moment;
+mod prices;
 pub mod reconcile;
 mod size;
 mod small;
@@ -21,6 +22,7 @@ pub use self::cost::{CostArgs, ReportFormat};
 pub use self::demo::DemoArgs;
 pub use self::fetch::FetchArgs;
 use self::help::{help, top_help, API_ENV, COST_ENV, LOG_ENV};
+pub use self::prices::{PricesAction, PricesArgs, PricesUpdateArgs, DEFAULT_PAGE_URL};
 pub use self::small::{CompletionsArgs, ListArgs, LoadArgs, StatusArgs};
 pub use self::sync::SyncArgs;
 
@@ -80,6 +82,10 @@ pub enum Command {
         COST_ENV,
     ))]
     Cost(CostArgs),
+    /// Show the prices in force on a day with their sources, or read Sail's pricing page
+    /// into a dated price file (`prices update`).
+    #[command(after_help = help(&["sail-export prices --at 2026-08-15", "sail-export prices update"], &[("SAIL_EXPORT_PRICES_DIR", "the prices folder `prices update` writes and every command reads (default: ~/.config/sail-export/prices)")]))]
+    Prices(PricesArgs),
     /// Compare exports with what Sail billed (its usage API), per UTC day and model.
     Reconcile(reconcile::ReconcileArgs),
     /// Export every batch of the account not already complete in one output, before Sail

@@ -113,8 +113,15 @@ pub(crate) fn run(args: CostArgs) -> anyhow::Result<i32> {
 pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32> {
     let prices = PriceTable::load(req.prices.as_deref())?;
     if let Some(out) = &req.rows_out {
-        let n = rows::write(&req.path, &prices, req.batch.as_deref(), req.span(), out)?;
-        eprintln!("wrote the costs of {n} results to '{}'", out.display());
+        let w = rows::write(&req.path, &prices, req.batch.as_deref(), req.span(), out)?;
+        eprintln!(
+            "wrote the costs of {} results to '{}'",
+            w.rows,
+            out.display()
+        );
+        if let Some(note) = w.uncertain_note() {
+            eprintln!("{note}");
+        }
         return Ok(exit::OK);
     }
     let keys = &req.keys;
@@ -148,7 +155,11 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     // A table or Markdown on the terminal already shows the warning under it.
     let on_screen = req.format != Format::Json && req.format != Format::Csv;
     if !(on_screen && std::io::stdout().is_terminal()) {
-        if let Some(warning) = render::unpriced_note(&report) {
+        let notes = [
+            render::unpriced_note(&report),
+            render::uncertain_note(&report),
+        ];
+        for warning in notes.into_iter().flatten() {
             eprintln!("{warning}");
         }
     }

@@ -107,10 +107,12 @@ fn serve_text(base_url: &str, batch_id: &str, span: Duration, e: &Expected) -> S
          \x20 sail-export status {batch_id}\n\
          \x20 sail-export list\n\
          \x20 sail-export fetch {batch_id} --wait --poll-interval 5\n\
-         \x20 sail-export cost {batch_id}.sqlite\n\n\
+         \x20 sail-export cost {batch_id}.sqlite\n\
+         \x20 SAIL_EXPORT_PRICES_DIR=demo-prices sail-export prices update --from {}/pricing.md\n\n\
          The {} running and queued items of {batch_id} complete one by one within {}s; \
          `fetch --wait` picks them up as they do. Its {} results past retention stay \
          not_found, so that fetch ends with exit 3, as it would against the real API.",
+        base_url.trim_end_matches("/v1"),
         e.pending,
         span.as_secs(),
         e.not_found,

@@ -28,6 +28,7 @@ pub(crate) mod demo;
 pub(crate) mod fetch;
 pub(crate) mod list;
 pub(crate) mod load;
+pub(crate) mod prices;
 pub mod reconcile;
 pub(crate) mod status;
 pub(crate) mod sync;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fetch(args) => fetch::run(args).await,
         Command::Load(args) => load::run(args).await,
         Command::Cost(args) => cost::run(args),
+        Command::Prices(args) => prices::run(args).await,
         Command::Sync(args) => sync::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::List(args) => list::run(args).await,
@@ -75,6 +77,7 @@ fn wants_json(command: &Command) -> bool {
         Command::Status(a) => a.json,
         Command::List(a) => a.json,
         Command::Reconcile(a) => a.json,
+        Command::Prices(a) => a.json && a.action.is_none(),
         Command::Sync(_) | Command::Load(_) | Command::Demo(_) | Command::Completions(_) => false,
     }
 }

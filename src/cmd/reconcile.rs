@@ -122,8 +122,12 @@ pub async fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Resu
 /// Every fetched row of one export (SQLite or Parquet, read in place) in cost buckets.
 fn scan_export(path: &Path) -> anyhow::Result<Scan> {
     match export::detect(path)? {
-        export::Export::Parquet(inputs) => scan_parquet::scan(&inputs, path, None, Span::default(), false, false),
-        export::Export::Sqlite(_) => scan::scan(&*export::open(path)?, None, Span::default(), false, false),
+        export::Export::Parquet(inputs) => {
+            scan_parquet::scan(&inputs, path, None, Span::default(), false, false)
+        }
+        export::Export::Sqlite(_) => {
+            scan::scan(&*export::open(path)?, None, Span::default(), false, false)
+        }
     }
 }
 

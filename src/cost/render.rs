@@ -81,8 +81,16 @@ pub(crate) fn to_json(report: &Report, prices: &PriceTable) -> Value {
             "window_aliases_used": aliases,
         },
         "unpriced": unpriced,
+        "uncertain": uncertain_json(report),
         "not_fetched_requests": report.not_fetched_requests,
     })
+}
+
+/// Where the change day of a price is unknown: the model × window and how many requests.
+fn uncertain_json(report: &Report) -> Vec<Value> {
+    let each = report.uncertain.iter();
+    each.map(|((m, w), n)| json!({"model": m, "priced_window": w, "requests": n}))
+        .collect()
 }
 
 fn usd(v: Option<Usd>) -> Value {
@@ -114,11 +122,19 @@ fn totals_json(t: &Totals) -> Map<String, Value> {
         "reasoning_share": t.reasoning_share(),
         "assumed_window_requests": t.assumed_window_requests,
         "anomalies": anomalies,
+        "uncertain_requests": t.uncertain_requests,
+        "uncertain_cost_low_usd": usd(uncertain(t).map(|r| r.0)),
+        "uncertain_cost_high_usd": usd(uncertain(t).map(|r| r.1)),
     });
     match v {
         Value::Object(m) => m,
         _ => unreachable!("json! of an object literal"),
     }
+}
+
+/// The low–high cost of the requests priced where the change day is unknown, if any.
+fn uncertain(t: &Totals) -> Option<(Usd, Usd)> {
+    (t.uncertain_requests > 0).then_some(t.uncertain_range)
 }
 
 /// Metric columns of the CSV, after the keys.
@@ -142,6 +158,9 @@ const CSV_METRICS: &[&str] = &[
     "total_ne_sum",
     "alias_mismatch",
     "dropped_fields",
+    "uncertain_requests",
+    "uncertain_cost_low_usd",
+    "uncertain_cost_high_usd",
 ];
 
 /// One CSV line per group (no total line, so a spreadsheet sum is right); money exact.
@@ -176,6 +195,12 @@ fn csv(report: &Report) -> anyhow::Result<String> {
             t.assumed_window_requests.to_string(),
         ]);
         rec.extend(t.anomalies.named().iter().map(|(_, n)| n.to_string()));
+        let range = uncertain(t);
+        rec.extend([
+            t.uncertain_requests.to_string(),
+            opt(range.map(|r| r.0)),
+            opt(range.map(|r| r.1)),
+        ]);
         w.write_record(&rec)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
@@ -190,6 +215,7 @@ fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     let mut v = price_notes(prices);
     v.extend(period_note(report));
     v.extend(unpriced_note(report));
+    v.extend(uncertain_note(report));
     v.extend(assumption_notes(report));
     v
 }
@@ -204,6 +230,13 @@ fn price_notes(prices: &PriceTable) -> Vec<String> {
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     )];
+    if prices
+        .aliases
+        .get("balanced")
+        .is_some_and(|w| w == "standard")
+    {
+        v.push("prices: window 'standard' is priced as Sail's page lists it, labelled 'Balanced' there".into());
+    }
     if prices.layers.len() > 1 {
         let files: Vec<String> = prices
             .layers
@@ -262,6 +295,25 @@ pub(crate) fn unpriced_note(report: &Report) -> Option<String> {
         "warning: {} of {} requests are unpriced and not in the cost: {}; {fix}",
         t.unpriced_requests(),
         t.requests,
+        what.join(", ")
+    ))
+}
+
+/// The warning about requests priced where the change day is unknown, with the range.
+pub(crate) fn uncertain_note(report: &Report) -> Option<String> {
+    let t = &report.total;
+    let (low, high) = uncertain(t)?;
+    let what: Vec<String> = report
+        .uncertain
+        .iter()
+        .map(|((m, w), n)| format!("'{m}' × '{w}' ({n})"))
+        .collect();
+    Some(format!(
+        "warning: {} fall between two observations of a price that disagree (change day unknown): \
+         priced at the earlier one; they cost between ${} and ${}: {} (see `sail-export prices`)",
+        requests(t.uncertain_requests),
+        low.rounded(4),
+        high.rounded(4),
         what.join(", ")
     ))
 }

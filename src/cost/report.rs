@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::scan::{Bucket, Scan};
-use crate::prices::{normalize_window, Entry, PriceTable, Rate, Usd};
+use crate::prices::{normalize_window, Entry, PriceTable, Usd};
 use crate::time::day;
 
 /// A grouping key of `cost --by`.
@@ -131,6 +131,10 @@ pub struct Totals {
     pub assumed_window_requests: u64,
     /// Anomaly flag counts.
     pub anomalies: Anomalies,
+    /// Priced requests whose day falls where the price changed on an unknown day.
+    pub uncertain_requests: u64,
+    /// Their cost at the lower and the higher of the two prices they may have been billed at.
+    pub uncertain_range: (Usd, Usd),
 }
 
 impl Totals {
@@ -184,6 +188,9 @@ impl Totals {
         self.asap_cost += o.asap_cost;
         self.assumed_window_requests += o.assumed_window_requests;
         self.anomalies.add(&o.anomalies);
+        self.uncertain_requests += o.uncertain_requests;
+        self.uncertain_range.0 += o.uncertain_range.0;
+        self.uncertain_range.1 += o.uncertain_range.1;
     }
 }
 
@@ -224,6 +231,8 @@ pub struct Report {
     pub unpriced: Vec<Unpriced>,
     /// (window, priced as) → requests priced through a window alias.
     pub aliases_used: BTreeMap<(String, String), u64>,
+    /// (model, window priced) → requests priced where the change day is unknown.
+    pub uncertain: BTreeMap<(String, String), u64>,
     /// The window assumed for rows with none.
     pub default_window: String,
     /// Rows of the export (after `--batch`) not counted because they are not `fetched`.
@@ -247,8 +256,7 @@ fn month(days: i64) -> String {
 
 /// What billed tokens cost at one entry: (input − cached)·input + cached·cached_input + output·output.
 pub(crate) fn price(billed: &[i64; 3], e: &Entry) -> Usd {
-    let rates: [Rate; 3] = [e.input, e.cached_input, e.output];
-    billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
+    e.cost(billed)
 }
 
 /// Builds the report from a scan of an export: pure, no I/O.
@@ -291,6 +299,7 @@ pub fn build(scanned: Scan, prices: &PriceTable, keys: &[Key], batch: Option<&st
         total,
         unpriced,
         aliases_used: acc.aliases_used,
+        uncertain: acc.uncertain,
         default_window: prices.default_window().to_owned(),
         not_fetched_requests: scanned.not_fetched,
         batch: batch.map(str::to_owned),
@@ -305,6 +314,7 @@ struct Accumulator {
     groups: BTreeMap<Vec<Option<String>>, Totals>,
     unpriced: BTreeMap<(Option<String>, String), u64>,
     aliases_used: BTreeMap<(String, String), u64>,
+    uncertain: BTreeMap<(String, String), u64>,
 }
 
 impl Accumulator {
@@ -335,7 +345,14 @@ impl Accumulator {
         let asap = lookup("asap");
         let t = &mut b.totals;
         t.priced_requests = b.usage_rows;
-        t.cost = price(&b.billed, own.entry);
+        let priced = own.cost(&b.billed);
+        t.cost = priced.usd;
+        if let Some(range) = priced.range {
+            t.uncertain_requests = b.usage_rows;
+            t.uncertain_range = range;
+            let key = (own.entry.model.clone(), own.entry.window.clone());
+            *self.uncertain.entry(key).or_insert(0) += b.usage_rows;
+        }
         if own.via_alias {
             *self
                 .aliases_used

@@ -13,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
 use super::report::price;
-use crate::prices::{normalize_window, PriceTable, Usd};
+use crate::prices::{normalize_window, PriceTable, Rate, Usd};
 use crate::time::{day, Span};
 
 /// The columns read from an export, in this order.
@@ -41,7 +41,7 @@ pub(crate) struct In<'a> {
 }
 
 /// The columns written, in order.
-const OUTPUT: [(&str, DataType); 15] = [
+const OUTPUT: [(&str, DataType); 18] = [
     ("batch_id", DataType::Utf8),
     ("custom_id", DataType::Utf8),
     ("model", DataType::Utf8),
@@ -57,6 +57,9 @@ const OUTPUT: [(&str, DataType); 15] = [
     ("cost_usd", DataType::Float64),
     ("asap_cost_usd", DataType::Float64),
     ("savings_usd", DataType::Float64),
+    ("cost_low_usd", DataType::Float64),
+    ("cost_high_usd", DataType::Float64),
+    ("price_source", DataType::Utf8),
 ];
 
 /// Rows per written batch.
@@ -67,11 +70,48 @@ pub(crate) struct Writer<'p> {
     prices: &'p PriceTable,
     text: [StringBuilder; 8],
     assumed: BooleanBuilder,
-    money: [Float64Builder; 6],
+    money: [Float64Builder; 8],
+    source: StringBuilder,
     pending: usize,
     out: Out,
     /// Rows written.
     pub(crate) rows: u64,
+    /// Rows priced where the change day is unknown, and their low and high cost.
+    pub(crate) uncertain: (u64, Usd, Usd),
+}
+
+/// One priced row, in the order of [`OUTPUT`]: the text columns (`window_assumed` goes
+/// after the fifth), the prices, the amounts, and the price's source.
+struct Line {
+    text: [Option<String>; 8],
+    assumed: bool,
+    rates: [Option<Rate>; 3],
+    usd: [Option<Usd>; 5],
+    source: Option<String>,
+}
+
+/// What `write` wrote.
+pub(crate) struct Written {
+    /// Rows written.
+    pub(crate) rows: u64,
+    /// Rows priced where the change day is unknown, and their low and high cost.
+    pub(crate) uncertain: (u64, Usd, Usd),
+}
+
+impl Written {
+    /// The warning about rows priced where the change day is unknown, if any.
+    pub(crate) fn uncertain_note(&self) -> Option<String> {
+        let (n, low, high) = self.uncertain;
+        (n > 0).then(|| {
+            format!(
+                "warning: {n} of those rows fall between two observations of a price that disagree \
+                 (change day unknown): priced at the earlier one; they cost between ${} and ${} \
+                 (columns cost_low_usd, cost_high_usd)",
+                low.rounded(4),
+                high.rounded(4)
+            )
+        })
+    }
 }
 
 enum Out {
@@ -112,9 +152,11 @@ impl<'p> Writer<'p> {
             text: Default::default(),
             assumed: BooleanBuilder::new(),
             money: Default::default(),
+            source: StringBuilder::new(),
             pending: 0,
             out,
             rows: 0,
+            uncertain: (0, Usd::ZERO, Usd::ZERO),
         })
     }
 
@@ -131,7 +173,14 @@ impl<'p> Writer<'p> {
             let bc = cached.unwrap_or(0).min(i).max(0);
             [i - bc, bc, o]
         });
-        let cost = own.as_ref().zip(billed).map(|(m, b)| price(&b, m.entry));
+        let priced = own.as_ref().zip(billed).map(|(m, b)| m.cost(&b));
+        let cost = priced.map(|p| p.usd);
+        let range = priced.and_then(|p| p.range);
+        if let Some((low, high)) = range {
+            self.uncertain.0 += 1;
+            self.uncertain.1 += low;
+            self.uncertain.2 += high;
+        }
         let asap = cost
             .and(lookup("asap"))
             .zip(billed)
@@ -153,7 +202,26 @@ impl<'p> Writer<'p> {
             e.map(|e| e.cached_input),
             e.map(|e| e.output),
         ];
-        let usd = [cost, asap, savings];
+        let usd = [cost, asap, savings, range.map(|r| r.0), range.map(|r| r.1)];
+        let source = e.and_then(|e| e.source.clone());
+        self.append(Line {
+            text,
+            assumed,
+            rates,
+            usd,
+            source,
+        })
+    }
+
+    /// Writes one priced row (CSV) or adds it to the pending batch (Parquet).
+    fn append(&mut self, line: Line) -> anyhow::Result<()> {
+        let Line {
+            text,
+            assumed,
+            rates,
+            usd,
+            source,
+        } = line;
         match &mut self.out {
             Out::Csv(w) => {
                 let mut rec: Vec<String> = text[..5]
@@ -169,6 +237,7 @@ impl<'p> Writer<'p> {
                         .map(|r| r.map(|r| r.to_string()).unwrap_or_default()),
                 );
                 rec.extend(usd.iter().map(|u| u.map(Usd::exact).unwrap_or_default()));
+                rec.push(source.unwrap_or_default());
                 w.write_record(&rec)?;
             }
             Out::Parquet(_) => {
@@ -183,6 +252,7 @@ impl<'p> Writer<'p> {
                 for (b, m) in self.money.iter_mut().zip(money) {
                     b.append_option(m);
                 }
+                self.source.append_option(source);
                 self.pending += 1;
                 if self.pending == BATCH_ROWS {
                     self.flush()?;
@@ -212,13 +282,14 @@ impl<'p> Writer<'p> {
         for m in &mut self.money {
             cols.push(Arc::new(m.finish()));
         }
+        cols.push(Arc::new(self.source.finish()));
         w.write(&RecordBatch::try_new(schema(), cols)?)?;
         self.pending = 0;
         Ok(())
     }
 
     /// Writes what is pending and closes the file.
-    pub(crate) fn finish(mut self) -> anyhow::Result<u64> {
+    pub(crate) fn finish(mut self) -> anyhow::Result<Written> {
         self.flush()?;
         match self.out {
             Out::Parquet(w) => {
@@ -226,19 +297,23 @@ impl<'p> Writer<'p> {
             }
             Out::Csv(mut w) => w.flush()?,
         }
-        Ok(self.rows)
+        Ok(Written {
+            rows: self.rows,
+            uncertain: self.uncertain,
+        })
     }
 }
 
 /// Writes the per-row costs of the export at `path` (only `batch`'s rows, and only rows
-/// created in `span`) to `out`; returns how many rows it wrote.
+/// created in `span`) to `out`; returns how many rows it wrote, and how
+/// many were priced where the change day is unknown.
 pub(crate) fn write(
     path: &Path,
     prices: &PriceTable,
     batch: Option<&str>,
     span: Span,
     out: &Path,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Written> {
     use crate::export::{self, columns, Export};
     use crate::row::Cell;
     let mut w = Writer::create(out, prices)?;

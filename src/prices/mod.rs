@@ -1,18 +1,18 @@
-//! The price table: parsing and checking a price file (TOML), merging `--prices` over the
-//! bundled file, and finding the entry that prices a row (model × window × day); with the
-//! exact money types it is written in.
+//! The price table: the bundled price history, the dated files `prices update` wrote and
+//! `--prices FILE`, layered into one table; and the lookup that prices a row (model × window
+//! × day), saying when the day a price changed is unknown. With the exact money types.
 
+mod file;
+pub mod history;
 pub(crate) mod money;
+pub mod page;
+pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use serde::Deserialize;
-use toml::Spanned;
-
 pub use self::money::{Rate, Usd};
 use crate::error::UsageError;
-use crate::time::day;
 
 /// The bundled price file, embedded at build time.
 pub(crate) const BUNDLED: &str = include_str!("../../prices/sail.toml");
@@ -33,8 +33,14 @@ pub struct Entry {
     pub model: String,
     /// Normalised window name, or `*`.
     pub window: String,
-    /// First UTC day (days since 1970-01-01) the entry is in force; `None` = always.
+    /// First UTC day (days since 1970-01-01) the entry is in force; `None` = always before
+    /// the next entry. Derived from `effective_from` and `seen` (see [`history`]).
     pub from: Option<i64>,
+    /// The day the price is known to have started, as the file gives it (`effective_from`).
+    pub effective_from: Option<i64>,
+    /// The first and last days this price was seen on Sail's page (`seen`); `None` for a
+    /// price file entry that is not an observation.
+    pub seen: Option<(i64, i64)>,
     /// Uncached input tokens, per 1M.
     pub input: Rate,
     /// Cached input tokens, per 1M.
@@ -43,12 +49,34 @@ pub struct Entry {
     pub output: Rate,
     /// Version of the file the entry came from.
     pub version: String,
+    /// Where the price was seen or taken from.
+    pub source: Option<String>,
+    /// The price file it came from (`bundled prices/sail.toml` or a path).
+    pub file: String,
+}
+
+impl Entry {
+    /// The day that orders entries of one model × window: `effective_from`, else `seen`.
+    pub(crate) fn date_key(&self) -> Option<i64> {
+        self.effective_from.or(self.seen.map(|s| s.0))
+    }
+
+    /// True when both entries charge the same for every kind of token.
+    pub(crate) fn same_rates(&self, o: &Entry) -> bool {
+        (self.input, self.cached_input, self.output) == (o.input, o.cached_input, o.output)
+    }
+
+    /// What billed tokens `[input − cached, cached, output]` cost at this entry.
+    pub fn cost(&self, billed: &[i64; 3]) -> Usd {
+        let rates = [self.input, self.cached_input, self.output];
+        billed.iter().zip(rates).map(|(t, r)| r.times(*t)).sum()
+    }
 }
 
 /// Where a layer of the table came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// The file (`bundled prices/sail.toml` or the `--prices` path).
+    /// The file (`bundled prices/sail.toml`, a file of `prices update` or `--prices`).
     pub file: String,
     /// Its `version`.
     pub version: String,
@@ -56,10 +84,10 @@ pub struct Origin {
     pub source: Option<String>,
 }
 
-/// A checked price table, possibly several files merged (later ones win per model × window).
+/// A checked price table, possibly several files layered (see [`PriceTable::load`]).
 #[derive(Debug, Clone)]
 pub struct PriceTable {
-    /// The files merged into this table, bundled first.
+    /// The files layered into this table, bundled first.
     pub layers: Vec<Origin>,
     default_window: Option<String>,
     /// Alias → window whose price applies.
@@ -68,36 +96,39 @@ pub struct PriceTable {
     entries: Entries,
 }
 
-/// The entry that priced a row, and the window name it was found under.
+/// The entry that prices a row: the answer of [`PriceTable::lookup`].
 #[derive(Debug, Clone, Copy)]
 pub struct Match<'a> {
-    /// The price entry.
+    /// The price entry in force (under the rule of [`history`] when `uncertain`).
     pub entry: &'a Entry,
     /// True when the row's window reached the entry through an alias.
     pub via_alias: bool,
+    /// When the row's day lies between two observations of this model × window that
+    /// disagree (the day of the change is unknown): the later observation, the other price
+    /// the row may have been billed at. The row is priced at `entry` (the earlier one).
+    pub uncertain: Option<&'a Entry>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    version: String,
-    source: Option<String>,
-    default_window: Option<String>,
-    #[serde(default)]
-    window_aliases: BTreeMap<String, String>,
-    #[serde(default)]
-    price: Vec<Spanned<RawPrice>>,
+/// What billed tokens cost under a [`Match`]: the figure, and its range when uncertain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priced {
+    /// At the entry in force.
+    pub usd: Usd,
+    /// (low, high) over the two prices the row may have been billed at, when uncertain.
+    pub range: Option<(Usd, Usd)>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPrice {
-    model: String,
-    window: String,
-    input: Spanned<f64>,
-    cached_input: Spanned<f64>,
-    output: Spanned<f64>,
-    effective_from: Option<Spanned<toml::Value>>,
+impl Match<'_> {
+    /// What billed tokens `[input − cached, cached, output]` cost, with the range when the
+    /// price is uncertain.
+    pub fn cost(&self, billed: &[i64; 3]) -> Priced {
+        let usd = self.entry.cost(billed);
+        let range = self.uncertain.map(|other| {
+            let alt = other.cost(billed);
+            (usd.min(alt), usd.max(alt))
+        });
+        Priced { usd, range }
+    }
 }
 
 /// Normalises a window name the way SQL `lower(trim(x))` does: ASCII lowercase, spaces trimmed.
@@ -111,17 +142,40 @@ impl PriceTable {
         PriceTable::parse(BUNDLED, BUNDLED_NAME).expect("the bundled price file is valid")
     }
 
-    /// The bundled table with `--prices FILE` merged over it when given.
+    /// The table in force for every command: the bundled history, then the dated files
+    /// `prices update` wrote (oldest first, each an observation added to the history), then
+    /// `--prices FILE` when given (its entries replace a model × window's whole history).
     pub(crate) fn load(overrides: Option<&Path>) -> anyhow::Result<PriceTable> {
-        let base = PriceTable::bundled();
+        let mut table = PriceTable::installed()?;
         let Some(path) = overrides else {
-            return Ok(base);
+            return Ok(table);
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
             UsageError::new(format!("cannot read --prices '{}': {e}", path.display()))
         })?;
         let over = PriceTable::parse(&text, &path.display().to_string())?;
-        Ok(base.merge(over)?)
+        table = table.merge(over)?;
+        Ok(table)
+    }
+
+    /// The bundled history with every file of the prices folder ([`store::dir`]) added.
+    pub fn installed() -> anyhow::Result<PriceTable> {
+        let mut all = PriceTable::installed_versions()?;
+        Ok(all.pop().unwrap_or_else(PriceTable::bundled))
+    }
+
+    /// The bundled table, then the same with the prices folder's files added one by one,
+    /// oldest first: every table this program would have written into an export before.
+    pub(crate) fn installed_versions() -> anyhow::Result<Vec<PriceTable>> {
+        let mut all = vec![PriceTable::bundled()];
+        for path in store::files(store::dir().as_deref())? {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| UsageError::new(format!("cannot read '{}': {e}", path.display())))?;
+            let file = PriceTable::parse(&text, &path.display().to_string())?;
+            let newest = all.last().cloned().unwrap_or_else(PriceTable::bundled);
+            all.push(newest.add_history(file));
+        }
+        Ok(all)
     }
 
     /// Parses and checks one price file; `name` is used in error messages.
@@ -129,36 +183,22 @@ impl PriceTable {
         let bad = |line: Option<usize>, what: String| {
             let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
             UsageError::new(format!(
-                "price file '{name}'{at}: {what}; fix the file (format: see the README) or pass another --prices FILE"
+                "price file '{name}'{at}: {what}; fix the file (format: see docs/reference.md) or pass another --prices FILE"
             ))
         };
-        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(s.start));
-            bad(line, e.message().trim_end().to_owned())
-        })?;
-        if raw.version.trim().is_empty() {
-            return Err(bad(None, "`version` is empty".into()));
-        }
-        let entries = read_entries(&raw, line_of).map_err(|(l, w)| bad(Some(l), w))?;
-        let aliases = read_aliases(&raw).map_err(|w| bad(None, w))?;
-        let default_window = match raw.default_window.as_deref().map(normalize_window) {
-            Some(w) if w.is_empty() || w == ANY_WINDOW => {
-                return Err(bad(None, "`default_window` must name a window".into()))
-            }
-            other => other,
-        };
-        let table = PriceTable {
+        let p = file::parse(text, name).map_err(|(l, w)| bad(l, w))?;
+        let mut table = PriceTable {
             layers: vec![Origin {
                 file: name.to_owned(),
-                version: raw.version,
-                source: raw.source,
+                version: p.raw.version,
+                source: p.raw.source,
             }],
-            default_window,
-            aliases,
-            entries,
+            default_window: p.default_window,
+            aliases: p.aliases,
+            entries: p.entries,
         };
         table.check_aliases().map_err(|w| bad(None, w))?;
+        table.entries.values_mut().for_each(history::settle);
         Ok(table)
     }
 
@@ -182,6 +222,18 @@ impl PriceTable {
         Ok(self)
     }
 
+    /// This table with `later`'s entries added to each model × window's history (a later
+    /// observation of the same day replaces ours); aliases and default window are ours.
+    pub fn add_history(mut self, later: PriceTable) -> PriceTable {
+        for (key, list) in later.entries {
+            let mine = self.entries.entry(key).or_default();
+            mine.extend(list);
+            history::settle(mine);
+        }
+        self.layers.extend(later.layers);
+        self
+    }
+
     /// Aliases point at final windows: no alias targets another alias.
     fn check_aliases(&self) -> Result<(), String> {
         for (alias, target) in &self.aliases {
@@ -201,7 +253,7 @@ impl PriceTable {
             .unwrap_or(FALLBACK_DEFAULT_WINDOW)
     }
 
-    /// The version of the top layer (the `--prices` file if any, else the bundled one).
+    /// The version of the top layer (the `--prices` file if any, else the newest).
     pub(crate) fn version(&self) -> &str {
         self.layers.last().map_or("", |o| o.version.as_str())
     }
@@ -218,9 +270,25 @@ impl PriceTable {
         all
     }
 
-    /// The entry pricing `model` in (normalised) `window` on UTC `day` (`None`: the newest).
-    /// Tried in order: the window itself, its alias, then `*`; for each, the newest entry
-    /// in force that day. `None` when nothing applies: the row is unpriced.
+    /// Every model × window's history, sorted by model and window.
+    pub fn histories(&self) -> Vec<&[Entry]> {
+        let mut all: Vec<_> = self.entries.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, v)| v.as_slice()).collect()
+    }
+
+    /// The history of one model × window, oldest first (empty when it has none).
+    pub fn history(&self, model: &str, window: &str) -> &[Entry] {
+        self.entries
+            .get(&(model.to_owned(), window.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The entry pricing `model` in (normalised) `window` on UTC `day` (days since
+    /// 1970-01-01; `None`: the newest). Tried in order: the window itself, its alias, then
+    /// `*`; for each, the newest entry in force that day. `None` when nothing applies: the
+    /// row is unpriced. `uncertain` is set when the day falls where the change day is
+    /// unknown (see [`history`]); [`Match::cost`] then gives the range.
     pub fn lookup(&self, model: &str, window: &str, day: Option<i64>) -> Option<Match<'_>> {
         let alias = self.aliases.get(window).map(String::as_str);
         let tries = [
@@ -230,109 +298,12 @@ impl PriceTable {
         ];
         tries.into_iter().find_map(|(w, via_alias)| {
             let list = self.entries.get(&(model.to_owned(), w?.to_owned()))?;
-            let entry = list.iter().rev().find(|e| match (e.from, day) {
-                (Some(from), Some(d)) => from <= d,
-                _ => true,
-            })?;
-            Some(Match { entry, via_alias })
+            let (entry, uncertain) = history::in_force(list, day)?;
+            Some(Match {
+                entry,
+                via_alias,
+                uncertain,
+            })
         })
     }
-}
-
-/// Checks one `[[price]]` table; the error gives the offending field's byte offset (when
-/// known) and says which field is wrong and why.
-fn check_entry(p: &RawPrice, version: &str) -> Result<Entry, (Option<usize>, String)> {
-    let model = p.model.trim().to_owned();
-    let window = normalize_window(&p.window);
-    if model.is_empty() {
-        return Err((None, "[[price]] has an empty `model`".into()));
-    }
-    if window.is_empty() {
-        return Err((
-            None,
-            format!("[[price]] for model '{model}' has an empty `window`"),
-        ));
-    }
-    let rate = |field: &str, v: &Spanned<f64>| {
-        Rate::from_usd(*v.get_ref()).ok_or_else(|| {
-            (Some(v.span().start), format!(
-                "[[price]] model '{model}' window '{window}': `{field}` = {} must be a non-negative USD-per-1M-tokens price with at most 9 decimals",
-                v.get_ref()
-            ))
-        })
-    };
-    let from = match &p.effective_from {
-        None => None,
-        Some(v) => Some(effective_day(v.get_ref()).ok_or_else(|| {
-            (Some(v.span().start), format!(
-                "[[price]] model '{model}' window '{window}': `effective_from` = {} must be a date \"YYYY-MM-DD\"",
-                v.get_ref()
-            ))
-        })?),
-    };
-    Ok(Entry {
-        input: rate("input", &p.input)?,
-        cached_input: rate("cached_input", &p.cached_input)?,
-        output: rate("output", &p.output)?,
-        model,
-        window,
-        from,
-        version: version.to_owned(),
-    })
-}
-
-/// `effective_from` as a quoted `"YYYY-MM-DD"` or a bare TOML date.
-fn effective_day(v: &toml::Value) -> Option<i64> {
-    match v {
-        toml::Value::String(s) => day::parse(s.trim()),
-        toml::Value::Datetime(dt) if dt.time.is_none() && dt.offset.is_none() => {
-            day::parse(&dt.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// The `[[price]]` entries of a file, checked, by model × window, oldest first. An error is
-/// (line, what is wrong).
-fn read_entries(
-    raw: &RawFile,
-    line_of: impl Fn(usize) -> usize,
-) -> Result<Entries, (usize, String)> {
-    let mut entries = Entries::new();
-    for spanned in &raw.price {
-        let start = spanned.span().start;
-        let entry = check_entry(spanned.get_ref(), &raw.version)
-            .map_err(|(at, w)| (line_of(at.unwrap_or(start)), w))?;
-        let key = (entry.model.clone(), entry.window.clone());
-        let list = entries.entry(key).or_default();
-        if list.iter().any(|e| e.from == entry.from) {
-            return Err((
-                line_of(start),
-                format!(
-                    "a second [[price]] for model '{}' window '{}' with the same effective_from",
-                    entry.model, entry.window
-                ),
-            ));
-        }
-        list.push(entry);
-    }
-    for list in entries.values_mut() {
-        list.sort_by_key(|e| e.from);
-    }
-    Ok(entries)
-}
-
-/// The `[window_aliases]` of a file, normalised: alias → window.
-fn read_aliases(raw: &RawFile) -> Result<BTreeMap<String, String>, String> {
-    let mut aliases = BTreeMap::new();
-    for (alias, target) in &raw.window_aliases {
-        let (a, t) = (normalize_window(alias), normalize_window(target));
-        if a.is_empty() || t.is_empty() || a == ANY_WINDOW || t == ANY_WINDOW {
-            return Err(format!(
-                "[window_aliases] '{alias}' = '{target}': names must be real windows, not empty or '*'"
-            ));
-        }
-        aliases.insert(a, t);
-    }
-    Ok(aliases)
 }

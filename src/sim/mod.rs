@@ -20,6 +20,7 @@
 
 pub(crate) mod content;
 pub(crate) mod data;
+pub mod pricing;
 pub(crate) mod server;
 pub(crate) mod tls;
 pub(crate) mod usage;
@@ -308,6 +309,12 @@ impl SimHandle {
     pub fn base_url(&self) -> String {
         let scheme = if self.pki.is_some() { "https" } else { "http" };
         format!("{scheme}://{}/v1", self.addr)
+    }
+
+    /// The simulated pricing page, e.g. `http://127.0.0.1:40123/pricing.md`.
+    pub fn pricing_url(&self) -> String {
+        let api = self.base_url();
+        format!("{}/pricing.md", api.trim_end_matches("/v1"))
     }
 
     /// The CA that signed the server's certificate, PEM (`--ca-cert`); `None` without TLS.

@@ -87,6 +87,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/v1/usage/breakdown", get(super::usage::breakdown))
         .fallback(|| async { envelope(StatusCode::NOT_FOUND, "not_found_error", "no such route") })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .route("/pricing.md", get(super::pricing::serve))
         .with_state(state);
     match gzip {
         true => app.layer(CompressionLayer::new().gzip(true)),

@@ -58,6 +58,11 @@ pub fn command(args: &[&str]) -> tokio::process::Command {
         cmd.env_remove(var);
     }
     cmd.env("SAIL_API_KEY", KEY)
+        // No prices folder of the developer's: a folder that does not exist is no layer.
+        .env(
+            "SAIL_EXPORT_PRICES_DIR",
+            std::env::temp_dir().join("sail-export-tests-no-prices-folder"),
+        )
         .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -10,4 +10,5 @@ mod cost;
 mod fetch;
 mod layering;
 mod outputs;
+mod prices;
 mod reconcile;

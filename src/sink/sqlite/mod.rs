@@ -15,7 +15,6 @@ use super::failure::OutputError;
 use super::{Existing, RunStart, Sink};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
-use crate::prices::PriceTable;
 use crate::row::{FetchState, Row};
 use crate::summary::Summary;
 use crate::time::now_unix;
@@ -48,7 +47,7 @@ pub(crate) fn upsert_sql() -> String {
 }
 
 /// Opens (creating and migrating) a SQLite export for writing. Every export carries the
-/// price table its `result_costs` view reads: the bundled one, unless it has one already.
+/// price table its `result_costs` view reads: the prices in force (`prices::write_current`).
 /// An existing file must be empty or an export already (see `check`).
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     open_with(path, Existing::ExportsOnly)
@@ -58,7 +57,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
 pub(crate) fn open_with(path: &Path, existing: Existing) -> anyhow::Result<Connection> {
     check(path, existing)?;
     let mut conn = schema::open(path)?;
-    prices::write_if_missing(&mut conn, &PriceTable::bundled())?;
+    prices::write_current(&mut conn)?;
     Ok(conn)
 }
 

@@ -216,7 +216,7 @@ async fn a_malformed_price_file_exits_2_naming_the_file_and_line() {
         ("version = \"v\"\n[[price]]\nmodel = \"m\"\nwindow = \"flex\"\ninput = 1\ncached_imput = 0\noutput = 1\n", &["line 6", "cached_imput"][..]),
         ("version = \"v\"\n[[price]]\nmodel = \"m\"\nwindow = \"flex\"\ninput = \"cheap\"\ncached_input = 0\noutput = 1\n", &["line 5"][..]),
         ("version = \"v\"\n[[price]]\nmodel = \"m\"\nwindow = \"flex\"\ninput = 1\ncached_input = 0\noutput = 1\neffective_from = \"2026-02-30\"\n", &["line 8", "effective_from"][..]),
-        ("version = \"v\"\n[window_aliases]\nbalanced = \"flex\"\n", &["'standard' points to 'balanced', which is itself an alias"][..]),
+        ("version = \"v\"\n[window_aliases]\nstandard = \"flex\"\n", &["'balanced' points to 'standard', which is itself an alias"][..]),
         ("source = \"no version\"\n", &["version"][..]),
     ];
     for (text, wants) in cases {

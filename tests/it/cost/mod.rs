@@ -360,7 +360,7 @@ async fn window_aliases_and_the_assumed_default_window_price_each_row() {
         "24hr is the usage API's legacy key for flex"
     );
     assert_eq!(cost("flex"), 0.4);
-    // standard (explicit 1, missing 1, empty 1) → balanced at 0.50.
+    // standard (explicit 1, missing 1, empty 1): the page's Balanced, at 0.50.
     let standard = group(&r, &[("completion_window", "standard")]);
     assert_eq!(standard["requests"], 3);
     assert_eq!(standard["cost_usd"], 1.5);
@@ -386,7 +386,7 @@ async fn window_aliases_and_the_assumed_default_window_price_each_row() {
     assert!(
         table
             .stdout
-            .contains("window 'standard' priced as 'balanced' (alias) for 3 requests"),
+            .contains("window 'standard' is priced as Sail's page lists it, labelled 'Balanced'"),
         "{}",
         table.stdout
     );

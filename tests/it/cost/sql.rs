@@ -54,10 +54,11 @@ fn every_export_carries_the_bundled_price_table() {
         "SELECT COUNT(*) AS n, COUNT(DISTINCT model) AS m FROM prices",
     );
     assert_eq!(
-        n[0]["n"], 32,
-        "10 models × 3 windows + gpt-oss-120b asap + Qwen flex"
+        n[0]["n"], 39,
+        "the 2026-10-07 page (10 models × 3 windows + gpt-oss-120b asap + Qwen flex), then \
+         from the 2026-08-01 page the 3 prices that differ and GLM-5.2 (3) and Nemotron (1)"
     );
-    assert_eq!(n[0]["m"], 12);
+    assert_eq!(n[0]["m"], 14);
     let kimi = query(&db, "SELECT input, cached_input, output FROM prices WHERE model = 'moonshotai/Kimi-K3' AND completion_window = 'asap'");
     assert_eq!(
         kimi[0],
@@ -68,9 +69,9 @@ fn every_export_carries_the_bundled_price_table() {
     );
     let alias = query(
         &db,
-        "SELECT completion_window FROM window_aliases WHERE alias = 'standard'",
+        "SELECT completion_window FROM window_aliases WHERE alias = 'balanced'",
     );
-    assert_eq!(alias[0]["completion_window"], "balanced");
+    assert_eq!(alias[0]["completion_window"], "standard");
 }
 
 #[tokio::test]
