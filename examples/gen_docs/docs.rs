@@ -47,11 +47,28 @@ pub fn generate(root: &Path) -> Result<Vec<File>, String> {
     Ok(files)
 }
 
-/// `sail-export.1` and one `sail-export-COMMAND.1` per command.
+/// Every command that is not hidden, nested ones (`prices update`) after their parent, each
+/// with its name as typed after `sail-export` (empty for the top level).
+fn commands(cmd: &Command) -> Vec<(String, &Command)> {
+    let mut all = vec![(String::new(), cmd)];
+    let mut i = 0;
+    while i < all.len() {
+        let (name, c) = all[i].clone();
+        let subs = c.get_subcommands().filter(|s| !s.is_hide_set());
+        let nested: Vec<(String, &Command)> = subs
+            .map(|s| (format!("{name} {}", s.get_name()).trim().to_owned(), s))
+            .collect();
+        all.splice(i + 1..i + 1, nested);
+        i += 1;
+    }
+    all
+}
+
+/// `sail-export.1` and one `sail-export-COMMAND.1` per command (`sail-export-prices-update.1`
+/// for a nested one).
 fn man_pages(cmd: &Command) -> Result<Vec<File>, String> {
-    let subs = cmd.get_subcommands().filter(|s| !s.is_hide_set());
     let mut pages = Vec::new();
-    for c in std::iter::once(cmd).chain(subs) {
+    for (_, c) in commands(cmd) {
         let man = clap_mangen::Man::new(c.clone());
         let mut text = Vec::new();
         man.render(&mut text).map_err(|e| e.to_string())?;
@@ -74,20 +91,22 @@ fn end(name: &str) -> String {
 /// The reference with each command's block (and the top-level one, named `sail-export`)
 /// replaced by the synopsis and table made now.
 fn fill_reference(reference: &str, cmd: &Command) -> Result<String, String> {
-    let subs = cmd.get_subcommands().filter(|s| !s.is_hide_set());
     let mut text = reference.to_owned();
-    for c in std::iter::once(cmd).chain(subs) {
-        let name = c.get_name();
+    for (typed, c) in commands(cmd) {
+        let name = if typed.is_empty() {
+            c.get_name()
+        } else {
+            &typed
+        };
         let (b, e) = (begin(name), end(name));
         let missing = || {
             format!("{REFERENCE} has no block for `{name}`: add the two lines\n{b}\n{e}\nwhere its options belong")
         };
         let start = text.find(&b).ok_or_else(missing)? + b.len();
         let stop = start + text[start..].find(&e).ok_or_else(missing)?;
-        let block = if c.get_name() == cmd.get_name() {
-            top_block(c)
-        } else {
-            command_block(c)
+        let block = match typed.is_empty() {
+            true => top_block(c),
+            false => command_block(&typed, c),
         };
         text.replace_range(start..stop, &format!("\n{block}"));
     }
@@ -103,14 +122,14 @@ fn top_block(cmd: &Command) -> String {
 
 /// A command's synopsis and option table (the options every command takes are left to the
 /// top-level block).
-fn command_block(c: &Command) -> String {
+fn command_block(typed: &str, c: &Command) -> String {
     let args: Vec<&Arg> = c
         .get_arguments()
         .filter(|a| shown(a) && !a.is_global_set())
         .collect();
     let (positional, options): (Vec<&Arg>, Vec<&Arg>) =
         args.iter().partition(|a| a.is_positional());
-    let mut words = vec![format!("sail-export {}", c.get_name())];
+    let mut words = vec![format!("sail-export {typed}")];
     words.extend(positional.iter().chain(&options).map(|a| word(a)));
     let mut synopsis = String::new();
     let mut line = String::new();

@@ -68,8 +68,11 @@ fn every_command_has_a_man_page_and_its_options_in_the_reference() {
         ("sync", "| `--since WHEN` |"),
         ("load", "sail-export load "),
         ("demo", "sail-export demo "),
+        ("prices update", "sail-export prices update "),
+        ("reconcile", "| `--range 7d\\|30d\\|period` |"),
     ] {
-        let page = Path::new(MAN_DIR).join(format!("sail-export-{sub}.1"));
+        let file = format!("sail-export-{}.1", sub.replace(' ', "-"));
+        let page = Path::new(MAN_DIR).join(file);
         assert!(
             files.iter().any(|f| f.path == page),
             "no {}",
