@@ -210,8 +210,21 @@ impl PriceTable {
             .last()
             .map(|o| o.file.clone())
             .unwrap_or_default();
-        self.entries.extend(over.entries);
         self.aliases.extend(over.aliases);
+        let named = |m: &str, w: &str| over.entries.contains_key(&(m.to_owned(), w.to_owned()));
+        let mut moved = Entries::new();
+        for ((model, window), mut list) in over.entries.clone() {
+            // An entry under a name that is now an alias (`balanced`, from price files written
+            // when it was the name of Sail's default window) prices its target, unless the
+            // same file prices the target itself.
+            let window = match self.aliases.get(&window) {
+                Some(target) if !named(&model, target) => target.clone(),
+                _ => window,
+            };
+            list.iter_mut().for_each(|e| e.window.clone_from(&window));
+            moved.insert((model, window), list);
+        }
+        self.entries.extend(moved);
         self.default_window = over.default_window.or(self.default_window);
         self.layers.extend(over.layers);
         self.check_aliases().map_err(|w| {
@@ -305,5 +318,32 @@ impl PriceTable {
                 uncertain,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PriceTable;
+
+    #[test]
+    fn a_price_file_naming_balanced_prices_standard_rows() {
+        let file =
+            "version = \"mine\"\n[[price]]\nmodel = \"zai-org/GLM-5.3\"\nwindow = \"balanced\"\n\
+                    input = 9.0\ncached_input = 1.0\noutput = 20.0\n";
+        let table = PriceTable::bundled()
+            .merge(PriceTable::parse(file, "mine.toml").unwrap())
+            .unwrap();
+        let m = table.lookup("zai-org/GLM-5.3", "standard", None).unwrap();
+        assert_eq!(
+            (m.entry.input.usd(), m.entry.window.as_str()),
+            (9.0, "standard")
+        );
+        // A file that prices standard too keeps its balanced entry apart.
+        let both = format!("{file}[[price]]\nmodel = \"zai-org/GLM-5.3\"\nwindow = \"standard\"\ninput = 3.0\ncached_input = 1.0\noutput = 20.0\n");
+        let table = PriceTable::bundled()
+            .merge(PriceTable::parse(&both, "mine.toml").unwrap())
+            .unwrap();
+        let m = table.lookup("zai-org/GLM-5.3", "standard", None).unwrap();
+        assert_eq!(m.entry.input.usd(), 3.0);
     }
 }

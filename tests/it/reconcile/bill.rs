@@ -75,15 +75,16 @@ async fn the_json_report_sets_bill_and_export_side_by_side() {
     // A cent more than the table's price is a disagreement, named.
     let server2 = MockServer::start().await;
     let db2 = two_results(&server2, dir.path()).await;
-    serve_bill(&server2, 200, glm(json!(472), json!(3_000_000))).await;
+    serve_bill(&server2, 200, glm(json!(674), json!(3_000_000))).await;
     let out = reconcile(&base(&server2), &[&db2], &["--json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
     let l = &lines(&report(&out))[0];
     assert_eq!(l["verdict"], "wrong_price");
-    // 472 cents is every token at the asap price, 0.98 / 0.18 / 3.08.
+    // 674 cents is every token at the asap price in force on 2025-11-24: the first one seen
+    // (August 2026's 1.40 / 0.26 / 4.40) covers the days before it.
     assert_eq!(l["explanation"]["matching_window"], "asap", "{l}");
     let factor = l["explanation"]["factor"].as_f64().unwrap();
-    assert!((factor - 472.0 / 247.2).abs() < 1e-9, "{l}");
+    assert!((factor - 674.0 / 247.2).abs() < 1e-9, "{l}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
