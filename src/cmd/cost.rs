@@ -120,21 +120,18 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
         return Ok(exit::OK);
     }
     let keys = &req.keys;
-    let by = |k| keys.contains(&k);
+    let dims = scan::Dims::of(keys);
     let batch = req.batch.as_deref();
     let started = Instant::now();
     let mut scanned = match export::detect(&req.path)? {
         // Parquet is read in place: only the columns the report needs, no copy.
-        export::Export::Parquet(inputs) => {
-            let (by_batch, by_status) = (by(Key::BatchId), by(Key::Status));
-            scan_parquet::scan(&inputs, &req.path, batch, by_batch, by_status)?
-        }
+        export::Export::Parquet(inputs) => scan_parquet::scan(&inputs, &req.path, batch, &dims)?,
         export::Export::Sqlite(_) => {
             let conn = export::open(&req.path)?;
             if let Some(batch) = batch {
                 export::check_batch(&conn, batch, &req.path)?;
             }
-            scan::scan(&conn, batch, by(Key::BatchId), by(Key::Status))?
+            scan::scan(&conn, batch, &dims)?
         }
     };
     tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
@@ -193,7 +190,11 @@ fn parse_day(flag: &str, s: &str) -> Result<i64, UsageError> {
 
 /// The `--by` keys, checked: known names, no repeats.
 pub(crate) fn parse_keys(by: &[String]) -> Result<Vec<Key>, UsageError> {
-    let names = || Key::ALL.map(Key::name).join(", ");
+    let names = || {
+        let mut v: Vec<&str> = Key::ALL.iter().map(Key::name).collect();
+        v.push("metadata.KEY");
+        v.join(", ")
+    };
     let mut keys = Vec::new();
     for s in by {
         let key = Key::parse(s).ok_or_else(|| {

@@ -49,7 +49,7 @@ const PRIORITY: [usize; 12] = [0, 5, 1, 3, 7, 10, 2, 4, 6, 8, 9, 11];
 const ALWAYS: usize = 2;
 
 /// The header of a key's column: `window` is what people call it, and 11 characters less.
-fn key_header(k: Key) -> &'static str {
+fn key_header(k: &Key) -> &str {
     match k {
         Key::CompletionWindow => "window",
         k => k.name(),
@@ -64,7 +64,7 @@ pub(super) fn render(report: &Report, notes: Vec<String>, markdown: bool, width:
     } else {
         presets::UTF8_FULL_CONDENSED
     });
-    let mut header: Vec<&str> = report.keys.iter().map(|k| key_header(*k)).collect();
+    let mut header: Vec<&str> = report.keys.iter().map(key_header).collect();
     header.extend(METRICS.iter().map(|m| m.header));
     table.set_header(header);
     for g in &report.groups {
