@@ -145,9 +145,11 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     };
     out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
         .context("writing the report")?;
-    // A table or Markdown on the terminal already shows the warning under it.
+    // A table or Markdown already shows the warning under it: not again when the reader
+    // sees both streams in one place (a terminal, or stderr sent where stdout goes).
     let on_screen = req.format != Format::Json && req.format != Format::Csv;
-    if !(on_screen && std::io::stdout().is_terminal()) {
+    let seen = std::io::stdout().is_terminal() || crate::terminal::stderr_is_stdout();
+    if !(on_screen && seen) {
         if let Some(warning) = render::unpriced_note(&report) {
             eprintln!("{warning}");
         }
