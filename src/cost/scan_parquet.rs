@@ -47,6 +47,21 @@ fn id(fold: &mut Fold, c: Cell<'_>) -> u32 {
     }
 }
 
+/// The columns the scan reads, by position: the pricing columns, then batch_id, status,
+/// metadata_json and batch_label, each asked only when needed (otherwise fetch_state again,
+/// which costs nothing more).
+fn names(dims: &Dims, need_batch: bool) -> Vec<&'static str> {
+    let mut names = vec!["fetch_state", "model", "completion_window", "created_at"];
+    names.extend(TOKENS);
+    names.push("dropped_fields");
+    let or_state = |need: bool, name| if need { name } else { "fetch_state" };
+    names.push(or_state(need_batch, "batch_id"));
+    names.push(or_state(dims.by_status, "status"));
+    names.push(or_state(!dims.meta.is_empty(), "metadata_json"));
+    names.push(or_state(dims.labels, "batch_label"));
+    names
+}
+
 /// Records a row's `batch_label` as its batch's label, if the batch has none yet.
 fn note_label(fold: &mut Fold, batch: &Cell<'_>, label: Cell<'_>) {
     if let (Some(b), Some(l)) = (text(batch), text(&label)) {
@@ -68,15 +83,7 @@ pub(crate) fn scan(
 ) -> anyhow::Result<Scan> {
     let (by_batch, by_status) = (dims.by_batch, dims.by_status);
     let need_batch = by_batch || batch.is_some();
-    let mut names = vec!["fetch_state", "model", "completion_window", "created_at"];
-    names.extend(TOKENS);
-    names.push("dropped_fields");
-    // Columns not needed are asked as fetch_state again, which costs nothing more.
-    let or_state = |need: bool, name| if need { name } else { "fetch_state" };
-    names.push(or_state(need_batch, "batch_id"));
-    names.push(or_state(by_status, "status"));
-    names.push(or_state(!dims.meta.is_empty(), "metadata_json"));
-    names.push(or_state(dims.labels, "batch_label"));
+    let names = names(dims, need_batch);
     let mut fold = Fold::default();
     let mut batches = BTreeSet::new();
     let mut matched = false;

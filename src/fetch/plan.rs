@@ -132,25 +132,12 @@ impl Plan {
                 });
             }
         };
-        let info = BatchInfo {
-            label: batch.label.clone(),
-            created_at: batch.created_at,
-            request_counts: Some(batch.request_counts_text()).filter(|t| !t.is_empty()),
-        };
+        let info = info_of(&batch);
         let now = now_unix();
         if let Some(w) = retention_warning(id, batch.created_at, now) {
             eprintln!("{w}");
         }
-        let gone = batch
-            .created_at
-            .map(|c| now - c)
-            .filter(|&age| age > RETENTION_S)
-            .map(|age| {
-                format!(
-                    "past retention (the batch was created {} ago; Sail keeps results at most 48 h)",
-                    age_text(age)
-                )
-            });
+        let gone = past_retention(batch.created_at, now);
         let unfinished: HashMap<String, String> = batch
             .unfinished()
             .into_iter()
@@ -231,6 +218,27 @@ impl Plan {
             absent,
         }
     }
+}
+
+/// What the batch's status read says of it, to record with its rows.
+fn info_of(batch: &Batch) -> BatchInfo {
+    BatchInfo {
+        label: batch.label.clone(),
+        created_at: batch.created_at,
+        request_counts: Some(batch.request_counts_text()).filter(|t| !t.is_empty()),
+    }
+}
+
+/// Why a 404 is final in a batch created at `created_at`, when it is older than Sail keeps
+/// results.
+fn past_retention(created_at: Option<i64>, now: i64) -> Option<String> {
+    let age = now - created_at?;
+    (age > RETENTION_S).then(|| {
+        format!(
+            "past retention (the batch was created {} ago; Sail keeps results at most 48 h)",
+            age_text(age)
+        )
+    })
 }
 
 /// The ids of `given` (the manifest) that `listed` (the batch's status) does not have, with
