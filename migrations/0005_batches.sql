@@ -2,7 +2,8 @@
 -- the last run that read it: the `label` given at creation, `created_at` (Unix seconds)
 -- and `request_counts` (as sent: Sail's integer, or the JSON text of another shape).
 -- `seen_at` is when that answer was read. A run whose status read failed leaves the row as
--- it was. `cost --by label` names a batch by this label; a batch without a row here, or
+-- it was. `load` adds a row, with only the label, for a batch whose Parquet rows carry
+-- one. `cost --by label` names a batch by this label; a batch without a row here, or
 -- without a label, is `(none)`.
 CREATE TABLE IF NOT EXISTS batches (
     batch_id       TEXT PRIMARY KEY,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::metadata;
 use super::report::{Anomalies, Key, Totals};
@@ -248,13 +248,9 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> anyhow::Result<bo
     .with_context(|| format!("reading the columns of the {table} table"))
 }
 
-/// The labels of `batches` (migration 0005): the `batches` table's, else (a batch the
-/// table lacks, as in an export `load` made) the first row's `batch_label`. An export from
-/// before the migration has neither: no labels.
-fn labels<'a>(
-    conn: &Connection,
-    batches: impl Iterator<Item = &'a str>,
-) -> anyhow::Result<HashMap<String, String>> {
+/// batch_id → label, from the `batches` table (migration 0005; `fetch` and `load` fill
+/// it); an export from before the migration has none.
+fn labels(conn: &Connection) -> anyhow::Result<HashMap<String, String>> {
     let mut labels = HashMap::new();
     if has_column(conn, "batches", "label")? {
         let mut stmt =
@@ -262,18 +258,6 @@ fn labels<'a>(
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next().context("reading the batches table")? {
             labels.insert(r.get(0)?, r.get(1)?);
-        }
-    }
-    if has_column(conn, "results", "batch_label")? {
-        let mut stmt = conn.prepare(
-            "SELECT batch_label FROM results WHERE batch_id = ?1 AND batch_label IS NOT NULL LIMIT 1",
-        )?;
-        for b in batches {
-            if !labels.contains_key(b) {
-                if let Some(l) = stmt.query_row([b], |r| r.get(0)).optional()? {
-                    labels.insert(b.to_owned(), l);
-                }
-            }
         }
     }
     Ok(labels)
@@ -313,12 +297,7 @@ pub fn scan(conn: &Connection, batch: Option<&str>, dims: &Dims) -> anyhow::Resu
     }
     let mut scanned = fold.finish();
     if dims.labels {
-        let ids: std::collections::BTreeSet<&str> = scanned
-            .buckets
-            .iter()
-            .filter_map(|b| b.batch_id.as_deref())
-            .collect();
-        scanned.labels = labels(conn, ids.into_iter())?;
+        scanned.labels = labels(conn)?;
     }
     Ok(scanned)
 }

@@ -128,8 +128,7 @@ async fn every_format_records_the_labels_and_cost_groups_by_them_alike() {
         ]
     );
 
-    // `load` keeps the labels of a Parquet export (the SQLite file it makes has no
-    // batches rows: cost reads the rows' batch_label).
+    // `load` keeps the labels of a Parquet export, in its rows and in `batches`.
     let loaded = dir.path().join("loaded.sqlite");
     let got = run(&[
         "load",
@@ -140,6 +139,9 @@ async fn every_format_records_the_labels_and_cost_groups_by_them_alike() {
     .await;
     assert_eq!(got.code, 0, "{got:?}");
     assert_eq!(cost_rows(&loaded, "label").await, want);
+    let loaded_batches = query(&loaded, "SELECT batch_id, label FROM batches ORDER BY 1");
+    assert_eq!(loaded_batches.len(), 2, "{loaded_batches:?}");
+    assert_eq!(loaded_batches[1]["label"], "exp-B");
 
     // `status` names the label under the same key as `cost`.
     let st = run(&["status", "b1", "--base-url", &base(&server), "--json"]).await;
