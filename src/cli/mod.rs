@@ -295,7 +295,7 @@ pub struct CostArgs {
     /// Keys:
     ///   model              the response's model             --by model
     ///   completion_window  the window priced in (alias      --by window
-    ///                      window; none: the default, *)
+    ///                      window; none: default, marked *)
     ///   batch_id           the batch (alias batch)          --by batch
     ///   label              the batch's label (as `list`     --by label,model
     ///                      and `status` show it)
