@@ -281,3 +281,31 @@ async fn exports_from_before_labels_are_costed_and_take_labels_when_fetched_into
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["label"], "exp-B");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_records_each_batch_under_the_label_list_shows() {
+    use crate::at_scale::{run_sail, sim};
+    let sim = sim(20, 3, true).await;
+    let listed = run_sail(&sim, &["list", "--json"]).await;
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    // [label, batch_id, requests] as list shows them, in cost's order (by label).
+    let mut want: Vec<Value> = listed
+        .as_array()
+        .or(listed["batches"].as_array())
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|b| json!([b["label"], b["id"], 20]))
+        .collect();
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(want.len(), 3);
+    assert!(want.iter().all(|w| w[0].is_string()), "{want:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["all.sqlite", "all.parquet", "ds/"] {
+        let out = dir.path().join(name);
+        let got = run_sail(&sim, &["sync", "-o", out.to_str().unwrap()]).await;
+        assert_eq!(got.code, 0, "{got:?}");
+        let rows = cost_rows(&out, "label,batch_id").await;
+        assert_eq!(rows, want, "{name}");
+    }
+}
