@@ -144,6 +144,7 @@ fn merged(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+#[cfg(unix)]
 const WARNING: &str = "are unpriced and not in the cost";
 
 #[cfg(unix)]
