@@ -14,6 +14,7 @@ pub mod error;
 pub mod memory;
 pub mod out;
 pub mod runtime;
+pub mod terminal;
 pub mod time;
 
 // The ids to fetch.

@@ -27,6 +27,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(sail_export::terminal::colour_on_stderr())
         .init();
     let runtime = match sail_export::runtime::build() {
         Ok(rt) => rt,

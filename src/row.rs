@@ -135,6 +135,19 @@ columns! {
     raw_json: Option<String> => Text, true;
     // Added by migration 0004, so it follows the columns of 0001 in SQLite.
     dropped_fields: Option<String> => Text, true;
+    // The batch's label as its status read said (migration 0005): the same on every row.
+    batch_label: Option<String> => Text, true;
+}
+
+/// What the API says of a batch (its `GET /batches/{id}`), recorded with its rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchInfo {
+    /// The label given at creation.
+    pub label: Option<String>,
+    /// Unix seconds.
+    pub created_at: Option<i64>,
+    /// `request_counts` as sent: Sail's integer, or the JSON text of another shape.
+    pub request_counts: Option<String>,
 }
 
 /// What became of one custom_id.
@@ -240,6 +253,7 @@ impl Row {
             metadata_json: None,
             raw_json: None,
             dropped_fields: None,
+            batch_label: None,
         }
     }
 

@@ -42,14 +42,19 @@ pub struct CostArgs {
     /// Keys:
     ///   model              the response's model             --by model
     ///   completion_window  the window priced in (alias      --by window
-    ///                      window; none: the default one)
+    ///                      window; none: default, marked *)
     ///   batch_id           the batch (alias batch)          --by batch
+    ///   label              the batch's label (as `list`     --by label,model
+    ///                      and `status` show it)
     ///   status             the response's own status        --by status,model
     ///                      (completed, incomplete, failed)
     ///   day                UTC day of created_at            --by day
     ///                      (YYYY-MM-DD)
     ///   month              UTC month of created_at          --by month,model
     ///                      (YYYY-MM)
+    ///   metadata.KEY       a key of the request's metadata  --by metadata.job
+    ///                      (a.b: key b of object a; none:
+    ///                      (none); numbers, objects: JSON)
     #[arg(
         long,
         value_delimiter = ',',

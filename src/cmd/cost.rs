@@ -125,21 +125,20 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
         return Ok(exit::OK);
     }
     let keys = &req.keys;
-    let by = |k| keys.contains(&k);
+    let dims = scan::Dims::of(keys);
     let batch = req.batch.as_deref();
     let started = Instant::now();
     let scanned = match export::detect(&req.path)? {
         // Parquet is read in place: only the columns the report needs, no copy.
         export::Export::Parquet(inputs) => {
-            let (by_batch, by_status) = (by(Key::BatchId), by(Key::Status));
-            scan_parquet::scan(&inputs, &req.path, batch, req.span(), by_batch, by_status)?
+            scan_parquet::scan(&inputs, &req.path, batch, req.span(), &dims)?
         }
         export::Export::Sqlite(_) => {
             let conn = export::open(&req.path)?;
             if let Some(batch) = batch {
                 export::check_batch(&conn, batch, &req.path)?;
             }
-            scan::scan(&conn, batch, req.span(), by(Key::BatchId), by(Key::Status))?
+            scan::scan(&conn, batch, req.span(), &dims)?
         }
     };
     tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
@@ -152,9 +151,11 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     };
     out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
         .context("writing the report")?;
-    // A table or Markdown on the terminal already shows the warning under it.
+    // A table or Markdown already shows the warning under it: not again when the reader
+    // sees both streams in one place (a terminal, or stderr sent where stdout goes).
     let on_screen = req.format != Format::Json && req.format != Format::Csv;
-    if !(on_screen && std::io::stdout().is_terminal()) {
+    let seen = std::io::stdout().is_terminal() || crate::terminal::stderr_is_stdout();
+    if !(on_screen && seen) {
         let notes = [
             render::unpriced_note(&report),
             render::uncertain_note(&report),
@@ -192,7 +193,11 @@ fn table_width() -> usize {
 
 /// The `--by` keys, checked: known names, no repeats.
 pub(crate) fn parse_keys(by: &[String]) -> Result<Vec<Key>, UsageError> {
-    let names = || Key::ALL.map(Key::name).join(", ");
+    let names = || {
+        let mut v: Vec<&str> = Key::ALL.iter().map(Key::name).collect();
+        v.push("metadata.KEY");
+        v.join(", ")
+    };
     let mut keys = Vec::new();
     for s in by {
         let key = Key::parse(s).ok_or_else(|| {

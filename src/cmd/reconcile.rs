@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use crate::api::usage::Breakdown;
 use crate::api::{Client, ClientConfig, Outcome};
 use crate::cli::reconcile::ReconcileArgs;
-use crate::cost::scan::{self, Scan};
+use crate::cost::scan::{self, Dims, Scan};
 use crate::cost::scan_parquet;
 use crate::error::{exit, UsageError};
 use crate::export;
@@ -123,11 +123,14 @@ pub async fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Resu
 fn scan_export(path: &Path) -> anyhow::Result<Scan> {
     match export::detect(path)? {
         export::Export::Parquet(inputs) => {
-            scan_parquet::scan(&inputs, path, None, Span::default(), false, false)
+            scan_parquet::scan(&inputs, path, None, Span::default(), &Dims::default())
         }
-        export::Export::Sqlite(_) => {
-            scan::scan(&*export::open(path)?, None, Span::default(), false, false)
-        }
+        export::Export::Sqlite(_) => scan::scan(
+            &*export::open(path)?,
+            None,
+            Span::default(),
+            &Dims::default(),
+        ),
     }
 }
 

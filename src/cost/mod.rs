@@ -1,6 +1,7 @@
 //! What an export cost: one scan of its `results` folded into buckets, each priced exactly
 //! against the price table (pure), and the report rendered as a table, JSON, CSV or Markdown.
 
+pub(crate) mod metadata;
 pub(crate) mod render;
 pub mod report;
 pub(crate) mod rows;

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::report::{Report, Totals};
+use super::report::{Key, Report, Totals};
 use super::table::{self, Width};
 use crate::prices::{PriceTable, Usd};
 
@@ -324,8 +324,17 @@ fn assumption_notes(report: &Report) -> Vec<String> {
     let t = &report.total;
     let mut v = Vec::new();
     if t.assumed_window_requests > 0 {
+        let marked = match report.keys.contains(&Key::CompletionWindow) {
+            true => format!(
+                ", marked '{}{}' in the table",
+                report.default_window,
+                table::ASSUMED
+            ),
+            false => String::new(),
+        };
         v.push(format!(
-            "note: {} had no completion_window; priced as '{}' (Sail's documented batch default)",
+            "note: {} had no completion_window; priced as '{}' (Sail's documented batch \
+             default){marked}",
             requests(t.assumed_window_requests),
             report.default_window
         ));

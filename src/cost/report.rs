@@ -8,49 +8,74 @@ use crate::prices::{normalize_window, Entry, PriceTable, Usd};
 use crate::time::day;
 
 /// A grouping key of `cost --by`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     /// The response's model.
     Model,
-    /// The window the row was priced in (the default when the row had none).
+    /// The window the row was priced in (the default when the row had none, marked `*`).
     CompletionWindow,
     /// The batch.
     BatchId,
+    /// The batch's label, as the API gave it when the batch was fetched.
+    Label,
     /// The response's own status (completed, failed, incomplete, ...).
     Status,
     /// The UTC day of the response's created_at.
     Day,
     /// The UTC month (`YYYY-MM`) of the response's created_at.
     Month,
+    /// A key of the request's metadata: the whole name, `metadata.` included.
+    Metadata(String),
 }
 
+/// What `--by metadata.KEY` starts with.
+pub(crate) const METADATA: &str = "metadata.";
+
 impl Key {
-    /// Every key, in the order `--by` documents them.
-    pub(crate) const ALL: [Key; 6] = [
+    /// Every key but the metadata ones, in the order `--by` documents them.
+    pub(crate) const ALL: [Key; 7] = [
         Key::Model,
         Key::CompletionWindow,
         Key::BatchId,
+        Key::Label,
         Key::Status,
         Key::Day,
         Key::Month,
     ];
 
     /// The key's name, as typed after `--by` and used in JSON/CSV.
-    pub(crate) fn name(self) -> &'static str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Key::Model => "model",
             Key::CompletionWindow => "completion_window",
             Key::BatchId => "batch_id",
+            Key::Label => "label",
             Key::Status => "status",
             Key::Day => "day",
             Key::Month => "month",
+            Key::Metadata(name) => name,
         }
     }
 
-    /// Parses a `--by` key (case-insensitive; `window` is accepted for completion_window,
-    /// `batch` for batch_id).
+    /// The path in the metadata of a `metadata.KEY` key.
+    pub(crate) fn metadata_path(&self) -> Option<&str> {
+        match self {
+            Key::Metadata(name) => name.strip_prefix(METADATA),
+            _ => None,
+        }
+    }
+
+    /// Parses a `--by` key (case-insensitive, but for what follows `metadata.`, which is
+    /// kept as typed; `window` is accepted for completion_window, `batch` for batch_id).
     pub(crate) fn parse(s: &str) -> Option<Key> {
-        let s = s.trim().to_ascii_lowercase();
+        let s = s.trim();
+        if let Some(prefix) = s.get(..METADATA.len()) {
+            let path = &s[METADATA.len()..];
+            if prefix.eq_ignore_ascii_case(METADATA) && !path.is_empty() {
+                return Some(Key::Metadata(format!("{METADATA}{path}")));
+            }
+        }
+        let s = s.to_ascii_lowercase();
         match s.as_str() {
             "window" => return Some(Key::CompletionWindow),
             "batch" => return Some(Key::BatchId),
@@ -262,17 +287,21 @@ pub(crate) fn price(billed: &[i64; 3], e: &Entry) -> Usd {
 /// Builds the report from a scan of an export: pure, no I/O.
 pub fn build(scanned: Scan, prices: &PriceTable, keys: &[Key], batch: Option<&str>) -> Report {
     let mut acc = Accumulator::default();
+    let labels = &scanned.labels;
     for mut b in scanned.buckets {
         let window = acc.price(&mut b, prices);
+        let mut meta = b.meta.iter();
         let key = keys
             .iter()
             .map(|k| match k {
                 Key::Model => b.model.clone(),
                 Key::CompletionWindow => Some(window.clone()),
                 Key::BatchId => b.batch_id.clone(),
+                Key::Label => b.batch_id.as_ref().and_then(|id| labels.get(id)).cloned(),
                 Key::Status => b.status.clone(),
                 Key::Day => b.day.map(day::format),
                 Key::Month => b.day.map(month),
+                Key::Metadata(_) => meta.next().cloned().flatten(),
             })
             .collect();
         acc.groups.entry(key).or_default().add(&b.totals);

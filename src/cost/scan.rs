@@ -1,5 +1,6 @@
 //! One pass over `results`: every row is folded into a bucket of rows that share model, raw
-//! window, UTC day and the optional keys (batch_id, status) — few enough to price exactly.
+//! window, UTC day and the optional keys (batch_id, status, metadata values) — few enough
+//! to price exactly.
 //! Strings are interned as bytes, so the pass allocates per distinct value, not per row.
 
 use std::collections::HashMap;
@@ -8,8 +9,37 @@ use anyhow::Context;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::report::{Anomalies, Totals};
+use super::metadata;
+use super::report::{Anomalies, Key, Totals};
 use crate::time::{day, Span};
+
+/// What a scan keeps apart besides the pricing keys (model, window, day).
+#[derive(Debug, Clone, Default)]
+pub struct Dims {
+    /// Rows of different batches (`--by batch_id` or `--by label`).
+    pub by_batch: bool,
+    /// The batches' labels are read (`--by label`).
+    pub labels: bool,
+    /// Rows of different response statuses.
+    pub by_status: bool,
+    /// The metadata paths (`--by metadata.KEY`), in `--by` order.
+    pub meta: Vec<String>,
+}
+
+impl Dims {
+    /// What the keys of a report need.
+    pub fn of(keys: &[Key]) -> Dims {
+        Dims {
+            by_batch: keys.contains(&Key::BatchId) || keys.contains(&Key::Label),
+            labels: keys.contains(&Key::Label),
+            by_status: keys.contains(&Key::Status),
+            meta: keys
+                .iter()
+                .filter_map(|k| k.metadata_path().map(str::to_owned))
+                .collect(),
+        }
+    }
+}
 
 /// Fetched rows sharing the pricing and grouping keys; `totals` lacks the priced figures.
 #[derive(Debug, Default)]
@@ -24,6 +54,8 @@ pub struct Bucket {
     pub batch_id: Option<String>,
     /// The response status, when grouping by it.
     pub status: Option<String>,
+    /// The values of the metadata keys grouped by, in `--by` order.
+    pub meta: Vec<Option<String>>,
     /// Billed tokens of the rows with usage: uncached input, cached input (capped to
     /// [0, input]), output.
     pub billed: [i64; 3],
@@ -39,6 +71,8 @@ pub struct Scan {
     pub buckets: Vec<Bucket>,
     /// Rows in another fetch_state (not counted).
     pub not_fetched: u64,
+    /// batch_id → label, for the batches that have one (read with `--by label`).
+    pub labels: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -65,8 +99,9 @@ impl Interner {
     }
 }
 
-/// Interned model, window, UTC day, batch_id (0 unless grouped by it), status (likewise).
-pub(crate) type BucketKey = (u32, u32, Option<i64>, u32, u32);
+/// Interned model, window, UTC day, batch_id (0 unless grouped by it), status (likewise),
+/// metadata values (0 unless grouped by some).
+pub(crate) type BucketKey = (u32, u32, Option<i64>, u32, u32, u32);
 
 /// Rows folded into buckets, whatever they are read from (the SQLite table, Parquet
 /// columns): each reader turns its values into interned ids and tokens, and the fold does
@@ -74,8 +109,12 @@ pub(crate) type BucketKey = (u32, u32, Option<i64>, u32, u32);
 #[derive(Default)]
 pub(crate) struct Fold {
     strings: Interner,
+    /// The metadata values of a row, as interned strings, → their id (from 1).
+    tuples: HashMap<Vec<u32>, u32>,
     buckets: HashMap<BucketKey, Bucket>,
     not_fetched: u64,
+    /// batch_id → label.
+    pub(crate) labels: HashMap<String, String>,
 }
 
 impl Fold {
@@ -94,6 +133,20 @@ impl Fold {
         }
     }
 
+    /// The id of a row's metadata values (`paths` read from its `metadata_json`); 0 when
+    /// no path is asked for.
+    pub(crate) fn meta_id(&mut self, json: Option<&[u8]>, paths: &[String]) -> u32 {
+        if paths.is_empty() {
+            return 0;
+        }
+        let ids: Vec<u32> = metadata::values(json, paths)
+            .iter()
+            .map(|v| self.strings.id(v.as_deref().map(str::as_bytes)))
+            .collect();
+        let next = self.tuples.len() as u32 + 1;
+        *self.tuples.entry(ids).or_insert(next)
+    }
+
     /// Counts a row that is not `fetched`.
     pub(crate) fn skip(&mut self) {
         self.not_fetched += 1;
@@ -107,18 +160,27 @@ impl Fold {
     /// The buckets, named.
     pub(crate) fn finish(self) -> Scan {
         let strings = self.strings;
+        let mut tuples: Vec<&[u32]> = vec![&[]; self.tuples.len() + 1];
+        for (ids, at) in &self.tuples {
+            tuples[*at as usize] = ids;
+        }
         let buckets = self
             .buckets
             .into_iter()
-            .map(|((m, w, d, b, s), mut bucket)| {
+            .map(|((m, w, d, b, s, t), mut bucket)| {
                 (bucket.model, bucket.window, bucket.day) = (strings.name(m), strings.name(w), d);
                 (bucket.batch_id, bucket.status) = (strings.name(b), strings.name(s));
+                bucket.meta = tuples[t as usize]
+                    .iter()
+                    .map(|i| strings.name(*i))
+                    .collect();
                 bucket
             })
             .collect();
         Scan {
             buckets,
             not_fetched: self.not_fetched,
+            labels: self.labels,
         }
     }
 }
@@ -135,7 +197,8 @@ fn int(v: ValueRef<'_>) -> Option<i64> {
 /// 0002 and 0004), so a report reads about 100 bytes a row, not the response bodies. An
 /// export written before migration 0004 (opened read-only, so not migrated) has no
 /// `dropped_fields` column: `with_dropped` false reads NULL in its place.
-fn query_sql(by_batch: bool, with_dropped: bool) -> String {
+/// `with_meta` reads `metadata_json` too, which the index does not hold: the table is read.
+fn query_sql(by_batch: bool, with_dropped: bool, with_meta: bool) -> String {
     let filter = if by_batch {
         "WHERE batch_id = ?1"
     } else {
@@ -144,35 +207,56 @@ fn query_sql(by_batch: bool, with_dropped: bool) -> String {
     format!(
         "SELECT fetch_state, model, completion_window, created_at, batch_id, status, \
          input_tokens, input_cached_tokens, output_tokens, output_reasoning_tokens, \
-         total_tokens, prompt_tokens, completion_tokens, {dropped} FROM results {filter}",
+         total_tokens, prompt_tokens, completion_tokens, {dropped}, {meta} FROM results {filter}",
         dropped = if with_dropped {
             "dropped_fields"
         } else {
             "NULL"
-        }
+        },
+        meta = if with_meta { "metadata_json" } else { "NULL" },
     )
 }
 
 /// Whether `results` has the `dropped_fields` column (migration 0004).
 fn has_dropped_fields(conn: &Connection) -> anyhow::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('results') WHERE name = 'dropped_fields')",
-        [],
-        |r| r.get(0),
-    )
-    .context("reading the columns of the results table")
+    has_column(conn, "results", "dropped_fields")
 }
 
-/// Scans `results` (only `batch` when given, only fetched rows created in `span`);
-/// `by_batch` / `by_status` keep those columns apart.
+/// Whether `table` exists and has `column`.
+fn has_column(conn: &Connection, table: &str, column: &str) -> anyhow::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        [table, column],
+        |r| r.get(0),
+    )
+    .with_context(|| format!("reading the columns of the {table} table"))
+}
+
+/// batch_id → label, from the `batches` table (migration 0005; `fetch` and `load` fill
+/// it); an export from before the migration has none.
+fn labels(conn: &Connection) -> anyhow::Result<HashMap<String, String>> {
+    let mut labels = HashMap::new();
+    if has_column(conn, "batches", "label")? {
+        let mut stmt =
+            conn.prepare("SELECT batch_id, label FROM batches WHERE label IS NOT NULL")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next().context("reading the batches table")? {
+            labels.insert(r.get(0)?, r.get(1)?);
+        }
+    }
+    Ok(labels)
+}
+
+/// Scans `results` (only `batch` when given, only fetched rows created in `span`), keeping
+/// apart what `dims` asks.
 pub fn scan(
     conn: &Connection,
     batch: Option<&str>,
     span: Span,
-    by_batch: bool,
-    by_status: bool,
+    dims: &Dims,
 ) -> anyhow::Result<Scan> {
-    let sql = query_sql(batch.is_some(), has_dropped_fields(conn)?);
+    let with_meta = !dims.meta.is_empty();
+    let sql = query_sql(batch.is_some(), has_dropped_fields(conn)?, with_meta);
     let mut stmt = conn.prepare(&sql).context("preparing the cost query")?;
     let mut fold = Fold::default();
     let mut rows = stmt.query([batch])?;
@@ -189,22 +273,27 @@ pub fn scan(
             fold.value_id(r.get_ref(1)?),
             fold.value_id(r.get_ref(2)?),
             created_at.map(day::of_unix),
-            if by_batch {
+            if dims.by_batch {
                 fold.value_id(r.get_ref(4)?)
             } else {
                 0
             },
-            if by_status {
+            if dims.by_status {
                 fold.value_id(r.get_ref(5)?)
             } else {
                 0
             },
+            fold.meta_id(r.get_ref(14)?.as_bytes_or_null()?, &dims.meta),
         );
         let t: [Option<i64>; 7] = std::array::from_fn(|i| r.get_ref(6 + i).ok().and_then(int));
         let dropped = !matches!(r.get_ref(13)?, ValueRef::Null);
         fold.add(key, t, dropped);
     }
-    Ok(fold.finish())
+    let mut scanned = fold.finish();
+    if dims.labels {
+        scanned.labels = labels(conn)?;
+    }
+    Ok(scanned)
 }
 
 /// Folds one fetched row into its bucket. `t`: input, cached, output, reasoning, total,
@@ -246,7 +335,10 @@ mod tests {
         assert!(has_dropped_fields(&conn).unwrap());
         for by_batch in [false, true] {
             let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", query_sql(by_batch, true)))
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    query_sql(by_batch, true, false)
+                ))
                 .unwrap()
                 .query_map([Option::<String>::None], |r| r.get(3))
                 .unwrap()
@@ -270,7 +362,7 @@ mod tests {
         )
         .unwrap();
         assert!(!has_dropped_fields(&conn).unwrap());
-        let s = scan(&conn, None, Span::default(), false, false).unwrap();
+        let s = scan(&conn, None, Span::default(), &Dims::default()).unwrap();
         assert_eq!(s.buckets.len(), 1);
         assert_eq!(s.buckets[0].totals.input_tokens, 5);
         assert_eq!(s.buckets[0].totals.anomalies.dropped_fields, 0);

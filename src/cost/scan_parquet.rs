@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::scan::{Fold, Scan};
+use super::scan::{Dims, Fold, Scan};
 use crate::error::UsageError;
 use crate::export::columns::{self, Chunk};
 use crate::export::inputs::Inputs;
@@ -47,27 +47,45 @@ fn id(fold: &mut Fold, c: Cell<'_>) -> u32 {
     }
 }
 
+/// The columns the scan reads, by position: the pricing columns, then batch_id, status,
+/// metadata_json and batch_label, each asked only when needed (otherwise fetch_state again,
+/// which costs nothing more).
+fn names(dims: &Dims, need_batch: bool) -> Vec<&'static str> {
+    let mut names = vec!["fetch_state", "model", "completion_window", "created_at"];
+    names.extend(TOKENS);
+    names.push("dropped_fields");
+    let or_state = |need: bool, name| if need { name } else { "fetch_state" };
+    names.push(or_state(need_batch, "batch_id"));
+    names.push(or_state(dims.by_status, "status"));
+    names.push(or_state(!dims.meta.is_empty(), "metadata_json"));
+    names.push(or_state(dims.labels, "batch_label"));
+    names
+}
+
+/// Records a row's `batch_label` as its batch's label, if the batch has none yet.
+fn note_label(fold: &mut Fold, batch: &Cell<'_>, label: Cell<'_>) {
+    if let (Some(b), Some(l)) = (text(batch), text(&label)) {
+        let b = String::from_utf8_lossy(b);
+        if !fold.labels.contains_key(b.as_ref()) {
+            let l = String::from_utf8_lossy(l).into_owned();
+            fold.labels.insert(b.into_owned(), l);
+        }
+    }
+}
+
 /// Scans the Parquet files of `inputs` (only `batch`'s rows when given; an error, naming
-/// the batches there are, when it has none; only fetched rows created in `span`);
-/// `by_batch` / `by_status` keep those apart.
+/// the batches there are, when it has none; only fetched rows created in `span`), keeping
+/// apart what `dims` asks.
 pub(crate) fn scan(
     inputs: &Inputs,
     shown: &Path,
     batch: Option<&str>,
     span: Span,
-    by_batch: bool,
-    by_status: bool,
+    dims: &Dims,
 ) -> anyhow::Result<Scan> {
+    let (by_batch, by_status) = (dims.by_batch, dims.by_status);
     let need_batch = by_batch || batch.is_some();
-    let mut names = vec!["fetch_state", "model", "completion_window", "created_at"];
-    names.extend(TOKENS);
-    names.push("dropped_fields");
-    names.push(if need_batch {
-        "batch_id"
-    } else {
-        "fetch_state"
-    });
-    names.push(if by_status { "status" } else { "fetch_state" });
+    let names = names(dims, need_batch);
     let mut fold = Fold::default();
     let mut batches = BTreeSet::new();
     let mut matched = false;
@@ -112,7 +130,11 @@ pub(crate) fn scan(
                 } else {
                     0
                 },
+                fold.meta_id(text(&col(14).cell(r)), &dims.meta),
             );
+            if dims.labels {
+                note_label(&mut fold, &batch_cell, col(15).cell(r));
+            }
             let t: [Option<i64>; 7] = std::array::from_fn(|i| int(col(4 + i).cell(r)));
             let dropped = !matches!(col(11).cell(r), Cell::Null);
             fold.add(key, t, dropped);
@@ -120,17 +142,22 @@ pub(crate) fn scan(
         Ok(())
     })?;
     if let (Some(want), false) = (batch, matched) {
-        let have = if batches.is_empty() {
-            "it has no rows".to_owned()
-        } else {
-            let first: Vec<String> = batches.into_iter().take(6).collect();
-            format!("it holds {}", first.join(", "))
-        };
-        return Err(UsageError::new(format!(
-            "--batch '{want}' has no rows in '{}'; {have}",
-            shown.display()
-        ))
-        .into());
+        return Err(no_such_batch(want, batches, shown));
     }
     Ok(fold.finish())
+}
+
+/// `--batch` names a batch the export has no rows of: say which it has.
+fn no_such_batch(want: &str, batches: BTreeSet<String>, shown: &Path) -> anyhow::Error {
+    let have = if batches.is_empty() {
+        "it has no rows".to_owned()
+    } else {
+        let first: Vec<String> = batches.into_iter().take(6).collect();
+        format!("it holds {}", first.join(", "))
+    };
+    UsageError::new(format!(
+        "--batch '{want}' has no rows in '{}'; {have}",
+        shown.display()
+    ))
+    .into()
 }

@@ -1,6 +1,9 @@
 //! The report as a text table, for a terminal or as Markdown. A terminal table shows the
 //! columns that fit its width, most useful first, and never wraps a cell: a number or a model
-//! name is printed whole or its column is left out (and named under the table).
+//! name is printed whole or its column is left out (and named under the table). What could
+//! mislead is in the cells that are always shown: a cost that leaves requests out says so
+//! (`$0.1302 + 17 unpriced`), and a window some rows only got by default is marked
+//! (`standard*`, explained under the table).
 
 use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, Table};
 
@@ -30,7 +33,7 @@ const METRICS: [Metric; 12] = [
     metric("cached", |t| grouped(t.input_cached_tokens)),
     metric("output", |t| grouped(t.output_tokens)),
     metric("reasoning", |t| grouped(t.output_reasoning_tokens)),
-    metric("cost", |t| money(t.cost_usd())),
+    metric("cost", cost),
     metric("at asap", |t| money(t.asap_cost_usd())),
     metric("saved", |t| money(t.savings_usd())),
     metric("cache hit", |t| pct(t.cache_hit_ratio())),
@@ -49,11 +52,34 @@ const PRIORITY: [usize; 12] = [0, 5, 1, 3, 7, 10, 2, 4, 6, 8, 9, 11];
 const ALWAYS: usize = 2;
 
 /// The header of a key's column: `window` is what people call it, and 11 characters less.
-fn key_header(k: Key) -> &'static str {
+fn key_header(k: &Key) -> &str {
     match k {
         Key::CompletionWindow => "window",
         k => k.name(),
     }
+}
+
+/// What marks a window that rows without one were priced in (the default), and how Markdown
+/// writes it.
+pub(crate) const ASSUMED: &str = "*";
+const ASSUMED_MARKDOWN: &str = "\\*";
+
+/// The key cells of a group: `(none)` for no value, the window marked when some of the
+/// group's rows had none.
+fn key_cells(report: &Report, key: &[Option<String>], t: &Totals, markdown: bool) -> Vec<String> {
+    let mark = if markdown { ASSUMED_MARKDOWN } else { ASSUMED };
+    report
+        .keys
+        .iter()
+        .zip(key)
+        .map(|(k, v)| match (k, v) {
+            (_, None) => "(none)".to_owned(),
+            (Key::CompletionWindow, Some(w)) if t.assumed_window_requests > 0 => {
+                format!("{w}{mark}")
+            }
+            (_, Some(v)) => v.clone(),
+        })
+        .collect()
 }
 
 /// The table (UTF-8 boxes, or Markdown), then `notes`, one a line.
@@ -64,12 +90,12 @@ pub(super) fn render(report: &Report, notes: Vec<String>, markdown: bool, width:
     } else {
         presets::UTF8_FULL_CONDENSED
     });
-    let mut header: Vec<&str> = report.keys.iter().map(|k| key_header(*k)).collect();
+    let mut header: Vec<&str> = report.keys.iter().map(key_header).collect();
     header.extend(METRICS.iter().map(|m| m.header));
     table.set_header(header);
     for g in &report.groups {
-        let key = g.key.iter().map(|k| k.as_deref().unwrap_or("(none)"));
-        table.add_row(row(key, &g.totals));
+        let key = key_cells(report, &g.key, &g.totals, markdown);
+        table.add_row(row(key.iter().map(String::as_str), &g.totals));
     }
     let total = if markdown { "**total**" } else { "total" };
     let total_key = (0..report.keys.len()).map(|i| if i == 0 { total } else { "" });
@@ -144,6 +170,15 @@ fn grouped(n: i64) -> String {
         format!("-{out}")
     } else {
         out
+    }
+}
+
+/// The cost, and the requests it leaves out when there are any: `$0.1302 + 17 unpriced`
+/// (`— + 17 unpriced` when none is priced).
+fn cost(t: &Totals) -> String {
+    match t.unpriced_requests() {
+        0 => money(t.cost_usd()),
+        n => format!("{} + {} unpriced", money(t.cost_usd()), grouped(n as i64)),
     }
 }
 

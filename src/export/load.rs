@@ -1,6 +1,7 @@
 //! Loading Parquet exports into SQLite: row group by row group, validated against `Row::COLUMNS`,
 //! upserted into a SQLite export by the SQLite sink's rule, all in one transaction.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -34,9 +35,11 @@ pub(crate) fn load(conn: &mut Connection, inputs: &Inputs) -> anyhow::Result<u64
         .transaction()
         .context("starting the load transaction")?;
     let mut total = 0u64;
+    let mut labels = HashMap::new();
     for f in &inputs.files {
-        total += load_file(&tx, &sql, f)?;
+        total += load_file(&tx, &sql, f, &mut labels)?;
     }
+    record_labels(&tx, &labels)?;
     tx.commit().context("committing the load")?;
     Ok(total)
 }
@@ -59,8 +62,29 @@ fn open(f: &Source) -> anyhow::Result<(ParquetRecordBatchReaderBuilder<File>, Ve
     pq::open_dataset_file(&f.path, &f.shown, false)
 }
 
-/// Upserts every row of one file through `conn` (inside the caller's transaction).
-fn load_file(conn: &Connection, sql: &str, f: &Source) -> anyhow::Result<u64> {
+/// Gives each batch a `batches` row with the label its rows carry (`batch_label`), so that
+/// `cost --by label` names it from that table alone; a batch the table has a label for
+/// already (from the API, by a `fetch`) keeps it.
+fn record_labels(conn: &Connection, labels: &HashMap<String, String>) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO batches (batch_id, label, seen_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (batch_id) DO UPDATE SET label = excluded.label WHERE batches.label IS NULL",
+    )?;
+    for (batch, label) in labels {
+        stmt.execute(rusqlite::params![batch, label, crate::time::now_unix()])
+            .context("recording the batches' labels")?;
+    }
+    Ok(())
+}
+
+/// Upserts every row of one file through `conn` (inside the caller's transaction), noting
+/// the first label of each batch in `labels`.
+fn load_file(
+    conn: &Connection,
+    sql: &str,
+    f: &Source,
+    labels: &mut HashMap<String, String>,
+) -> anyhow::Result<u64> {
     let path = f.shown.as_str();
     let (builder, proj) = open(f)?;
     let reader = builder
@@ -69,6 +93,7 @@ fn load_file(conn: &Connection, sql: &str, f: &Source) -> anyhow::Result<u64> {
         .with_context(|| format!("reading '{path}'"))?;
     let mut stmt = conn.prepare_cached(sql)?;
     let state = schema::index_of("fetch_state");
+    let label = schema::index_of("batch_label");
     let mut n = 0u64;
     for batch in reader {
         let batch = batch
@@ -89,6 +114,11 @@ fn load_file(conn: &Connection, sql: &str, f: &Source) -> anyhow::Result<u64> {
                         n + 1
                     ))
                     .into());
+                }
+            }
+            if let (Cell::Text(b), Cell::Text(l)) = (cells[0], cells[label]) {
+                if !labels.contains_key(b) {
+                    labels.insert(b.to_owned(), l.to_owned());
                 }
             }
             stmt.execute(rusqlite::params_from_iter(cells))

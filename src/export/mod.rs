@@ -1,6 +1,6 @@
-//! Reading exports back: telling what a path holds, opening a SQLite export read-only or
-//! loading Parquet export(s) into a private temporary SQLite file with the same schema (so
-//! one query serves both), and loading Parquet into a SQLite export ([`load`]).
+//! Reading exports back: telling what a path holds, opening a SQLite export read-only,
+//! reading Parquet exports in place ([`columns`]), and loading Parquet into a SQLite export
+//! ([`load`]). Nothing here copies an export to read it.
 
 pub(crate) mod columns;
 pub(crate) mod inputs;
@@ -9,12 +9,9 @@ pub mod load;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use self::inputs::Inputs;
 use crate::store;
 use rusqlite::Connection;
-use tempfile::NamedTempFile;
 
 use crate::error::UsageError;
 
@@ -56,12 +53,9 @@ pub(crate) fn detect(path: &Path) -> anyhow::Result<Export> {
     }
 }
 
-/// An export opened for reading; derefs to its SQLite connection. A Parquet export is held
-/// in a temporary SQLite file, removed on drop: on disk rather than in memory, so pricing a
-/// multi-GB Parquet export needs only SQLite's page cache.
+/// A SQLite export opened for reading; derefs to its connection.
 pub struct ExportDb {
     conn: Connection,
-    _scratch: Option<NamedTempFile>,
 }
 
 impl std::ops::Deref for ExportDb {
@@ -71,57 +65,25 @@ impl std::ops::Deref for ExportDb {
     }
 }
 
-/// Opens `path` for reading: the SQLite file itself (read-only, nothing is written; see
-/// `schema::open_read_only`, which also serves a file in a folder the user cannot write), or a
-/// temporary SQLite file migrated like an export and filled from the Parquet file(s).
+/// Opens the SQLite export at `path` for reading, read-only: nothing is written (see
+/// `schema::open_read_only`, which also serves a file in a folder the user cannot write).
+/// Parquet is never copied into SQLite to be read: a Parquet `path` is an error here, and
+/// its readers use [`columns`].
 pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
-    let mut scratch = None;
-    let conn = match detect(path)? {
-        Export::Sqlite(p) => {
-            let conn = crate::sink::sqlite::schema::open_read_only(&p)
-                .map_err(|e| UsageError::new(format!("{e:#}")))?;
-            // Reports scan the whole table: map it instead of copying it page by page.
-            conn.pragma_update(None, "mmap_size", 1i64 << 34).ok();
-            conn
-        }
-        Export::Parquet(inputs) => {
-            // Objects are read from local copies here.
-            let inputs = match inputs.stores.is_empty() {
-                true => inputs,
-                false => Inputs::resolve(&[path.to_owned()])?,
-            };
-            let in_tmp = || {
-                format!(
-                    "creating a temporary file in '{}'",
-                    std::env::temp_dir().display()
-                )
-            };
-            let tmp = tempfile::Builder::new()
-                .prefix(".sail-export-cost-")
-                .suffix(".sqlite")
-                .tempfile()
-                .with_context(in_tmp)?;
-            let mut conn = Connection::open(tmp.path()).with_context(in_tmp)?;
-            scratch = Some(tmp);
-            // A throwaway copy: no journal, no fsync.
-            conn.pragma_update(None, "journal_mode", "OFF")?;
-            conn.pragma_update(None, "synchronous", "OFF")?;
-            crate::sink::sqlite::schema::migrate(&mut conn)?;
-            load::load(&mut conn, &inputs)
-                .with_context(|| format!("reading Parquet export '{}'", path.display()))?;
-            conn
-        }
+    let Export::Sqlite(p) = detect(path)? else {
+        return Err(not_export(path, "Parquet, where a SQLite export is needed"));
     };
+    let conn = crate::sink::sqlite::schema::open_read_only(&p)
+        .map_err(|e| UsageError::new(format!("{e:#}")))?;
+    // Reports scan the whole table: map it instead of copying it page by page.
+    conn.pragma_update(None, "mmap_size", 1i64 << 34).ok();
     if let Err(e) = conn.prepare(NEEDED) {
         return Err(not_export(
             path,
             &format!("no results table with usage columns: {e}"),
         ));
     }
-    Ok(ExportDb {
-        conn,
-        _scratch: scratch,
-    })
+    Ok(ExportDb { conn })
 }
 
 /// Checks that `batch` has rows in the opened export at `path`: a typo in `--batch` would

@@ -62,7 +62,7 @@ pub(super) async fn run(
     summary.lost = work.lost;
 
     let cancel = Cancel::default();
-    let mut writer = Writer::start(sink, cancel.clone());
+    let mut writer = Writer::start(sink, cancel.clone(), plan.batch_label());
     let pace = Arc::new(Pace::new(plan.cfg.concurrency));
     let net = Net {
         client,
@@ -124,6 +124,7 @@ fn begin(
         started_at: now_unix(),
         options_json: plan.cfg.run_options(client).to_json(),
     };
+    let info = plan.batch.clone();
     move || {
         let already = match refetch_all {
             true => Ok(IdSet::default()),
@@ -135,7 +136,11 @@ fn begin(
         };
         let begun = already
             .and_then(lost)
-            .and_then(|ids| sink.begin_run(&start).map(|()| ids));
+            .and_then(|ids| sink.begin_run(&start).map(|()| ids))
+            .and_then(|ids| match &info {
+                Some(info) => sink.record_batch(&batch_id, info).map(|()| ids),
+                None => Ok(ids),
+            });
         (sink, begun)
     }
 }

@@ -13,6 +13,7 @@ use crate::api::model::Batch;
 use crate::api::{Client, Outcome};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
+use crate::row::BatchInfo;
 use crate::shard::Shard;
 use crate::time::{age_text, now_unix};
 
@@ -83,6 +84,9 @@ pub(super) struct Plan {
     pub(super) gone: Option<String>,
     /// How to fetch (its `ids` are taken out into `ids`).
     pub(super) cfg: Config,
+    /// What the status read said of the batch (label, created_at, request_counts), recorded
+    /// with its rows; `None` when the read failed and a manifest let the run go on.
+    pub(super) batch: Option<BatchInfo>,
 }
 
 /// The ids still to do after resume: the ones to request now and the unfinished ones.
@@ -124,23 +128,16 @@ impl Plan {
                     not_in_batch: IdSet::default(),
                     gone: None,
                     cfg,
+                    batch: None,
                 });
             }
         };
+        let info = info_of(&batch);
         let now = now_unix();
         if let Some(w) = retention_warning(id, batch.created_at, now) {
             eprintln!("{w}");
         }
-        let gone = batch
-            .created_at
-            .map(|c| now - c)
-            .filter(|&age| age > RETENTION_S)
-            .map(|age| {
-                format!(
-                    "past retention (the batch was created {} ago; Sail keeps results at most 48 h)",
-                    age_text(age)
-                )
-            });
+        let gone = past_retention(batch.created_at, now);
         let unfinished: HashMap<String, String> = batch
             .unfinished()
             .into_iter()
@@ -179,7 +176,13 @@ impl Plan {
             not_in_batch,
             gone,
             cfg,
+            batch: Some(info),
         })
+    }
+
+    /// The batch's label, stamped on every row the run writes.
+    pub(super) fn batch_label(&self) -> Option<String> {
+        self.batch.as_ref().and_then(|b| b.label.clone())
     }
 
     /// Splits the ids into those to request, those still unfinished and those the batch
@@ -215,6 +218,27 @@ impl Plan {
             absent,
         }
     }
+}
+
+/// What the batch's status read says of it, to record with its rows.
+fn info_of(batch: &Batch) -> BatchInfo {
+    BatchInfo {
+        label: batch.label.clone(),
+        created_at: batch.created_at,
+        request_counts: Some(batch.request_counts_text()).filter(|t| !t.is_empty()),
+    }
+}
+
+/// Why a 404 is final in a batch created at `created_at`, when it is older than Sail keeps
+/// results.
+fn past_retention(created_at: Option<i64>, now: i64) -> Option<String> {
+    let age = now - created_at?;
+    (age > RETENTION_S).then(|| {
+        format!(
+            "past retention (the batch was created {} ago; Sail keeps results at most 48 h)",
+            age_text(age)
+        )
+    })
 }
 
 /// The ids of `given` (the manifest) that `listed` (the batch's status) does not have, with
@@ -268,6 +292,7 @@ mod tests {
             not_in_batch: ["c"].into_iter().collect(),
             gone: None,
             cfg: Config::new("b", "x.sqlite".into()),
+            batch: None,
         };
         let work = plan.work(["a"].into_iter().collect(), ["b"].into_iter().collect());
         assert_eq!(work.todo.iter().collect::<Vec<_>>(), ["e"]);

@@ -39,14 +39,15 @@ pub(super) struct Failed {
 
 impl Writer {
     /// Starts the thread that owns `sink` from the first row to `finish`; `cancel` stops
-    /// the sink's long work (`Sink::set_cancel`).
-    pub(super) fn start(mut sink: Box<dyn Sink>, cancel: Cancel) -> Writer {
+    /// the sink's long work (`Sink::set_cancel`); every row is written with `label` as its
+    /// `batch_label`.
+    pub(super) fn start(mut sink: Box<dyn Sink>, cancel: Cancel, label: Option<String>) -> Writer {
         sink.set_cancel(cancel);
         let (tx, rx) = mpsc::channel::<Vec<Row>>(1);
         let (finish, finish_rx) = oneshot::channel::<Summary>();
         let (done_tx, done) = oneshot::channel();
         std::thread::spawn(move || {
-            let _ = done_tx.send(write_all(sink, rx, finish_rx));
+            let _ = done_tx.send(write_all(sink, rx, finish_rx, label));
         });
         Writer {
             rows: Batcher {
@@ -169,10 +170,15 @@ fn write_all(
     mut sink: Box<dyn Sink>,
     mut rx: mpsc::Receiver<Vec<Row>>,
     finish: oneshot::Receiver<Summary>,
+    label: Option<String>,
 ) -> Result<(), Failed> {
     let mut committed = Committed::default();
     let mut failed = None;
-    while let Some(rows) = rx.blocking_recv() {
+    while let Some(mut rows) = rx.blocking_recv() {
+        if label.is_some() {
+            rows.iter_mut()
+                .for_each(|r| r.batch_label.clone_from(&label));
+        }
         match sink.write(&rows) {
             Ok(()) => committed.add(&rows),
             Err(e) => {

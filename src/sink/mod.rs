@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::cancel::Cancel;
 use crate::ids::IdSet;
-use crate::row::Row;
+use crate::row::{BatchInfo, Row};
 use crate::summary::Summary;
 
 /// Output formats.
@@ -79,6 +79,12 @@ pub trait Sink: Send {
     fn lost_ids(&mut self, batch_id: &str) -> anyhow::Result<IdSet>;
     /// Records the start of a run.
     fn begin_run(&mut self, run: &RunStart) -> anyhow::Result<()>;
+    /// Records what the batch's status read said of it, when it was read (a failed read
+    /// leaves what an earlier run recorded). A sink that keeps it in each row's
+    /// `batch_label` (Parquet, datasets) has nothing more to do.
+    fn record_batch(&mut self, _batch_id: &str, _info: &BatchInfo) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Upserts rows on `(batch_id, custom_id)`; a `fetched` row is never replaced by a
     /// row in another state.
     fn write(&mut self, rows: &[Row]) -> anyhow::Result<()>;

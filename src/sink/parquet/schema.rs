@@ -86,7 +86,7 @@ pub(crate) fn with_batch_id(batch: RecordBatch, batch_id: &str) -> anyhow::Resul
 /// Columns added to `Row::COLUMNS` after the first release, in order; they close the list.
 /// A file written before a column existed lacks it (and those after it) and reads as NULL
 /// there: resuming into it, `load` and `cost` work as on a new file.
-pub(crate) const ADDED_LATER: &[&str] = &["dropped_fields"];
+pub(crate) const ADDED_LATER: &[&str] = &["dropped_fields", "batch_label"];
 
 /// How many columns the oldest export schema has.
 fn first_len() -> usize {

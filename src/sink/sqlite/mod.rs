@@ -15,7 +15,7 @@ use super::failure::OutputError;
 use super::{Existing, RunStart, Sink};
 use crate::error::UsageError;
 use crate::ids::{IdList, IdSet};
-use crate::row::{FetchState, Row};
+use crate::row::{BatchInfo, FetchState, Row};
 use crate::summary::Summary;
 use crate::time::now_unix;
 
@@ -33,9 +33,13 @@ pub struct SqliteSink {
 pub(crate) fn upsert_sql() -> String {
     let names: Vec<&str> = Row::COLUMNS.iter().map(|c| c.name).collect();
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    // A run whose status read failed has no label: the one recorded before is kept.
     let sets: Vec<String> = names[2..]
         .iter()
-        .map(|n| format!("{n} = excluded.{n}"))
+        .map(|n| match *n {
+            "batch_label" => format!("{n} = coalesce(excluded.{n}, results.{n})"),
+            n => format!("{n} = excluded.{n}"),
+        })
         .collect();
     format!(
         "INSERT INTO results ({}) VALUES ({}) ON CONFLICT (batch_id, custom_id) DO UPDATE SET {} \
@@ -174,6 +178,25 @@ impl Sink for SqliteSink {
             )
             .map_err(|e| OutputError::wrap(&self.shown, "recording the run", e.into()))?;
         self.run_id = Some(self.conn.last_insert_rowid());
+        Ok(())
+    }
+
+    fn record_batch(&mut self, batch_id: &str, b: &BatchInfo) -> anyhow::Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO batches (batch_id, label, created_at, request_counts, seen_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (batch_id) DO UPDATE SET \
+                 label = excluded.label, created_at = excluded.created_at, \
+                 request_counts = excluded.request_counts, seen_at = excluded.seen_at",
+                params![
+                    batch_id,
+                    b.label,
+                    b.created_at,
+                    b.request_counts,
+                    now_unix()
+                ],
+            )
+            .map_err(|e| OutputError::wrap(&self.shown, "recording the run", e.into()))?;
         Ok(())
     }
 

@@ -30,6 +30,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0004_dropped_fields",
         include_str!("../../../migrations/0004_dropped_fields.sql"),
     ),
+    (
+        "0005_batches",
+        include_str!("../../../migrations/0005_batches.sql"),
+    ),
 ];
 
 /// What an output path holds before anything is written to it.

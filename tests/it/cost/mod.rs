@@ -447,3 +447,8 @@ output = 9
     assert_eq!(cost("1h"), 9.0, "no entry or alias for 1h: the '*' entry");
     assert_eq!(r["total"]["unpriced_requests"], 0);
 }
+
+// Tests of the cost report by feature, in files of their own under tests/it/cost/.
+mod labels;
+mod marks;
+mod metadata;

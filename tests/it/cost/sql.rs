@@ -206,12 +206,12 @@ fn expected(name: &str) -> Vec<Value> {
             json!([glm, "flex", 2, 0.632, 1, 0]),
             json!(["moonshotai/Kimi-K3", "balanced", 1, 0.21, 0, 0]),
             json!(["Qwen/Qwen3.6-35B-A3B", "flex", 1, 0.05, 0, 0]),
-            json!([glm, "24h", 1, 0.00022, 0, 0]),
+            json!([glm, "24h", 1, 0.0002, 0, 0]),
             json!(["acme/unknown-1", "flex", 1, null, 1, 0]),
         ],
         "daily_spend.sql" => vec![
             json!(["2026-09-21", 4, 4.342, 1]),
-            json!(["2026-09-22", 3, 0.05022, 1]),
+            json!(["2026-09-22", 3, 0.0502, 1]),
         ],
         "most_expensive_requests.sql" => vec![
             json!(["batch_a", "a2", glm, "standard", 2_000_000, 0, 1_000_000, 0, 3.5]),
@@ -238,7 +238,7 @@ fn expected(name: &str) -> Vec<Value> {
                 0,
                 0.05
             ]),
-            json!(["batch_b", "b2", glm, "24h", 100, 0, 100, 0, 0.00022]),
+            json!(["batch_b", "b2", glm, "24h", 100, 0, 100, 0, 0.0002]),
         ],
         "cache_hit_ratio_by_model.sql" => vec![
             json!(["Qwen/Qwen3.6-35B-A3B", 1_000_000, 0, 0.0]),
@@ -263,15 +263,7 @@ fn expected(name: &str) -> Vec<Value> {
                 0.0525,
                 0.0525 / 0.2625
             ]),
-            json!([
-                glm,
-                "24h",
-                1,
-                0.00022,
-                0.000406,
-                0.000186,
-                0.000186 / 0.000406
-            ]),
+            json!([glm, "24h", 1, 0.0002, 0.0004, 0.0002, 0.000186 / 0.000406]),
         ],
         other => panic!("examples/queries/{other} has no expected result here: add one"),
     }

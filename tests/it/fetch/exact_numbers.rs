@@ -223,10 +223,11 @@ async fn counts_are_exact_or_null_and_dropped_fields_are_named_in_both_sinks() {
 }
 
 /// Writes `rows` as a Parquet export of the schema sail-export wrote before
-/// `dropped_fields` existed: every column of today but the last, same writer settings.
+/// `dropped_fields` existed: every column of today but the last two (`dropped_fields`,
+/// `batch_label`), same writer settings.
 fn write_old_export(path: &Path, rows: &[Row]) {
     let full = schema::to_batch(rows, &(0..rows.len()).collect::<Vec<_>>());
-    let n = Row::COLUMNS.len() - 1;
+    let n = Row::COLUMNS.len() - 2;
     assert_eq!(Row::COLUMNS[n].name, "dropped_fields");
     let old = Arc::new(full.schema().project(&(0..n).collect::<Vec<_>>()).unwrap());
     let batch = RecordBatch::try_new(old.clone(), full.columns()[..n].to_vec()).unwrap();
@@ -261,7 +262,7 @@ async fn exports_written_before_dropped_fields_resume_load_and_price() {
         .len();
     assert_eq!(
         cols,
-        Row::COLUMNS.len() - 1,
+        Row::COLUMNS.len() - 2,
         "the fixture has the old column list"
     );
 
