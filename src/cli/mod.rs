@@ -271,6 +271,8 @@ pub enum ReportFormat {
     Csv,
     /// A Markdown table.
     Markdown,
+    /// One self-contained HTML page of charts (with -o FILE, or on stdout).
+    Html,
 }
 
 impl From<ReportFormat> for cost::Format {
@@ -280,6 +282,7 @@ impl From<ReportFormat> for cost::Format {
             ReportFormat::Json => cost::Format::Json,
             ReportFormat::Csv => cost::Format::Csv,
             ReportFormat::Markdown => cost::Format::Markdown,
+            ReportFormat::Html => cost::Format::Html,
         }
     }
 }
@@ -338,8 +341,8 @@ pub struct CostArgs {
     /// and where they came from; join it to the export on (batch_id, custom_id).
     #[arg(long, requires = "out")]
     pub rows: bool,
-    /// Where --rows writes (.parquet or .csv).
-    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "rows")]
+    /// Where --rows writes (.parquet or .csv), or where --format html writes its page.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only rows of this batch.
     #[arg(long, value_name = "ID")]

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::cli::CostArgs;
-use crate::cost::{render, report, rows, scan, scan_parquet, Format, Key, Width};
+use crate::cli::{CostArgs, ReportFormat};
+use crate::cost::{html, render, report, rows, scan, scan_parquet, Format, Key, Width};
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::prices::PriceTable;
@@ -44,6 +44,8 @@ pub struct Request {
     pub wide: bool,
     /// `--rows -o FILE`: per-row costs to this file instead of the report.
     pub rows_out: Option<PathBuf>,
+    /// `--format html -o FILE`: the page to this file instead of stdout.
+    pub html_out: Option<PathBuf>,
 }
 
 impl Request {
@@ -60,6 +62,7 @@ impl Request {
             until: None,
             wide: false,
             rows_out: None,
+            html_out: None,
         }
     }
 
@@ -86,6 +89,10 @@ impl Request {
                 .into());
             }
         }
+        let html = args.format == ReportFormat::Html && !args.json;
+        if args.out.is_some() && !args.rows && !html {
+            return Err(UsageError::new("-o FILE goes with --rows or --format html").into());
+        }
         Ok(Request {
             keys: parse_keys(&args.by)?,
             path: args.path,
@@ -100,6 +107,7 @@ impl Request {
             since,
             until,
             wide: args.wide,
+            html_out: args.out.clone().filter(|_| !args.rows),
             rows_out: args.out.filter(|_| args.rows),
         })
     }
@@ -119,7 +127,13 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
         eprintln!("wrote the costs of {n} results to '{}'", out.display());
         return Ok(exit::OK);
     }
-    let keys = &req.keys;
+    // The HTML page draws every chart from one scan grouped by its own keys.
+    let html_keys = html::keys();
+    let keys = if req.format == Format::Html {
+        &html_keys
+    } else {
+        &req.keys
+    };
     let by = |k| keys.contains(&k);
     let batch = req.batch.as_deref();
     let started = Instant::now();
@@ -146,10 +160,16 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     } else {
         Width::Fit(table_width())
     };
-    out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
-        .context("writing the report")?;
+    if req.format == Format::Html {
+        let days = (req.since, req.until);
+        let page = html::page(&report, &prices, &req.path, batch, days)?;
+        html::write(&page, req.html_out.as_deref(), out)?;
+    } else {
+        out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
+            .context("writing the report")?;
+    }
     // A table or Markdown on the terminal already shows the warning under it.
-    let on_screen = req.format != Format::Json && req.format != Format::Csv;
+    let on_screen = matches!(req.format, Format::Table | Format::Markdown);
     if !(on_screen && std::io::stdout().is_terminal()) {
         if let Some(warning) = render::unpriced_note(&report) {
             eprintln!("{warning}");

@@ -1,6 +1,9 @@
 //! `sail-export cost` on exports built through the library (the fixtures the other cost tests
 //! share): the formula, unpriced rows, effective dates, window aliases and the default window.
 
+mod html;
+mod html_chromium;
+
 use std::path::{Path, PathBuf};
 
 use sail_export::row::{FetchState, Row};

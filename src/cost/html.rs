@@ -1,0 +1,221 @@
+//! `cost --format html`: the report as one self-contained page — inline CSS and SVG, no
+//! script, no font, no request of any kind (a Content-Security-Policy forbids them) — with
+//! charts of spend per day by model, spend and savings by window against asap, cache hits
+//! per model, the most expensive requests, spend by label and the unpriced share. Its size
+//! depends on the number of days, models, windows and labels shown (each capped), never on
+//! the rows.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::charts::{self, money, name};
+use super::render::notes;
+use super::report::{Key, Report};
+use super::svg::esc;
+use super::table::grouped;
+use super::top::{self, Costly};
+use crate::prices::{PriceTable, Usd};
+
+/// How many of the most expensive requests the report lists.
+pub(crate) const TOP: usize = 20;
+
+/// The grouping of the "spend by label" chart: the batch until exports carry a label of
+/// their own; the one place to change when they do.
+pub(crate) fn label_key() -> Key {
+    Key::BatchId
+}
+
+/// The keys the HTML report is scanned by: every chart is a fold of these groups.
+pub(crate) fn keys() -> Vec<Key> {
+    vec![Key::Model, Key::CompletionWindow, Key::Day, label_key()]
+}
+
+/// Requests whose price changed on an unknown day between two observations of the price
+/// table: how many, and what they cost at the lower and the higher price.
+pub(crate) struct Uncertain {
+    /// Requests in such a span.
+    pub requests: u64,
+    /// Their cost at the lower price.
+    pub low: Usd,
+    /// Their cost at the higher price.
+    pub high: Usd,
+}
+
+/// The report's uncertain share: `None` while the report does not count such requests.
+fn uncertain(_report: &Report) -> Option<Uncertain> {
+    None
+}
+
+/// The most expensive requests, in full.
+fn top_table(top: &[Costly]) -> String {
+    let mut s = String::from(
+        "<table><thead><tr><th>custom_id</th><th>batch</th><th>model</th><th>window</th>\
+         <th class=\"n\">input</th><th class=\"n\">output</th><th class=\"n\">cost</th></tr></thead><tbody>",
+    );
+    for c in top {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&c.custom_id),
+            esc(&c.batch_id),
+            esc(&name(&c.model)),
+            esc(&c.window),
+            grouped(c.tokens[0]),
+            grouped(c.tokens[1]),
+            money(c.cost)
+        );
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+/// The figures at the top of the page.
+fn summary(report: &Report) -> String {
+    let t = &report.total;
+    let cost = t.cost_usd().map_or("—".to_owned(), money);
+    let saved = match (t.savings_usd(), t.savings_ratio()) {
+        (Some(s), Some(r)) => format!("{} ({:.1}%)", money(s), r * 100.0),
+        (Some(s), None) => money(s),
+        _ => "—".to_owned(),
+    };
+    let cache = t
+        .cache_hit_ratio()
+        .map_or("—".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    let cards = [
+        ("cost", cost),
+        ("requests", grouped(t.requests as i64)),
+        ("saved against asap", saved),
+        ("cache hits", cache),
+    ];
+    let mut s = String::from("<div class=\"cards\">");
+    for (k, v) in cards {
+        let _ = write!(s, "<div><span>{}</span><b>{}</b></div>", esc(k), esc(&v));
+    }
+    s.push_str("</div>");
+    s
+}
+
+fn legend(names: &[String]) -> String {
+    let mut s = String::from("<ul class=\"legend\">");
+    for (i, n) in names.iter().enumerate() {
+        let _ = write!(s, "<li><i class=\"sw s{}\"></i>{}</li>", i % 8, esc(n));
+    }
+    s.push_str("</ul>");
+    s
+}
+
+fn section(out: &mut String, id: &str, title: &str, note: &str, body: &str) {
+    let _ = write!(
+        out,
+        "<section id=\"{id}\"><h2>{}</h2><p class=\"note\">{}</p>{body}</section>",
+        esc(title),
+        esc(note)
+    );
+}
+
+/// The whole page. `title` names the export; `notes` are the report's notes (prices used,
+/// warnings, assumptions), printed under the charts.
+pub(crate) fn render(report: &Report, title: &str, notes: &[String], top: &[Costly]) -> String {
+    let mut body = format!("<h1>Cost of {}</h1>{}", esc(title), summary(report));
+    let (days, names) = charts::spend_over_time(report);
+    let label = label_key().name();
+    let charts: [(&str, &str, String, String); 6] = [
+        (
+            "spend-over-time",
+            "Spend over time, by model",
+            "Priced requests, by the UTC day of created_at.".into(),
+            format!("{days}{}", legend(&names)),
+        ),
+        (
+            "windows",
+            "Spend and savings by window",
+            "Paid, and saved against asap's price for the same tokens.".into(),
+            charts::windows_chart(report),
+        ),
+        (
+            "cache",
+            "Cache-hit ratio per model",
+            "Cached input tokens over input tokens.".into(),
+            charts::cache_chart(report),
+        ),
+        (
+            "labels",
+            "Spend by label",
+            format!("Grouped by {label}."),
+            charts::labels_chart(report),
+        ),
+        (
+            "shares",
+            "Unpriced and uncertain",
+            "Requests left out of the cost, or priced where the price is not known for sure."
+                .into(),
+            charts::shares_chart(report, uncertain(report)),
+        ),
+        (
+            "top",
+            "The most expensive requests",
+            format!("The {TOP} dearest priced requests."),
+            format!("{}{}", charts::top_chart(top), top_table(top)),
+        ),
+    ];
+    for (id, h, note, chart) in &charts {
+        section(&mut body, id, h, note, chart);
+    }
+    body.push_str("<section id=\"notes\"><h2>Notes</h2><ul>");
+    for n in notes {
+        let _ = write!(body, "<li>{}</li>", esc(n));
+    }
+    body.push_str("</ul></section>");
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <title>Cost of {}</title><style>{CSS}</style></head><body>{body}</body></html>\n",
+        esc(title)
+    )
+}
+
+/// The page's stylesheet: light by default, dark where the reader prefers it on screen,
+/// light and unclipped on paper. Colours: the Okabe–Ito palette, told apart by
+/// colour-blind readers.
+const CSS: &str = include_str!("html.css");
+
+/// The page for a report of the export at `export`: its most expensive requests read (only
+/// `batch`'s and those created in `days`, like the report), its notes, its charts.
+pub(crate) fn page(
+    report: &Report,
+    prices: &PriceTable,
+    export: &Path,
+    batch: Option<&str>,
+    days: (Option<i64>, Option<i64>),
+) -> anyhow::Result<String> {
+    let top = top::most_expensive(export, prices, batch, days, TOP)?;
+    let title = export.file_name().map_or_else(
+        || export.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(render(report, &title, &notes(report, prices), &top))
+}
+
+/// Writes the page to `file` (saying so on stderr), or to `stdout` without one.
+pub(crate) fn write(page: &str, file: Option<&Path>, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    match file {
+        Some(f) => {
+            std::fs::write(f, page).with_context(|| format!("writing '{}'", f.display()))?;
+            eprintln!(
+                "wrote the report to '{}' ({} bytes)",
+                f.display(),
+                page.len()
+            );
+        }
+        None => stdout
+            .write_all(page.as_bytes())
+            .context("writing the report")?,
+    }
+    Ok(())
+}
