@@ -219,3 +219,81 @@ pub(crate) fn write(page: &str, file: Option<&Path>, stdout: &mut dyn Write) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::report::{self, Totals};
+    use crate::cost::scan::{Bucket, Scan};
+
+    /// A scan with far more distinct values than any chart names: 400 days, 60 models,
+    /// 3 windows, 5,000 labels of 64 characters; and 20 top requests with 64-character ids.
+    fn sprawling() -> (Report, Vec<Costly>) {
+        let prices = PriceTable::bundled();
+        let priced = [
+            "Qwen/Qwen3.6-35B-A3B",
+            "deepseek-ai/DeepSeek-V4-Flash-0731",
+            "deepseek-ai/DeepSeek-V4-Pro-0813",
+            "deepseek-ai/DeepSeek-V4.1-Flash",
+            "google/gemma-4-12B-it",
+            "google/gemma-4-31B-it",
+            "moonshotai/Kimi-K2.6",
+            "moonshotai/Kimi-K3",
+            "nvidia/Gemma-4-31B-IT-NVFP4",
+            "openai/gpt-oss-120b",
+            "zai-org/GLM-5.3",
+            "zai-org/GLM-5.3-Flash",
+        ];
+        let models: Vec<String> = (0..60)
+            .map(|i| match priced.get(i) {
+                Some(m) => (*m).to_owned(),
+                None => format!("acme/in-house-model-{i:02}"),
+            })
+            .collect();
+        let buckets = (0..100_000u64).map(|i| {
+            let mut totals = Totals {
+                requests: 10,
+                ..Totals::default()
+            };
+            totals.input_tokens = 1_000_000 + i as i64;
+            totals.input_cached_tokens = (i % 1_000) as i64 * 1_000;
+            Bucket {
+                model: Some(models[(i % 60) as usize].clone()),
+                window: Some(["asap", "flex", "standard"][(i % 3) as usize].into()),
+                day: Some(20_000 + (i % 400) as i64),
+                batch_id: Some(format!("batch_{:0>58}", i % 5_000)),
+                status: None,
+                billed: [900_000, 100_000, 50_000 + i as i64],
+                usage_rows: 10,
+                totals,
+            }
+        });
+        let scan = Scan {
+            buckets: buckets.collect(),
+            not_fetched: 0,
+        };
+        let report = report::build(scan, &prices, &keys(), None);
+        let top = (0..TOP as i128).map(|i| Costly {
+            cost: Usd::default(),
+            batch_id: format!("batch_{i:0>58}"),
+            custom_id: format!("{i:x<64}"),
+            model: Some(models[0].clone()),
+            window: "flex".into(),
+            tokens: [i as i64, 0],
+        });
+        (report, top.collect())
+    }
+
+    #[test]
+    fn the_page_stays_small_however_many_days_models_and_labels_the_rows_have() {
+        let (report, top) = sprawling();
+        let notes = notes(&report, &PriceTable::bundled());
+        let page = render(&report, "export.sqlite", &notes, &top);
+        // Months, not 400 days; 7 models and the others; 20 labels and the others. The
+        // bound: one column a month, 8 series, 21 labels, 20 models, 20 requests.
+        assert!(page.contains("spend per month by model"));
+        assert!(page.contains("other models") && page.contains("4980 others"));
+        eprintln!("a page of 100,000 buckets: {} bytes", page.len());
+        assert!(page.len() < 200_000, "{} bytes", page.len());
+    }
+}
