@@ -89,6 +89,8 @@ struct Shot {
     distinct: usize,
     /// The share of pixels unlike the top-left one (the page's background).
     drawn: f64,
+    /// The share of coloured pixels (not grey: text is grey, the charts are not).
+    coloured: f64,
     /// The background's luminance, 0 to 255.
     background: u32,
 }
@@ -107,10 +109,13 @@ fn look(png: &Path) -> Shot {
         .collect();
     let distinct: HashSet<&[u8]> = px.iter().copied().collect();
     let other = px.iter().filter(|p| **p != px[0]).count();
+    let chroma = |p: &[u8]| p.iter().max().unwrap() - p.iter().min().unwrap();
+    let coloured = px.iter().filter(|p| chroma(p) > 40).count();
     let [r, g, b] = [0, 1, 2].map(|i| u32::from(px[0][i]));
     Shot {
         distinct: distinct.len(),
         drawn: other as f64 / px.len() as f64,
+        coloured: coloured as f64 / px.len() as f64,
         background: (r * 299 + g * 587 + b * 114) / 1000,
     }
 }
@@ -194,6 +199,11 @@ async fn chromium_renders_the_report_offline_without_console_messages_in_light_a
             "{distinct} colours: a blank or chartless page"
         );
         assert!(drawn > 0.05, "{:.1}% of the pixels drawn", drawn * 100.0);
+        let coloured = shot.coloured * 100.0;
+        assert!(
+            coloured > 2.0,
+            "{coloured:.1}% of the pixels in colour: no chart"
+        );
         match dark {
             false => assert!(shot.background > 200, "light: {}", shot.background),
             true => assert!(shot.background < 60, "dark: {}", shot.background),
