@@ -92,12 +92,10 @@ pub(super) fn spend_over_time(report: &Report) -> (String, Vec<String>) {
     let mut distinct = days.clone();
     distinct.dedup();
     let monthly = distinct.len() > MAX_DAYS;
-    let period = |d: &String| {
-        if monthly {
-            d[..7].to_owned()
-        } else {
-            d.clone()
-        }
+    // A day is YYYY-MM-DD; its month, YYYY-MM.
+    let period = |d: &String| match d.get(..7) {
+        Some(month) if monthly => month.to_owned(),
+        _ => d.clone(),
     };
     let mut cats: Vec<String> = distinct.iter().map(|d| period(d)).collect();
     cats.dedup();
