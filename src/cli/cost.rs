@@ -18,6 +18,8 @@ pub enum ReportFormat {
     Csv,
     /// A Markdown table.
     Markdown,
+    /// One self-contained HTML page of charts (with -o FILE, or on stdout).
+    Html,
 }
 
 impl From<ReportFormat> for cost::Format {
@@ -27,6 +29,7 @@ impl From<ReportFormat> for cost::Format {
             ReportFormat::Json => cost::Format::Json,
             ReportFormat::Csv => cost::Format::Csv,
             ReportFormat::Markdown => cost::Format::Markdown,
+            ReportFormat::Html => cost::Format::Html,
         }
     }
 }
@@ -65,7 +68,7 @@ pub struct CostArgs {
     /// A price file (TOML) that overrides and extends the bundled prices.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
-    /// Report format: table, json, csv or markdown.
+    /// Report format: table, json, csv, markdown or html (one self-contained page of charts).
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
     /// Print one JSON object on stdout: short for --format json.
@@ -91,8 +94,8 @@ pub struct CostArgs {
     /// and where they came from; join it to the export on (batch_id, custom_id).
     #[arg(long, requires = "out")]
     pub rows: bool,
-    /// Where --rows writes (.parquet or .csv).
-    #[arg(short = 'o', long = "out", value_name = "FILE", requires = "rows")]
+    /// Where --rows writes (.parquet or .csv), or where --format html writes its page.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only rows of this batch.
     #[arg(long, value_name = "ID")]

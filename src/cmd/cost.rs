@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::cli::CostArgs;
-use crate::cost::{render, report, rows, scan, scan_parquet, Format, Key, Width};
+use crate::cli::{CostArgs, ReportFormat};
+use crate::cost::{html, render, report, rows, scan, scan_parquet, Format, Key, Width};
 use crate::error::{exit, UsageError};
 use crate::export;
 use crate::prices::PriceTable;
@@ -44,6 +44,8 @@ pub struct Request {
     pub wide: bool,
     /// `--rows -o FILE`: per-row costs to this file instead of the report.
     pub rows_out: Option<PathBuf>,
+    /// `--format html -o FILE`: the page to this file instead of stdout.
+    pub html_out: Option<PathBuf>,
 }
 
 impl Request {
@@ -60,6 +62,7 @@ impl Request {
             until: None,
             wide: false,
             rows_out: None,
+            html_out: None,
         }
     }
 
@@ -85,6 +88,10 @@ impl Request {
                 .into());
             }
         }
+        let html = args.format == ReportFormat::Html && !args.json;
+        if args.out.is_some() && !args.rows && !html {
+            return Err(UsageError::new("-o FILE goes with --rows or --format html").into());
+        }
         Ok(Request {
             keys: parse_keys(&args.by)?,
             path: args.path,
@@ -99,6 +106,7 @@ impl Request {
             since,
             until,
             wide: args.wide,
+            html_out: args.out.clone().filter(|_| !args.rows),
             rows_out: args.out.filter(|_| args.rows),
         })
     }
@@ -124,7 +132,13 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
         }
         return Ok(exit::OK);
     }
-    let keys = &req.keys;
+    // The HTML page draws every chart from one scan grouped by its own keys.
+    let html_keys = html::keys();
+    let keys = if req.format == Format::Html {
+        &html_keys
+    } else {
+        &req.keys
+    };
     let dims = scan::Dims::of(keys);
     let batch = req.batch.as_deref();
     let started = Instant::now();
@@ -149,11 +163,16 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     } else {
         Width::Fit(table_width())
     };
-    out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
-        .context("writing the report")?;
+    if req.format == Format::Html {
+        let page = html::page(&report, &prices, &req.path, batch, req.span())?;
+        html::write(&page, req.html_out.as_deref(), out)?;
+    } else {
+        out.write_all(render::render(&report, &prices, req.format, width)?.as_bytes())
+            .context("writing the report")?;
+    }
     // A table or Markdown already shows the warning under it: not again when the reader
     // sees both streams in one place (a terminal, or stderr sent where stdout goes).
-    let on_screen = req.format != Format::Json && req.format != Format::Csv;
+    let on_screen = matches!(req.format, Format::Table | Format::Markdown);
     let seen = std::io::stdout().is_terminal() || crate::terminal::stderr_is_stdout();
     if !(on_screen && seen) {
         let notes = [

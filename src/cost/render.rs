@@ -17,6 +17,9 @@ pub enum Format {
     Csv,
     /// A Markdown table.
     Markdown,
+    /// One self-contained HTML page of charts (`cost::html`; written by `cmd::cost`, which
+    /// reads the most expensive requests too).
+    Html,
 }
 
 /// Renders `report` in `format`; the text ends with a newline. `width` bounds a terminal
@@ -35,6 +38,7 @@ pub(crate) fn render(
             serde_json::to_string_pretty(&to_json(report, prices))?
         ),
         Format::Csv => csv(report)?,
+        Format::Html => anyhow::bail!("an HTML report is made by cost::html::render"),
     })
 }
 
@@ -211,7 +215,7 @@ fn requests(n: u64) -> String {
 }
 
 /// The lines under the table: prices used, then warnings and assumptions.
-fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
+pub(crate) fn notes(report: &Report, prices: &PriceTable) -> Vec<String> {
     let mut v = price_notes(prices);
     v.extend(period_note(report));
     v.extend(unpriced_note(report));

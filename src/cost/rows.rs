@@ -119,6 +119,25 @@ enum Out {
     Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
 }
 
+/// The window a row is priced in (its own, normalised, or the default one) and whether it
+/// was assumed.
+pub(crate) fn window_used(prices: &PriceTable, raw: Option<&str>) -> (String, bool) {
+    match raw.map(normalize_window).filter(|w| !w.is_empty()) {
+        Some(w) => (w, false),
+        None => (prices.default_window().to_owned(), true),
+    }
+}
+
+/// Billed tokens from (input, cached input, output): uncached input, cached input (capped to
+/// [0, input]), output; `None` without usage.
+pub(crate) fn billed(tokens: [Option<i64>; 3]) -> Option<[i64; 3]> {
+    let [input, cached, output] = tokens;
+    input.zip(output).map(|(i, o)| {
+        let bc = cached.unwrap_or(0).min(i).max(0);
+        [i - bc, bc, o]
+    })
+}
+
 fn schema() -> Arc<Schema> {
     let fields: Vec<Field> = OUTPUT
         .iter()
@@ -162,17 +181,11 @@ impl<'p> Writer<'p> {
 
     /// Prices one fetched row and adds it.
     pub(crate) fn add(&mut self, r: &In<'_>) -> anyhow::Result<()> {
-        let named = r.window.map(normalize_window).filter(|w| !w.is_empty());
-        let assumed = named.is_none();
-        let window = named.unwrap_or_else(|| self.prices.default_window().to_owned());
+        let (window, assumed) = window_used(self.prices, r.window);
         let day = r.created_at.map(day::of_unix);
         let lookup = |w: &str| r.model.and_then(|m| self.prices.lookup(m, w, day));
         let own = lookup(&window);
-        let [input, cached, output] = r.tokens;
-        let billed = input.zip(output).map(|(i, o)| {
-            let bc = cached.unwrap_or(0).min(i).max(0);
-            [i - bc, bc, o]
-        });
+        let billed = billed(r.tokens);
         let priced = own.as_ref().zip(billed).map(|(m, b)| m.cost(&b));
         let cost = priced.map(|p| p.usd);
         let range = priced.and_then(|p| p.range);
@@ -314,9 +327,23 @@ pub(crate) fn write(
     span: Span,
     out: &Path,
 ) -> anyhow::Result<Written> {
+    let mut w = Writer::create(out, prices)?;
+    each(path, batch, span, true, &mut |row| w.add(row))?;
+    w.finish()
+}
+
+/// Calls `f` with every fetched row of the export at `path` (only `batch`'s rows, and only
+/// rows created in `span`). `in_order`: in the order they were stored (SQLite's rowid);
+/// otherwise as the covering index of `cost` has them, which reads a fraction of the bytes.
+pub(crate) fn each(
+    path: &Path,
+    batch: Option<&str>,
+    span: Span,
+    in_order: bool,
+    f: &mut (dyn FnMut(&In<'_>) -> anyhow::Result<()> + Send),
+) -> anyhow::Result<()> {
     use crate::export::{self, columns, Export};
     use crate::row::Cell;
-    let mut w = Writer::create(out, prices)?;
     let keep = |r: &In<'_>| batch.is_none_or(|b| b == r.batch_id) && span.contains(r.created_at);
     match export::detect(path)? {
         Export::Parquet(inputs) => {
@@ -343,7 +370,7 @@ pub(crate) fn write(
                         tokens: [int(6, r), int(7, r), int(8, r)],
                     };
                     if keep(&row) {
-                        w.add(&row)?;
+                        f(&row)?;
                     }
                 }
                 Ok(())
@@ -351,8 +378,9 @@ pub(crate) fn write(
         }
         Export::Sqlite(_) => {
             let conn = export::open(path)?;
+            let order = if in_order { " ORDER BY rowid" } else { "" };
             let mut stmt = conn.prepare(&format!(
-                "SELECT {} FROM results WHERE fetch_state = 'fetched' ORDER BY rowid",
+                "SELECT {} FROM results WHERE fetch_state = 'fetched'{order}",
                 INPUT.join(", ")
             ))?;
             let mut rows = stmt.query([])?;
@@ -368,10 +396,10 @@ pub(crate) fn write(
                     tokens: [r.get(6)?, r.get(7)?, r.get(8)?],
                 };
                 if keep(&row) {
-                    w.add(&row)?;
+                    f(&row)?;
                 }
             }
         }
     }
-    w.finish()
+    Ok(())
 }

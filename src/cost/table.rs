@@ -157,7 +157,7 @@ fn fitting(widths: &[u16], nkeys: usize, budget: usize) -> [bool; METRICS.len()]
 }
 
 /// Thousands separators: 1234567 → "1,234,567".
-fn grouped(n: i64) -> String {
+pub(super) fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -10,6 +10,9 @@ mod sql;
 mod system_sqlite;
 mod tables;
 
+mod html;
+mod html_chromium;
+
 use std::path::{Path, PathBuf};
 
 use sail_export::row::{FetchState, Row};
