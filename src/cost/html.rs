@@ -270,14 +270,17 @@ mod tests {
                 day: Some(20_000 + (i % 400) as i64),
                 batch_id: Some(format!("batch_{:0>58}", i % 5_000)),
                 status: None,
+                meta: Vec::new(),
                 billed: [900_000, 100_000, 50_000 + i as i64],
                 usage_rows: 10,
                 totals,
             }
         });
+        let labels = (0..5_000).map(|i| (format!("batch_{i:0>58}"), format!("label-{i:0>58}")));
         let scan = Scan {
             buckets: buckets.collect(),
             not_fetched: 0,
+            labels: labels.collect(),
         };
         let report = report::build(scan, &prices, &keys(), None);
         let top = (0..TOP as i128).map(|i| Costly {
