@@ -36,9 +36,14 @@ struct Sums {
 fn fold(report: &Report, at: &[usize]) -> BTreeMap<Vec<Option<String>>, Sums> {
     let mut out: BTreeMap<Vec<Option<String>>, Sums> = BTreeMap::new();
     for g in &report.groups {
+        let value = |i: usize| g.key.get(i).cloned().flatten();
+        // A batch without a label is shown by its id rather than lumped into "(none)".
         let key = at
             .iter()
-            .map(|&i| g.key.get(i).cloned().flatten())
+            .map(|&i| match i {
+                LABEL => value(LABEL).or_else(|| value(BATCH)),
+                _ => value(i),
+            })
             .collect();
         let (s, t) = (out.entry(key).or_default(), &g.totals);
         s.requests += t.requests;
@@ -57,6 +62,7 @@ const MODEL: usize = 0;
 const WINDOW: usize = 1;
 const DAY: usize = 2;
 const LABEL: usize = 3;
+const BATCH: usize = 4;
 
 pub(super) fn name(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "(none)".to_owned())

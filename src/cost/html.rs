@@ -23,14 +23,22 @@ use crate::time::Span;
 /// How many of the most expensive requests the report lists.
 pub(crate) const TOP: usize = 20;
 
-/// The grouping of the "spend by label" chart: the batch's label (its id when it has none).
+/// The grouping of the "spend by label" chart: the batch's label (its id when it has none,
+/// which is why the batch is a key too).
 pub(crate) fn label_key() -> Key {
     Key::Label
 }
 
-/// The keys the HTML report is scanned by: every chart is a fold of these groups.
+/// The keys the HTML report is scanned by: every chart is a fold of these groups (their
+/// order is the `charts` indexes).
 pub(crate) fn keys() -> Vec<Key> {
-    vec![Key::Model, Key::CompletionWindow, Key::Day, label_key()]
+    vec![
+        Key::Model,
+        Key::CompletionWindow,
+        Key::Day,
+        label_key(),
+        Key::BatchId,
+    ]
 }
 
 /// Requests whose price changed on an unknown day between two observations of the price

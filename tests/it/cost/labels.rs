@@ -143,6 +143,20 @@ async fn every_format_records_the_labels_and_cost_groups_by_them_alike() {
     assert_eq!(loaded_batches.len(), 2, "{loaded_batches:?}");
     assert_eq!(loaded_batches[1]["label"], "exp-B");
 
+    // The HTML report's spend by label names each labelled batch by its label and the
+    // unlabelled one by its id, from SQLite and Parquet alike.
+    for out in &outs[..2] {
+        let page = super::html::html_report(out, dir.path()).await;
+        let chart = super::html::section(&page, "labels");
+        for name in ["exp-A", "exp-B", "b3"] {
+            assert!(chart.contains(name), "{name} not in {chart}");
+        }
+        assert!(
+            !chart.contains(">b1<") && !chart.contains("(none)"),
+            "{chart}"
+        );
+    }
+
     // `status` names the label under the same key as `cost`.
     let st = run(&["status", "b1", "--base-url", &base(&server), "--json"]).await;
     assert_eq!(st.code, 0, "{st:?}");

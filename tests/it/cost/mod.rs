@@ -4,14 +4,16 @@
 
 mod cli;
 mod formats;
+mod html;
+mod html_chromium;
+mod labels;
+mod marks;
+mod metadata;
 mod report;
 mod rows;
 mod sql;
 mod system_sqlite;
 mod tables;
-
-mod html;
-mod html_chromium;
 
 use std::path::{Path, PathBuf};
 
@@ -450,8 +452,3 @@ output = 9
     assert_eq!(cost("1h"), 9.0, "no entry or alias for 1h: the '*' entry");
     assert_eq!(r["total"]["unpriced_requests"], 0);
 }
-
-// Tests of the cost report by feature, in files of their own under tests/it/cost/.
-mod labels;
-mod marks;
-mod metadata;
