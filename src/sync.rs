@@ -105,7 +105,7 @@ impl Report {
     }
 
     /// The exit code: `stopped`'s own, else 3 when some batch is not complete, 4 when all are
-    /// but some with losses, 0 (see [`summary::exit_code`]).
+    /// but some with losses, 0 (the rule of `summary::exit_code`).
     pub fn exit_code(&self, stopped: Option<Stop>) -> i32 {
         let unsettled = self.incomplete + self.errors > 0;
         summary::exit_code(stopped, unsettled, self.with_losses > 0)

@@ -56,7 +56,7 @@ pub(crate) struct Uncertain {
 /// unknown, with the low and high cost; `None` when there are none.
 fn uncertain(report: &Report) -> Option<Uncertain> {
     let t = &report.total;
-    (t.uncertain_requests > 0).then(|| Uncertain {
+    (t.uncertain_requests > 0).then_some(Uncertain {
         requests: t.uncertain_requests,
         low: t.uncertain_range.0,
         high: t.uncertain_range.1,

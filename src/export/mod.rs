@@ -1,5 +1,5 @@
 //! Reading exports back: telling what a path holds, opening a SQLite export read-only,
-//! reading Parquet exports in place ([`columns`]), and loading Parquet into a SQLite export
+//! reading Parquet exports in place (`columns`), and loading Parquet into a SQLite export
 //! ([`load`]). Nothing here copies an export to read it.
 
 pub(crate) mod columns;
@@ -68,7 +68,7 @@ impl std::ops::Deref for ExportDb {
 /// Opens the SQLite export at `path` for reading, read-only: nothing is written (see
 /// `schema::open_read_only`, which also serves a file in a folder the user cannot write).
 /// Parquet is never copied into SQLite to be read: a Parquet `path` is an error here, and
-/// its readers use [`columns`].
+/// its readers use `columns`.
 pub fn open(path: &Path) -> anyhow::Result<ExportDb> {
     let Export::Sqlite(p) = detect(path)? else {
         return Err(not_export(path, "Parquet, where a SQLite export is needed"));

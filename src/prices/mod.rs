@@ -84,7 +84,7 @@ pub struct Origin {
     pub source: Option<String>,
 }
 
-/// A checked price table, possibly several files layered (see [`PriceTable::load`]).
+/// A checked price table, possibly several files layered (see `PriceTable::load`).
 #[derive(Debug, Clone)]
 pub struct PriceTable {
     /// The files layered into this table, bundled first.

@@ -113,7 +113,7 @@ pub enum Existing {
 }
 
 /// Opens the sink of the file `path` in `format` (SQLite or Parquet: a dataset is opened
-/// for one batch, by [`Output::prepare`]); an existing file must be an export of ours.
+/// for one batch, by `Output::prepare`); an existing file must be an export of ours.
 pub fn open(path: &Path, format: Format) -> anyhow::Result<Box<dyn Sink>> {
     anyhow::ensure!(
         format != Format::Dataset,

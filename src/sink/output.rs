@@ -29,7 +29,7 @@ impl Output {
         Output { path, format }
     }
 
-    /// `path` in the format its extension names (see [`Format::from_extension`]); SQLite
+    /// `path` in the format its extension names (see `Format::from_extension`); SQLite
     /// when it names none.
     pub fn from_path(path: PathBuf) -> Output {
         let format = Format::from_extension(&path).unwrap_or(Format::Sqlite);
