@@ -13,12 +13,10 @@ use crate::api::client;
 use crate::fetch::{self, RunCommand, RunOptions};
 use crate::sink;
 
-/// Where the API is and how to authenticate.
+/// How a command reaches an API with the key: what the Batch API's flags ([`ApiArgs`]) and
+/// `reconcile`'s usage API share, so their help cannot drift apart.
 #[derive(Debug, Clone, Args)]
-pub struct ApiArgs {
-    /// API base URL, including /v1.
-    #[arg(long, env = "SAIL_BASE_URL", default_value = client::DEFAULT_BASE_URL)]
-    pub base_url: String,
+pub struct KeyArgs {
     /// Read the API key from this file instead of the SAIL_API_KEY environment variable.
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
@@ -35,10 +33,21 @@ pub struct ApiArgs {
     /// trusted anyway. Repeat for several files.
     #[arg(long, value_name = "PATH")]
     pub ca_cert: Vec<PathBuf>,
-    /// Allow a plain http:// base URL to a host other than this machine (the key would
-    /// travel unencrypted).
+    /// Allow a plain http:// URL to a host other than this machine (the key would travel
+    /// unencrypted).
     #[arg(long)]
     pub allow_insecure_http: bool,
+}
+
+/// Where the Batch API is and how to authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// API base URL, including /v1.
+    #[arg(long, env = "SAIL_BASE_URL", default_value = client::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// The key and the connection.
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// Speak HTTP/1.1 only (by default HTTP/2 is offered over TLS and used if the server
     /// chooses it).
     #[arg(long)]
@@ -105,7 +114,7 @@ impl RunArgs {
         cfg.wait_for_lock = self.wait_for_lock;
         cfg.options = RunOptions {
             command,
-            allow_insecure_http: api.allow_insecure_http,
+            allow_insecure_http: api.key.allow_insecure_http,
             ..RunOptions::default()
         };
         cfg

@@ -17,7 +17,7 @@ mod size;
 mod small;
 mod sync;
 
-pub use self::args::{ApiArgs, OutputFormat, RunArgs};
+pub use self::args::{ApiArgs, KeyArgs, OutputFormat, RunArgs};
 pub use self::cost::{CostArgs, ReportFormat};
 pub use self::demo::DemoArgs;
 pub use self::fetch::FetchArgs;

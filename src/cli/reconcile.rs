@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::args::KeyArgs;
 use super::help::help;
-use crate::api::client;
 use crate::api::usage::DEFAULT_USAGE_URL;
 
 /// The environment `reconcile` reads.
@@ -75,22 +75,7 @@ pub struct ReconcileArgs {
     /// The usage API's base URL, including /v1.
     #[arg(long, env = "SAIL_USAGE_URL", default_value = DEFAULT_USAGE_URL)]
     pub usage_url: String,
-    /// Read the API key from this file instead of the SAIL_API_KEY environment variable.
-    #[arg(long, value_name = "PATH")]
-    pub api_key_file: Option<PathBuf>,
-    /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = client::DEFAULT_TIMEOUT_S)]
-    pub timeout: f64,
-    /// Retries per request after a timeout, a connection error, a cut-off body, or HTTP 408,
-    /// 500, 502 or 504 (500: twice at most; a 2xx body that is not the expected JSON: once).
-    /// Refusals (429, 503) do not use these up: each request takes 30 of them at most.
-    #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_RETRIES)]
-    pub max_retries: u32,
-    /// Also trust the CA certificates in this PEM file. Repeat for several files.
-    #[arg(long, value_name = "PATH")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Allow a plain http:// usage URL to a host other than this machine (the key would
-    /// travel unencrypted).
-    #[arg(long)]
-    pub allow_insecure_http: bool,
+    /// The key and the connection.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }

@@ -41,7 +41,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::api::tls::parse_ca_pem;
 use crate::api::{Client, ClientConfig};
-use crate::cli::{ApiArgs, Cli, Command, ReportFormat};
+use crate::cli::{ApiArgs, Cli, Command, KeyArgs, ReportFormat};
 use crate::error::{describe, exit_code, UsageError};
 use crate::summary::RunFailed;
 
@@ -128,49 +128,50 @@ pub(crate) fn api_key(file: Option<&Path>) -> anyhow::Result<String> {
 
 /// Builds the client from the shared API flags.
 pub(crate) fn client(api: &ApiArgs, pool: usize) -> anyhow::Result<Client> {
-    if !(api.timeout.is_finite() && api.timeout > 0.0) {
-        return Err(UsageError::new(format!(
-            "--timeout must be a positive number of seconds, not {}",
-            api.timeout
-        ))
-        .into());
-    }
-    let url = reqwest::Url::parse(&api.base_url).map_err(|e| {
-        UsageError::new(format!(
-            "--base-url / SAIL_BASE_URL '{}' is not a URL: {e}",
-            api.base_url
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(UsageError::new(format!(
-            "--base-url '{}' must be http or https",
-            api.base_url
-        ))
-        .into());
-    }
-    if url.scheme() == "http" && !is_loopback(&url) && !api.allow_insecure_http {
-        return Err(UsageError::new(format!(
-            "--base-url / SAIL_BASE_URL '{}' is plain http to another machine: the API key \
-             would travel unencrypted; use https, or pass --allow-insecure-http",
-            api.base_url
-        ))
-        .into());
-    }
-    let mut cfg = ClientConfig::new(&api.base_url, &api_key(api.api_key_file.as_deref())?);
-    cfg.timeout = std::time::Duration::from_secs_f64(api.timeout);
-    cfg.max_retries = api.max_retries;
+    let mut cfg = client_config(&api.key, &api.base_url, "--base-url / SAIL_BASE_URL")?;
     cfg.pool_size = pool;
-    cfg.ca_certs = ca_certs(&api.ca_cert)?;
     cfg.http1_only = api.http1_only;
     cfg.give_up_after = api.give_up_after;
     cfg.max_body_size = api.max_body_size;
     tracing::info!(
         base_url = api.base_url,
-        timeout_s = api.timeout,
-        max_retries = api.max_retries,
+        timeout_s = api.key.timeout,
+        max_retries = api.key.max_retries,
         "API client"
     );
     Client::new(cfg).context("setting up the API client")
+}
+
+/// A client's settings for `url` (named `flag` in errors) from the key flags every API
+/// command shares: the timeout and the URL checked (usage errors, exit 2; plain http only to
+/// this machine unless allowed), the key read, the CA files loaded.
+pub(crate) fn client_config(key: &KeyArgs, url: &str, flag: &str) -> anyhow::Result<ClientConfig> {
+    if !(key.timeout.is_finite() && key.timeout > 0.0) {
+        return Err(UsageError::new(format!(
+            "--timeout must be a positive number of seconds, not {}",
+            key.timeout
+        ))
+        .into());
+    }
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| UsageError::new(format!("{flag} '{url}' is not a URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(&parsed) || key.allow_insecure_http => {}
+        "http" => {
+            return Err(UsageError::new(format!(
+                "{flag} '{url}' is plain http to another machine: the API key would travel \
+                 unencrypted; use https, or pass --allow-insecure-http"
+            ))
+            .into())
+        }
+        _ => return Err(UsageError::new(format!("{flag} '{url}' must be http or https")).into()),
+    }
+    let mut cfg = ClientConfig::new(url, &api_key(key.api_key_file.as_deref())?);
+    cfg.timeout = std::time::Duration::from_secs_f64(key.timeout);
+    cfg.max_retries = key.max_retries;
+    cfg.ca_certs = ca_certs(&key.ca_cert)?;
+    Ok(cfg)
 }
 
 /// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `::1`.

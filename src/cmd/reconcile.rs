@@ -10,7 +10,7 @@ use crate::api::{Client, ClientConfig, Outcome};
 use crate::cli::reconcile::ReconcileArgs;
 use crate::cost::scan::{self, Dims, Scan};
 use crate::cost::scan_parquet;
-use crate::error::{exit, UsageError};
+use crate::error::exit;
 use crate::export;
 use crate::prices::PriceTable;
 use crate::reconcile::{compare, exported, render};
@@ -34,20 +34,9 @@ pub struct Request {
 impl Request {
     /// Checks the flags (usage errors, exit 2) and reads the key.
     fn from_args(args: ReconcileArgs) -> anyhow::Result<Request> {
-        if !(args.timeout.is_finite() && args.timeout > 0.0) {
-            return Err(UsageError::new(format!(
-                "--timeout must be a positive number of seconds, not {}",
-                args.timeout
-            ))
-            .into());
-        }
-        check_url(&args.usage_url, args.allow_insecure_http)?;
-        let key = super::api_key(args.api_key_file.as_deref())?;
-        let mut client = ClientConfig::new(&args.usage_url, &key);
-        client.timeout = std::time::Duration::from_secs_f64(args.timeout);
-        client.max_retries = args.max_retries;
+        let mut client =
+            super::client_config(&args.key, &args.usage_url, "--usage-url / SAIL_USAGE_URL")?;
         client.pool_size = 1;
-        client.ca_certs = super::ca_certs(&args.ca_cert)?;
         Ok(Request {
             exports: args.exports,
             range: args.range.name().to_owned(),
@@ -68,26 +57,6 @@ impl Request {
             json: false,
             client: ClientConfig::new(usage_url, key),
         }
-    }
-}
-
-/// The usage URL must be http(s), and plain http only to this machine unless allowed.
-fn check_url(url: &str, allow_insecure_http: bool) -> Result<(), UsageError> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        UsageError::new(format!(
-            "--usage-url / SAIL_USAGE_URL '{url}' is not a URL: {e}"
-        ))
-    })?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if super::is_loopback(&parsed) || allow_insecure_http => Ok(()),
-        "http" => Err(UsageError::new(format!(
-            "--usage-url / SAIL_USAGE_URL '{url}' is plain http to another machine: the API key \
-             would travel unencrypted; use https, or pass --allow-insecure-http"
-        ))),
-        _ => Err(UsageError::new(format!(
-            "--usage-url / SAIL_USAGE_URL '{url}' must be http or https"
-        ))),
     }
 }
 
