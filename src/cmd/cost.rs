@@ -9,9 +9,8 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::cli::{CostArgs, ReportFormat};
-use crate::cost::{html, render, report, rows, scan, scan_parquet, Format, Key, Width};
+use crate::cost::{html, render, report, rows, scan, Format, Key, Width};
 use crate::error::{exit, UsageError};
-use crate::export;
 use crate::prices::PriceTable;
 use crate::time::{Moment, Span};
 
@@ -142,19 +141,7 @@ pub fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Result<i32
     let dims = scan::Dims::of(keys);
     let batch = req.batch.as_deref();
     let started = Instant::now();
-    let scanned = match export::detect(&req.path)? {
-        // Parquet is read in place: only the columns the report needs, no copy.
-        export::Export::Parquet(inputs) => {
-            scan_parquet::scan(&inputs, &req.path, batch, req.span(), &dims)?
-        }
-        export::Export::Sqlite(_) => {
-            let conn = export::open(&req.path)?;
-            if let Some(batch) = batch {
-                export::check_batch(&conn, batch, &req.path)?;
-            }
-            scan::scan(&conn, batch, req.span(), &dims)?
-        }
-    };
+    let scanned = scan::export(&req.path, batch, req.span(), &dims)?;
     tracing::info!(buckets = scanned.buckets.len(), elapsed = ?started.elapsed(), "scanned the export");
     let mut report = report::build(scanned, &prices, keys, batch);
     (report.since, report.until) = (req.since.map(Moment::text), req.until.map(Moment::text));

@@ -9,9 +9,7 @@ use crate::api::usage::Breakdown;
 use crate::api::{Client, ClientConfig, Outcome};
 use crate::cli::reconcile::ReconcileArgs;
 use crate::cost::scan::{self, Dims, Scan};
-use crate::cost::scan_parquet;
 use crate::error::exit;
-use crate::export;
 use crate::prices::PriceTable;
 use crate::reconcile::{compare, exported, render};
 use crate::time::Span;
@@ -71,7 +69,7 @@ pub async fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Resu
     let scans = req
         .exports
         .iter()
-        .map(|p| scan_export(p))
+        .map(|p| scan::export(p, None, Span::default(), &Dims::default()))
         .collect::<anyhow::Result<Vec<Scan>>>()?;
     let bill = read_bill(&req.client, &req.range).await?;
     let r = compare(&req.range, &bill, exported(scans, &prices), &prices);
@@ -86,21 +84,6 @@ pub async fn run_to(req: &Request, out: &mut dyn std::io::Write) -> anyhow::Resu
     out.write_all(text.as_bytes())
         .context("writing the reconciliation")?;
     Ok(code)
-}
-
-/// Every fetched row of one export (SQLite or Parquet, read in place) in cost buckets.
-fn scan_export(path: &Path) -> anyhow::Result<Scan> {
-    match export::detect(path)? {
-        export::Export::Parquet(inputs) => {
-            scan_parquet::scan(&inputs, path, None, Span::default(), &Dims::default())
-        }
-        export::Export::Sqlite(_) => scan::scan(
-            &*export::open(path)?,
-            None,
-            Span::default(),
-            &Dims::default(),
-        ),
-    }
 }
 
 /// The bill per day for `range`; a rejected key is exit 1 naming the key, never showing it.

@@ -4,6 +4,7 @@
 //! Strings are interned as bytes, so the pass allocates per distinct value, not per row.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::Context;
 use rusqlite::types::ValueRef;
@@ -294,6 +295,24 @@ pub fn scan(
         scanned.labels = labels(conn)?;
     }
     Ok(scanned)
+}
+
+/// Scans the export at `path`, whatever it is: a SQLite export (only `batch`'s rows, checked
+/// to exist), or Parquet files, folders and datasets read in place (only the columns the
+/// report needs, no copy); only fetched rows created in `span`, kept apart as `dims` asks.
+pub fn export(path: &Path, batch: Option<&str>, span: Span, dims: &Dims) -> anyhow::Result<Scan> {
+    match crate::export::detect(path)? {
+        crate::export::Export::Parquet(inputs) => {
+            super::scan_parquet::scan(&inputs, path, batch, span, dims)
+        }
+        crate::export::Export::Sqlite(_) => {
+            let conn = crate::export::open(path)?;
+            if let Some(batch) = batch {
+                crate::export::check_batch(&conn, batch, path)?;
+            }
+            scan(&conn, batch, span, dims)
+        }
+    }
 }
 
 /// Folds one fetched row into its bucket. `t`: input, cached, output, reasoning, total,
