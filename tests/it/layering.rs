@@ -25,10 +25,15 @@ fn files_of(root: &Path, module: &str) -> Vec<PathBuf> {
     if file.exists() {
         return vec![file];
     }
+    rs_files(&root.join("src").join(module))
+}
+
+/// Every `.rs` file under `dir`, sorted.
+pub(crate) fn rs_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs = vec![root.join("src").join(module)];
+    let mut dirs = vec![dir.to_owned()];
     while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read module folder") {
+        for e in std::fs::read_dir(&d).expect("read source folder") {
             let p = e.expect("folder entry").path();
             if p.is_dir() {
                 dirs.push(p);
@@ -37,6 +42,7 @@ fn files_of(root: &Path, module: &str) -> Vec<PathBuf> {
             }
         }
     }
+    out.sort();
     out
 }
 
@@ -119,20 +125,7 @@ const LONG_FNS: &[(&str, &str)] = &[];
 
 /// Every `.rs` file under `src/`, sorted.
 fn sources(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![root.join("src")];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read source folder") {
-            let p = e.expect("folder entry").path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    rs_files(&root.join("src"))
 }
 
 /// `path` relative to the crate root, with `/` separators.

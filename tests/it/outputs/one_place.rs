@@ -3,24 +3,9 @@
 //! format touches `sink/` and the one `match` in `cli` (docs/design.md, "Adding an output
 //! format").
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Every `.rs` file under `dir`.
-fn sources(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_owned()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read folder") {
-            let p = e.expect("folder entry").path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+use crate::layering::rs_files;
 
 /// The lines of the crate's code outside `sink/` and `cli/` that decide by the output
 /// format or reach into `sink::dataset`: a `Format::Parquet` or `Format::Dataset` anywhere,
@@ -28,7 +13,7 @@ fn sources(dir: &Path) -> Vec<PathBuf> {
 fn format_decisions(root: &Path) -> Vec<String> {
     let src = root.join("src");
     let mut found = Vec::new();
-    for file in sources(&src) {
+    for file in rs_files(&src) {
         let rel = file.strip_prefix(&src).expect("under src");
         if rel.starts_with("sink") || rel.starts_with("cli") {
             continue;
@@ -63,7 +48,7 @@ fn only_sink_and_the_one_match_in_cli_decide_by_the_output_format() {
         "decided by the output format outside sink/ and cli/:\n{}",
         found.join("\n")
     );
-    let maps = sources(&root.join("src/cli")).iter().any(|f| {
+    let maps = rs_files(&root.join("src/cli")).iter().any(|f| {
         let text = std::fs::read_to_string(f).expect("read source");
         text.contains("OutputFormat::Dataset => sink::Format::Dataset")
     });
